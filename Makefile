@@ -1,0 +1,32 @@
+# Every target but `setup` runs inside .venv, which `make setup` builds from scratch.
+PYTHON ?= python3.11
+VENV := .venv
+ZOO := $(VENV)/bin/rnn-zoo
+
+TASK ?= many_to_one
+# Optional training settings: each is passed on only when set.
+TRAIN_ARGS := $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--cell $(CELL)) \
+	$(if $(filter 1 true yes,$(BIDIRECTIONAL)),--bidirectional) $(if $(LAYERS),--layers $(LAYERS)) \
+	$(if $(UNITS),--units $(UNITS)) $(if $(DROPOUT),--dropout $(DROPOUT)) \
+	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) \
+	$(if $(SEED),--seed $(SEED)) $(if $(RUN_DIR),--run-dir $(RUN_DIR)) \
+	$(if $(MAX_LEN),--max-len $(MAX_LEN))
+
+.PHONY: setup tasks train test lint
+
+setup:
+	$(PYTHON) -m venv --clear $(VENV)
+	$(VENV)/bin/pip install --upgrade pip
+	$(VENV)/bin/pip install -e ".[dev]"
+
+tasks:
+	$(ZOO) tasks
+
+train:
+	$(ZOO) train --task $(TASK) $(TRAIN_ARGS)
+
+test: lint
+	$(VENV)/bin/pytest -q
+
+lint:
+	$(VENV)/bin/ruff check zoo tests

@@ -1,0 +1,18 @@
+"""rnn-zoo: recurrent networks for the five ways of mapping inputs to outputs.
+
+    >>> import zoo
+    >>> zoo.list_tasks()
+    ['one_to_one', 'one_to_many', 'many_to_one', 'seq2seq', 'tagging']
+    >>> model = zoo.get_task("tagging").build_model(spec, cell="gru", bidirectional=True)
+"""
+
+from zoo.architecture import CELLS, Architecture
+from zoo.registry import Task, get_task, list_tasks
+# Importing a task module registers it; this order is the order of list_tasks().
+from zoo.tasks import one_to_one  # noqa: F401
+from zoo.tasks import one_to_many  # noqa: F401
+from zoo.tasks import many_to_one  # noqa: F401
+from zoo.tasks import seq2seq  # noqa: F401
+from zoo.tasks import tagging  # noqa: F401
+
+__all__ = ["CELLS", "Architecture", "Task", "get_task", "list_tasks"]

@@ -1,0 +1,100 @@
+"""The recurrent part every task shares: which cell, how deep, how wide, one or two directions."""
+
+from dataclasses import asdict, dataclass
+
+import keras
+
+CELLS = {
+    "simple_rnn": keras.layers.SimpleRNN,
+    "lstm": keras.layers.LSTM,
+    "gru": keras.layers.GRU,
+}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    cell: str = "lstm"
+    bidirectional: bool = False
+    layers: int = 1
+    units: int = 64
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"Unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}.")
+        for name in ("layers", "units"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
+
+    @property
+    def state_count(self):
+        """How many state tensors one direction of the cell carries (LSTM has h and c)."""
+        return 2 if self.cell == "lstm" else 1
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def recurrent_layer(arch, units, name, return_sequences, return_state=False):
+    return CELLS[arch.cell](
+        units,
+        dropout=arch.dropout,
+        return_sequences=return_sequences,
+        return_state=return_state,
+        name=name,
+    )
+
+
+def recurrent_stack(x, arch, return_sequences, name="rnn"):
+    """Stacks `arch.layers` recurrent layers; masks attached to `x` flow through all of them.
+
+    Only the top layer decides whether the stack returns every step or the last one.
+    """
+    for depth in range(arch.layers):
+        keep_steps = return_sequences or depth < arch.layers - 1
+        layer = recurrent_layer(arch, arch.units, f"{name}_{depth + 1}", keep_steps)
+        if arch.bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"bi{name}_{depth + 1}")
+        x = layer(x)
+    return x
+
+
+def encoder_stack(x, arch, name="encoder"):
+    """A recurrent stack that also returns each layer's final states, to start a decoder.
+
+    With `bidirectional`, forward and backward states are concatenated, so the decoder
+    that takes them needs `decoder_units(arch)` units.
+    """
+    states_per_layer = []
+    for depth in range(arch.layers):
+        layer = recurrent_layer(arch, arch.units, f"{name}_{depth + 1}", True, return_state=True)
+        if arch.bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"bi{name}_{depth + 1}")
+            x, *states = layer(x)
+            forward, backward = states[: arch.state_count], states[arch.state_count :]
+            states = [
+                keras.layers.Concatenate(name=f"{name}_{depth + 1}_state_{i}")([f, b])
+                for i, (f, b) in enumerate(zip(forward, backward))
+            ]
+        else:
+            x, *states = layer(x)
+        states_per_layer.append(states)
+    return x, states_per_layer
+
+
+def decoder_units(arch):
+    return arch.units * (2 if arch.bidirectional else 1)
+
+
+def decoder_stack(x, arch, initial_states, name="decoder"):
+    """A left-to-right stack started from `initial_states` (one list per layer).
+
+    A decoder is never bidirectional: a backward pass would read the tokens it must predict.
+    """
+    for depth, states in enumerate(initial_states):
+        layer = recurrent_layer(arch, decoder_units(arch), f"{name}_{depth + 1}", True)
+        x = layer(x, initial_state=states)
+    return x

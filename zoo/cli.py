@@ -1,0 +1,98 @@
+"""The `rnn-zoo` command: `rnn-zoo tasks`, `rnn-zoo train --task ...`."""
+
+import os
+
+# TensorFlow reads this when it is first imported: keep its C++ start-up chatter out of the way.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import ast  # noqa: E402
+import sys  # noqa: E402
+
+from zoo.architecture import CELLS  # noqa: E402
+
+
+def _option(text):
+    """KEY=VALUE, the value read as a Python literal when it is one (seq_len=200 -> 200)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="rnn-zoo", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("tasks", help="list the tasks, their shapes, data sets, losses and metrics")
+
+    train = commands.add_parser("train", help="train a task's model into a run directory")
+    train.add_argument("--task", required=True)
+    train.add_argument("--dataset", help="default: the task's default data set")
+    train.add_argument("--cell", default="lstm", help=f"one of {', '.join(CELLS)}")
+    train.add_argument("--bidirectional", action="store_true")
+    train.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
+    train.add_argument("--units", type=int, default=64, help="hidden size of each layer")
+    train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument("--epochs", type=int, help="at most this many; early stopping may end sooner")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--max-len", type=int, help="cut longer sequences (the run says how many)")
+    train.add_argument("--limit", type=int, help="keep only the first N examples of each split")
+    train.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                       help="a data set option, e.g. seq_len=200 for the adding problem")
+    train.add_argument("--run-dir", help="default: runs/<task>/<dataset>-<time>, or the unfinished "
+                       "run of the same settings")
+    return parser
+
+
+def _print_tasks():
+    import zoo
+    from zoo.registry import loss_and_metrics
+
+    header = ("task", "input -> output", "default data set", "loss", "metrics", "data sets")
+    rows = [header]
+    for name in zoo.list_tasks():
+        task = zoo.get_task(name)
+        kinds = sorted({task.kind(dataset) for dataset in task.datasets})
+        losses, metrics = zip(*(loss_and_metrics(kind) for kind in kinds))
+        metrics = [", ".join(m) for m in metrics]
+        if task.evaluate_extra is not None:
+            metrics = [f"{m}, exact_match, decoded_token_accuracy" for m in metrics]
+        rows.append((name, task.shape, task.default_dataset, " | ".join(losses), " | ".join(metrics),
+                     ", ".join(task.datasets)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _train(args):
+    from zoo.training import TrainConfig, train
+
+    config = TrainConfig(
+        task=args.task, dataset=args.dataset, cell=args.cell, bidirectional=args.bidirectional,
+        layers=args.layers, units=args.units, dropout=args.dropout, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        max_len=args.max_len, limit=args.limit, options=dict(args.option),
+    )
+    train(config, run_dir=args.run_dir)
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "tasks":
+            _print_tasks()
+        else:
+            _train(args)
+    except ValueError as error:
+        print(f"rnn-zoo: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The task registry: `list_tasks()` and `get_task(name)`, in the manner of timm and torchvision."""
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+from zoo.architecture import Architecture
+from zoo.data import Dataset, DataSpec
+
+_TASKS = {}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One way of mapping inputs to outputs, with its builder, its data sets and its defaults.
+
+    build(spec, architecture) -> keras.Model
+    datasets: name -> loader(seed, max_len, **options) -> Dataset
+    regression_datasets: the data sets whose targets are values, not classes
+    defaults: training defaults (epochs, batch_size, learning_rate, patience);
+        dataset_defaults: name -> the ones a data set changes
+    evaluate_extra(model, dataset) -> dict of test metrics Keras' evaluate() cannot give
+    """
+
+    name: str
+    shape: str
+    example: str
+    build: Callable[[DataSpec, Architecture], object]
+    datasets: dict
+    default_dataset: str
+    defaults: dict
+    regression_datasets: tuple = ()
+    dataset_defaults: dict = field(default_factory=dict)
+    evaluate_extra: Callable | None = None
+
+    def check_dataset(self, name):
+        if name not in self.datasets:
+            raise ValueError(
+                f"Unknown data set {name!r} for task {self.name!r}; "
+                f"choose one of {', '.join(sorted(self.datasets))}."
+            )
+        return name
+
+    def kind(self, dataset=None):
+        name = self.check_dataset(dataset or self.default_dataset)
+        return "regression" if name in self.regression_datasets else "classification"
+
+    def training_defaults(self, dataset=None):
+        name = self.check_dataset(dataset or self.default_dataset)
+        return {**self.defaults, **self.dataset_defaults.get(name, {})}
+
+    def load(self, dataset=None, seed=0, max_len=None, limit=None, **options) -> Dataset:
+        """Loads a data set of this task.
+
+        max_len cuts longer sequences (and says how many in `Dataset.truncated`); limit keeps the
+        first examples of each split; options go to the data set's loader (e.g. seq_len=200).
+        """
+        name = self.check_dataset(dataset or self.default_dataset)
+        if max_len is not None and (isinstance(max_len, bool) or max_len < 1):
+            raise ValueError(f"max_len must be a positive integer, got {max_len!r}.")
+        loader = self.datasets[name]
+        accepted = set(inspect.signature(loader).parameters) - {"seed", "max_len"}
+        unknown = set(options) - accepted
+        if unknown:
+            raise ValueError(
+                f"Data set {name!r} takes no option {', '.join(sorted(unknown))}; "
+                f"its options are: {', '.join(sorted(accepted)) or 'none'}."
+            )
+        data = loader(seed=seed, max_len=max_len, **options)
+        return data.head(limit) if limit else data
+
+    def build_model(self, spec, **architecture):
+        return self.build(spec, Architecture(**architecture))
+
+
+def register(task):
+    if task.name in _TASKS:
+        raise ValueError(f"Task {task.name!r} is registered twice.")
+    if task.default_dataset not in task.datasets:
+        raise ValueError(f"Task {task.name!r}: default data set {task.default_dataset!r} is not one of its own.")
+    _TASKS[task.name] = task
+    return task
+
+
+def list_tasks():
+    return list(_TASKS)
+
+
+def get_task(name):
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise ValueError(f"Unknown task {name!r}; choose one of {', '.join(_TASKS)}.") from None
+
+
+def loss_and_metrics(kind):
+    """Cross-entropy for classes, MSE for values; Keras averages both over unmasked steps only."""
+    if kind == "classification":
+        return "sparse_categorical_crossentropy", ["accuracy"]
+    return "mse", ["mae", "root_mean_squared_error"]

@@ -1,0 +1,1 @@
+"""One module per task: its model builder, its data sets and its training defaults."""

@@ -1,0 +1,158 @@
+"""many_to_one: a sequence -> one label or value (time-series classification, forecasting, sentiment)."""
+
+import re
+
+import keras
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from zoo.architecture import recurrent_stack
+from zoo.data import PAD_VALUE, Dataset, DataSpec, Vocabulary, continuous_spec, label_ids, pad
+from zoo.model_io import prediction_head, sequence_input
+from zoo.registry import Task, register
+
+
+def build(spec, arch):
+    inputs, x = sequence_input(spec, arch.units, name="sequence")
+    x = recurrent_stack(x, arch, return_sequences=False)
+    outputs = prediction_head(x, spec, "label" if spec.kind == "classification" else "value")
+    return keras.Model(inputs, outputs, name="many_to_one")
+
+
+def _continuous(name, kind, train, val, test, max_len, labels=None, notes=None):
+    """Pads three splits of (sequences, targets); sequences are arrays of shape (steps, features)."""
+    (x_train, cut_train), (x_val, cut_val), (x_test, cut_test) = (
+        pad(split[0], max_len, PAD_VALUE, "float32") for split in (train, val, test)
+    )
+    num_outputs = len(labels) if labels else 1
+    spec = continuous_spec(kind, num_outputs, x_train, train[1])
+    return Dataset(
+        name, spec, x_train, train[1], x_val, val[1], x_test, test[1],
+        labels=labels, truncated=cut_train + cut_val + cut_test, notes=notes or {},
+    )
+
+
+def ucr_loader(ucr_name):
+    """A loader for one UCR/UEA classification archive set bundled with aeon (no download).
+
+    The archive's own train/test split is kept; a stratified 20% of train is held out for validation.
+    """
+
+    def load(seed=0, max_len=None):
+        from aeon.datasets import load_classification
+
+        splits = {}
+        for split in ("train", "test"):
+            x, y = load_classification(ucr_name, split=split)
+            # aeon gives (cases, channels, steps), as a list when lengths differ.
+            splits[split] = ([np.asarray(case, dtype="float32").T for case in x], list(y))
+        (x_fit, y_fit), (x_test, y_test) = splits["train"], splits["test"]
+        x_train, x_val, y_train, y_val = train_test_split(
+            x_fit, y_fit, test_size=0.2, stratify=y_fit, random_state=seed
+        )
+        labels, (y_train, y_val, y_test) = label_ids(y_train, y_val, y_test)
+        return _continuous(
+            _SNAKE[ucr_name], "classification", (x_train, y_train), (x_val, y_val), (x_test, y_test),
+            max_len, labels=labels, notes={"source": f"UCR/UEA archive '{ucr_name}', bundled with aeon"},
+        )
+
+    return load
+
+
+_UCR_SETS = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions", "JapaneseVowels")
+_SNAKE = {name: re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() for name in _UCR_SETS}
+
+
+def load_sunspots(seed=0, max_len=None, window=24):
+    """Yearly sunspot numbers 1700-2008 (statsmodels): forecast next year's from the last `window`.
+
+    Split in time: the last 20% of targets are the test set, the 10% before them validation.
+    """
+    del seed  # the split is chronological
+    from statsmodels.datasets import sunspots
+
+    series = sunspots.load_pandas().data["SUNACTIVITY"].to_numpy("float32")
+    windows = [series[i : i + window, None] for i in range(len(series) - window)]
+    targets = series[window:, None]
+    test_from, val_from = int(len(targets) * 0.8), int(len(targets) * 0.7)
+    cut = [slice(0, val_from), slice(val_from, test_from), slice(test_from, None)]
+    train, val, test = ((windows[c], targets[c]) for c in cut)
+    return _continuous("sunspots", "regression", train, val, test, max_len,
+                       notes={"window": window, "test_years": int(len(targets) - test_from)})
+
+
+def load_adding(seed=0, max_len=None, seq_len=50, train_size=10000, eval_size=1000):
+    """The adding problem (Hochreiter & Schmidhuber 1997), generated.
+
+    Each step is (value in [0, 1), marker); the target is the sum of the two marked values,
+    one marked in each half. Predicting the mean (1.0) scores an MSE of about 0.167.
+    """
+    if seq_len < 2:
+        raise ValueError(f"seq_len must be at least 2, got {seq_len!r}.")
+    rng = np.random.default_rng(seed)
+
+    def split(count):
+        values = rng.random((count, seq_len), dtype="float32")
+        markers = np.zeros_like(values)
+        rows = np.arange(count)
+        markers[rows, rng.integers(0, seq_len // 2, count)] = 1.0
+        markers[rows, rng.integers(seq_len // 2, seq_len, count)] = 1.0
+        targets = (values * markers).sum(axis=1, keepdims=True)
+        return list(np.stack([values, markers], axis=-1)), targets
+
+    return _continuous(
+        "adding", "regression", split(train_size), split(eval_size), split(eval_size), max_len,
+        notes={"seq_len": seq_len},
+    )
+
+
+def _words(text):
+    return re.findall(r"[a-z0-9']+", text.lower().replace("<br />", " "))
+
+
+def load_imdb_reviews(seed=0, max_len=None, vocab_size=20000):
+    """IMDB movie-review sentiment from TensorFlow Datasets (downloads on first use)."""
+    import tensorflow_datasets as tfds
+
+    def texts_and_labels(split):
+        rows = tfds.as_numpy(tfds.load("imdb_reviews", split=split, as_supervised=True))
+        texts, labels = zip(*((_words(t.decode("utf-8")), int(y)) for t, y in rows))
+        return list(texts), np.array(labels, dtype="int32")
+
+    fit_texts, fit_labels = texts_and_labels("train")
+    test_texts, y_test = texts_and_labels("test")
+    train_texts, val_texts, y_train, y_val = train_test_split(
+        fit_texts, fit_labels, test_size=0.2, stratify=fit_labels, random_state=seed
+    )
+    vocab = Vocabulary.build(train_texts, max_size=vocab_size)
+    (x_train, cut_train), (x_val, cut_val), (x_test, cut_test) = (
+        pad([vocab.encode(t) for t in texts], max_len) for texts in (train_texts, val_texts, test_texts)
+    )
+    spec = DataSpec(kind="classification", num_outputs=2, input_vocab_size=len(vocab))
+    return Dataset(
+        "imdb_reviews", spec, x_train, y_train, x_val, y_val, x_test, y_test,
+        labels=["negative", "positive"], input_vocab=vocab, truncated=cut_train + cut_val + cut_test,
+    )
+
+
+TASK = register(
+    Task(
+        name="many_to_one",
+        shape="sequence -> label or value",
+        example="time-series classification, forecasting, sentiment",
+        build=build,
+        datasets={
+            **{_SNAKE[name]: ucr_loader(name) for name in _UCR_SETS},
+            "sunspots": load_sunspots,
+            "adding": load_adding,
+            "imdb_reviews": load_imdb_reviews,
+        },
+        default_dataset="gun_point",
+        regression_datasets=("sunspots", "adding"),
+        defaults={"epochs": 100, "batch_size": 16, "learning_rate": 3e-3, "patience": 15},
+        dataset_defaults={
+            "adding": {"epochs": 30, "batch_size": 64, "patience": 5},
+            "imdb_reviews": {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "patience": 2},
+        },
+    )
+)

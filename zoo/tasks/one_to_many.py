@@ -1,0 +1,105 @@
+"""one_to_many: an image -> a caption. The encoded image sets the decoder's starting state."""
+
+from dataclasses import replace
+
+import keras
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from zoo.architecture import decoder_stack, decoder_units
+from zoo.data import Dataset, Vocabulary, continuous_spec, pad
+from zoo.decoding import decoding_metrics
+from zoo.registry import Task, register
+
+WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+MAX_DIGITS = 4
+
+
+def build(spec, arch):
+    if arch.bidirectional:
+        raise ValueError(
+            "one_to_many has no input sequence to read both ways, and its decoder must not see "
+            "the tokens it predicts: use bidirectional=False."
+        )
+    image = keras.Input(shape=(spec.num_features,), name="image")
+    tokens = keras.Input(shape=(None,), dtype="int32", name="decoder_input")
+    encoded = keras.layers.Normalization(
+        mean=spec.feature_mean, variance=spec.feature_variance, name="normalize"
+    )(image)
+    # Every decoder layer starts from its own projection of the image.
+    initial_states = [
+        [
+            keras.layers.Dense(decoder_units(arch), activation="tanh", name=f"image_to_state_{depth}_{i}")(
+                encoded
+            )
+            for i in range(arch.state_count)
+        ]
+        for depth in range(1, arch.layers + 1)
+    ]
+    x = keras.layers.Embedding(spec.num_outputs, decoder_units(arch), mask_zero=True, name="embed")(
+        tokens
+    )
+    x = decoder_stack(x, arch, initial_states)
+    outputs = keras.layers.Dense(spec.num_outputs, activation="softmax", name="next_token")(x)
+    return keras.Model([image, tokens], outputs, name="one_to_many")
+
+
+def _strips(images, labels, count, rng):
+    """`count` images of 1-4 digits side by side (8 x 32 pixels, blank on the right) and captions."""
+    strips = np.zeros((count, 8, 8 * MAX_DIGITS), dtype="float32")
+    captions = []
+    for row in range(count):
+        picks = rng.integers(0, len(images), size=rng.integers(1, MAX_DIGITS + 1))
+        for slot, pick in enumerate(picks):
+            strips[row, :, 8 * slot : 8 * slot + 8] = images[pick]
+        captions.append([WORDS[labels[pick]] for pick in picks])
+    return strips.reshape(count, -1), captions
+
+
+def load_digit_captions(seed=0, max_len=None, train_size=6000, eval_size=1000):
+    """Strips of real handwritten digits (scikit-learn) captioned with their number words.
+
+    Digits are split before composing strips, so no test strip reuses a training image.
+    """
+    del max_len  # captions are at most four words and are never cut
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    train_imgs, test_imgs, train_labels, test_labels = train_test_split(
+        digits.images, digits.target, test_size=0.3, stratify=digits.target, random_state=seed
+    )
+    val_imgs, test_imgs, val_labels, test_labels = train_test_split(
+        test_imgs, test_labels, test_size=0.5, stratify=test_labels, random_state=seed
+    )
+    vocab = Vocabulary((Vocabulary.PAD, Vocabulary.BOS, Vocabulary.EOS, *WORDS))
+    bos, eos = vocab.id(vocab.BOS), vocab.id(vocab.EOS)
+
+    def split(images, labels, count):
+        strips, captions = _strips(images, labels, count, rng)
+        ids = [vocab.encode(c) for c in captions]
+        decoder_input, _ = pad([[bos, *i] for i in ids])
+        target, _ = pad([[*i, eos] for i in ids])
+        return [strips, decoder_input], target
+
+    x_train, y_train = split(train_imgs, train_labels, train_size)
+    x_val, y_val = split(val_imgs, val_labels, eval_size)
+    x_test, y_test = split(test_imgs, test_labels, eval_size)
+    spec = replace(continuous_spec("classification", len(vocab), x_train[0]), max_output_len=MAX_DIGITS + 1)
+    return Dataset(
+        "digit_captions", spec, x_train, y_train, x_val, y_val, x_test, y_test,
+        output_vocab=vocab,
+    )
+
+
+TASK = register(
+    Task(
+        name="one_to_many",
+        shape="vector -> sequence",
+        example="caption an image of 1-4 handwritten digits",
+        build=build,
+        datasets={"digit_captions": load_digit_captions},
+        default_dataset="digit_captions",
+        defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
+        evaluate_extra=decoding_metrics,
+    )
+)

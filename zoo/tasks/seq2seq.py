@@ -1,0 +1,88 @@
+"""seq2seq: a sequence -> another sequence, by an encoder and a decoder with their own weights."""
+
+import keras
+import numpy as np
+
+from zoo.architecture import decoder_stack, decoder_units, encoder_stack
+from zoo.data import Dataset, DataSpec, Vocabulary, pad
+from zoo.decoding import decoding_metrics
+from zoo.model_io import sequence_input
+from zoo.registry import Task, register
+
+
+def build(spec, arch):
+    """The encoder's final states (per layer; both directions joined) start the decoder's layers."""
+    source, x = sequence_input(spec, arch.units, name="source")
+    _, states_per_layer = encoder_stack(x, arch)
+    tokens = keras.Input(shape=(None,), dtype="int32", name="decoder_input")
+    y = keras.layers.Embedding(spec.num_outputs, decoder_units(arch), mask_zero=True, name="decoder_embed")(
+        tokens
+    )
+    y = decoder_stack(y, arch, states_per_layer)
+    outputs = keras.layers.Dense(spec.num_outputs, activation="softmax", name="next_token")(y)
+    return keras.Model([source, tokens], outputs, name="seq2seq")
+
+
+def load_addition(seed=0, max_len=None, digits=3, train_size=45000, eval_size=2500):
+    """keras-io's addition task: the characters of "535+61" -> "596", all pairs distinct.
+
+    Operands have 1 to `digits` digits, as in keras-io's addition_rnn example.
+    """
+    rng = np.random.default_rng(seed)
+    total = train_size + 2 * eval_size
+    largest = 10**digits - 1
+    if total > (largest + 1) ** 2 // 2:
+        raise ValueError(f"{total} distinct sums do not exist with {digits}-digit operands.")
+    seen, questions, answers = set(), [], []
+    while len(questions) < total:
+        # Draw a number of digits per operand, then the operand (as keras-io does).
+        sizes = rng.integers(1, digits + 1, size=(total, 2))
+        for a, b in rng.integers(0, 10**sizes).tolist():
+            key = (min(a, b), max(a, b))
+            if key in seen or len(questions) == total:
+                continue
+            seen.add(key)
+            questions.append(f"{a}+{b}")
+            answers.append(str(a + b))
+    source_vocab = Vocabulary((Vocabulary.PAD, *"0123456789+"))
+    target_vocab = Vocabulary((Vocabulary.PAD, Vocabulary.BOS, Vocabulary.EOS, *"0123456789"))
+    bos, eos = target_vocab.id(target_vocab.BOS), target_vocab.id(target_vocab.EOS)
+
+    def split(rows):
+        source, cut = pad([source_vocab.encode(questions[i]) for i in rows], max_len)
+        answer_ids = [target_vocab.encode(answers[i]) for i in rows]
+        decoder_input, _ = pad([[bos, *ids] for ids in answer_ids])
+        target, _ = pad([[*ids, eos] for ids in answer_ids])
+        return [source, decoder_input], target, cut
+
+    order = np.arange(total)
+    (x_train, y_train, cut_train), (x_val, y_val, cut_val), (x_test, y_test, cut_test) = (
+        split(order[:train_size]),
+        split(order[train_size : train_size + eval_size]),
+        split(order[train_size + eval_size :]),
+    )
+    spec = DataSpec(
+        kind="classification",
+        num_outputs=len(target_vocab),
+        input_vocab_size=len(source_vocab),
+        max_output_len=digits + 2,
+    )
+    return Dataset(
+        "addition", spec, x_train, y_train, x_val, y_val, x_test, y_test,
+        input_vocab=source_vocab, output_vocab=target_vocab,
+        truncated=cut_train + cut_val + cut_test, notes={"digits": digits},
+    )
+
+
+TASK = register(
+    Task(
+        name="seq2seq",
+        shape="sequence -> sequence",
+        example="add two numbers written as characters",
+        build=build,
+        datasets={"addition": load_addition},
+        default_dataset="addition",
+        defaults={"epochs": 40, "batch_size": 64, "learning_rate": 3e-3, "patience": 5},
+        evaluate_extra=decoding_metrics,
+    )
+)

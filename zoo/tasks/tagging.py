@@ -1,0 +1,88 @@
+"""tagging: a sequence -> one label per step, from one output layer shared by every step."""
+
+import importlib.metadata
+
+import conllu
+import keras
+
+from zoo.architecture import recurrent_stack
+from zoo.data import Dataset, DataSpec, Vocabulary, pad
+from zoo.model_io import sequence_input
+from zoo.registry import Task, register
+
+
+def build(spec, arch):
+    tokens, x = sequence_input(spec, arch.units, name="tokens")
+    x = recurrent_stack(x, arch, return_sequences=True)
+    step_classifier = keras.layers.Dense(spec.num_outputs, activation="softmax")
+    outputs = keras.layers.TimeDistributed(step_classifier, name="tags")(x)
+    return keras.Model(tokens, outputs, name="tagging")
+
+
+def _tagged(name, train, val, test, max_len, min_count=2, notes=None):
+    """Encodes three splits of (sentences, tag sequences); words rarer than `min_count` become <unk>."""
+    vocab = Vocabulary.build(train[0], min_count=min_count)
+    # Tags get a vocabulary too, so that padding (id 0) pads the targets like the inputs.
+    tags = Vocabulary.build(train[1], specials=())
+    encoded = []
+    for sentences, tag_sequences in (train, val, test):
+        x, cut = pad([vocab.encode(s) for s in sentences], max_len)
+        y, _ = pad([tags.encode(t) for t in tag_sequences], max_len)
+        encoded.append((x, y, cut))
+    (x_train, y_train, c1), (x_val, y_val, c2), (x_test, y_test, c3) = encoded
+    spec = DataSpec(kind="classification", num_outputs=len(tags), input_vocab_size=len(vocab))
+    return Dataset(
+        name, spec, x_train, y_train, x_val, y_val, x_test, y_test,
+        labels=list(tags.tokens), input_vocab=vocab, truncated=c1 + c2 + c3,
+        notes=notes or {},
+    )
+
+
+def load_turkish_web_treebank(seed=0, max_len=None):
+    """Universal POS tags of the Turkish Web Treebank (Google, Apache-2.0), shipped by its PyPI package.
+
+    Both sections (web, wiki); the package's own split: sentence i goes to dev if i % 10 == 8,
+    to test if i % 10 == 9, to train otherwise.
+    """
+    del seed  # the split is fixed by the treebank
+    package = importlib.metadata.distribution("turkish-treebanks")
+    splits = {"train": ([], []), "dev": ([], []), "test": ([], [])}
+    for section in ("web", "wiki"):
+        text = package.locate_file(f"data/{section}.conllu").read_text(encoding="utf-8")
+        for i, sentence in enumerate(conllu.parse(text)):
+            words = [token for token in sentence if isinstance(token["id"], int)]
+            split = {8: "dev", 9: "test"}.get(i % 10, "train")
+            splits[split][0].append([token["form"] for token in words])
+            splits[split][1].append([token["upos"] for token in words])
+    return _tagged("turkish_web_treebank", splits["train"], splits["dev"], splits["test"], max_len,
+                   notes={"source": "turkish-treebanks 1.0.0 (Turkish Web Treebank, Apache-2.0)"})
+
+
+def load_conll2003(seed=0, max_len=None):
+    """Penn part-of-speech tags of CoNLL-2003 from TensorFlow Datasets (downloads on first use)."""
+    del seed  # the split is fixed by the corpus
+    import tensorflow_datasets as tfds
+
+    tag_names = tfds.builder("conll2003").info.features["pos"].feature.names
+    splits = []
+    for split in ("train", "dev", "test"):
+        rows = tfds.as_numpy(tfds.load("conll2003", split=split))
+        sentences, tags = [], []
+        for row in rows:
+            sentences.append([word.decode("utf-8") for word in row["tokens"]])
+            tags.append([tag_names[tag] for tag in row["pos"]])
+        splits.append((sentences, tags))
+    return _tagged("conll2003", *splits, max_len)
+
+
+TASK = register(
+    Task(
+        name="tagging",
+        shape="sequence -> one label per step",
+        example="part-of-speech tagging",
+        build=build,
+        datasets={"turkish_web_treebank": load_turkish_web_treebank, "conll2003": load_conll2003},
+        default_dataset="turkish_web_treebank",
+        defaults={"epochs": 30, "batch_size": 32, "learning_rate": 3e-3, "patience": 4},
+    )
+)

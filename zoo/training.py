@@ -1,0 +1,186 @@
+"""Trains a task's model into a run directory that resumes, reloads and exports as it is.
+
+A run directory holds config.json (written first), backup/ (while training), model.keras,
+history.csv, training_curves.png, logs/ (TensorBoard) and metrics.json (written last: a run
+without it is unfinished, and the same command resumes it).
+"""
+
+import csv
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from zoo.architecture import Architecture
+from zoo.registry import get_task, loss_and_metrics
+
+RUNS_ROOT = Path("runs")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a run; saved as config.json so the run can be rebuilt."""
+
+    task: str
+    dataset: str | None = None
+    cell: str = "lstm"
+    bidirectional: bool = False
+    layers: int = 1
+    units: int = 64
+    dropout: float = 0.0
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    patience: int | None = None
+    seed: int = 42
+    max_len: int | None = None
+    limit: int | None = None
+    options: dict = field(default_factory=dict)
+
+    @property
+    def architecture(self):
+        return Architecture(self.cell, self.bidirectional, self.layers, self.units, self.dropout)
+
+    def resolved(self):
+        """The config with the data set and training settings the user left out filled in."""
+        task = get_task(self.task)
+        dataset = task.check_dataset(self.dataset or task.default_dataset)
+        defaults = task.training_defaults(dataset)
+        filled = {name: defaults[name] if getattr(self, name) is None else getattr(self, name)
+                  for name in ("epochs", "batch_size", "learning_rate", "patience")}
+        config = replace(self, dataset=dataset, **filled)
+        config.architecture  # noqa: B018  (validates cell and sizes before any data is loaded)
+        for name in ("epochs", "batch_size", "patience"):
+            value = getattr(config, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if not config.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {config.learning_rate!r}.")
+        return config
+
+
+def _write_json(path, payload):
+    """Writes beside the target, then renames: a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _unfinished_run(config, root):
+    """The newest run under `root` started with this exact config and not finished."""
+    candidates = sorted(root.glob(f"{config.task}/*/config.json"), reverse=True)
+    for config_file in candidates:
+        run_dir = config_file.parent
+        if not (run_dir / "metrics.json").exists() and json.loads(config_file.read_text()) == asdict(config):
+            return run_dir
+    return None
+
+
+def choose_run_dir(config, run_dir=None, root=RUNS_ROOT):
+    """RUN_DIR as given; else an unfinished run of the same config; else a new timestamped one."""
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        if (run_dir / "metrics.json").exists():
+            raise ValueError(f"{run_dir} holds a finished run; give another RUN_DIR.")
+        config_file = run_dir / "config.json"
+        if config_file.exists() and json.loads(config_file.read_text()) != asdict(config):
+            raise ValueError(f"{run_dir} holds an unfinished run of another config; give another RUN_DIR.")
+        return run_dir
+    root = Path(root)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return _unfinished_run(config, root) or root / config.task / f"{config.dataset}-{stamp}"
+
+
+def _plot_history(history_csv, png_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(history_csv) as f:
+        rows = list(csv.DictReader(f))
+    metrics = [name for name in rows[0] if name != "epoch" and not name.startswith("val_")]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    for axis, name in zip(axes[0], metrics):
+        axis.plot(epochs, [float(r[name]) for r in rows], label="train")
+        if f"val_{name}" in rows[0]:
+            axis.plot(epochs, [float(r[f"val_{name}"]) for r in rows], label="validation")
+        axis.set(title=name, xlabel="epoch")
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)
+
+
+def train(config, run_dir=None, callbacks=(), verbose="auto"):
+    """Trains, evaluates on the test split and returns the run directory."""
+    config = config.resolved()
+    run_dir = choose_run_dir(config, run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
+    resuming = backup_dir.exists()
+    if not resuming and history_csv.exists():
+        history_csv.unlink()  # epochs of an attempt that left no backup are not part of this run
+    _write_json(run_dir / "config.json", asdict(config))
+    print(f"{'Resuming' if resuming else 'Starting'} run in {run_dir}")
+
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    task = get_task(config.task)
+    data = task.load(config.dataset, seed=config.seed, max_len=config.max_len,
+                     limit=config.limit, **config.options)
+    if data.truncated:
+        print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
+    model = task.build(data.spec, config.architecture)
+    loss, metrics = loss_and_metrics(data.spec.kind)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
+
+    started = time.perf_counter()
+    model.fit(
+        data.x_train, data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        callbacks=[
+            keras.callbacks.BackupAndRestore(str(backup_dir)),
+            keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
+            keras.callbacks.CSVLogger(str(history_csv), append=True),
+            keras.callbacks.TensorBoard(str(run_dir / "logs")),
+            *callbacks,
+        ],
+        verbose=verbose,
+    )
+    train_seconds = time.perf_counter() - started
+
+    fd, tmp_model = tempfile.mkstemp(dir=run_dir, prefix=".model.", suffix=".keras")
+    os.close(fd)
+    model.save(tmp_model)
+    os.replace(tmp_model, run_dir / "model.keras")
+
+    test = model.evaluate(data.x_test, data.y_test, batch_size=config.batch_size,
+                          return_dict=True, verbose=0)
+    if task.evaluate_extra is not None:
+        test.update(task.evaluate_extra(model, data))
+    with open(history_csv) as f:
+        epochs_run = sum(1 for _ in csv.DictReader(f))
+    _plot_history(history_csv, run_dir / "training_curves.png")
+    results = {
+        "test": {name: float(value) for name, value in test.items()},
+        "epochs": epochs_run,
+        "train_seconds": round(train_seconds, 2),
+        "resumed": resuming,
+        "data": data.describe(),
+        "labels": data.labels,
+    }
+    _write_json(run_dir / "metrics.json", results)
+    print(f"Test: {', '.join(f'{k}={v:.4f}' for k, v in results['test'].items())}")
+    print(f"Run written to {run_dir}")
+    return run_dir
