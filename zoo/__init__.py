@@ -6,13 +6,13 @@
     >>> model = zoo.get_task("tagging").build_model(spec, cell="gru", bidirectional=True)
 """
 
+import importlib
+
 from zoo.architecture import CELLS, Architecture
 from zoo.registry import Task, get_task, list_tasks
+
 # Importing a task module registers it; this order is the order of list_tasks().
-from zoo.tasks import one_to_one  # noqa: F401
-from zoo.tasks import one_to_many  # noqa: F401
-from zoo.tasks import many_to_one  # noqa: F401
-from zoo.tasks import seq2seq  # noqa: F401
-from zoo.tasks import tagging  # noqa: F401
+for _module in ("one_to_one", "one_to_many", "many_to_one", "seq2seq", "tagging"):
+    importlib.import_module(f"zoo.tasks.{_module}")
 
 __all__ = ["CELLS", "Architecture", "Task", "get_task", "list_tasks"]

@@ -156,7 +156,10 @@ class Dataset:
 
 
 def continuous_spec(kind, num_outputs, x_train, y_train=None):
-    """A spec for continuous inputs (vectors or sequences), with normalisation statistics from the real training steps."""
+    """A spec for continuous inputs (vectors or sequences).
+
+    Normalisation statistics come from the real (unpadded) training steps only.
+    """
     steps = x_train.reshape(-1, x_train.shape[-1])
     steps = steps[np.all(steps != PAD_VALUE, axis=-1)]
     target = {}
@@ -182,10 +185,3 @@ def label_ids(train_labels, *other_splits):
         raise ValueError(f"Labels {sorted(unknown)} appear outside the training split only.")
     return names, [np.array([index[v] for v in split], dtype="int32") for split in
                    (train_labels, *other_splits)]
-
-
-def split_off(rng, count, fraction):
-    """Random indices for (kept, held out), holding out `fraction` of `count` items."""
-    order = rng.permutation(count)
-    held = max(1, int(round(count * fraction)))
-    return order[held:], order[:held]

@@ -19,7 +19,9 @@ def sequence_input(spec, embedding_dim, name):
         return inputs, x
     inputs = keras.Input(shape=(None, spec.num_features), name=name)
     x = keras.layers.Masking(mask_value=PAD_VALUE, name="mask_padding")(inputs)
-    x = keras.layers.Normalization(mean=spec.feature_mean, variance=spec.feature_variance, name="normalize")(x)
+    x = keras.layers.Normalization(
+        mean=spec.feature_mean, variance=spec.feature_variance, name="normalize"
+    )(x)
     return inputs, x
 
 

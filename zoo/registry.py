@@ -1,8 +1,8 @@
 """The task registry: `list_tasks()` and `get_task(name)`, in the manner of timm and torchvision."""
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from zoo.architecture import Architecture
 from zoo.data import Dataset, DataSpec
@@ -77,7 +77,9 @@ def register(task):
     if task.name in _TASKS:
         raise ValueError(f"Task {task.name!r} is registered twice.")
     if task.default_dataset not in task.datasets:
-        raise ValueError(f"Task {task.name!r}: default data set {task.default_dataset!r} is not one of its own.")
+        raise ValueError(
+            f"Task {task.name!r}: default data set {task.default_dataset!r} is not one of its own."
+        )
     _TASKS[task.name] = task
     return task
 

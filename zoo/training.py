@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
@@ -94,8 +94,15 @@ def choose_run_dir(config, run_dir=None, root=RUNS_ROOT):
             raise ValueError(f"{run_dir} holds an unfinished run of another config; give another RUN_DIR.")
         return run_dir
     root = Path(root)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return _unfinished_run(config, root) or root / config.task / f"{config.dataset}-{stamp}"
+    unfinished = _unfinished_run(config, root)
+    if unfinished is not None:
+        return unfinished
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir, copy = root / config.task / f"{config.dataset}-{stamp}", 1
+    while run_dir.exists():  # two runs started within the same second
+        copy += 1
+        run_dir = root / config.task / f"{config.dataset}-{stamp}-{copy}"
+    return run_dir
 
 
 def _plot_history(history_csv, png_path):

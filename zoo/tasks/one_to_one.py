@@ -5,8 +5,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from zoo.architecture import recurrent_stack
-from zoo.model_io import prediction_head
 from zoo.data import Dataset, continuous_spec
+from zoo.model_io import prediction_head
 from zoo.registry import Task, register
 
 
@@ -33,7 +33,8 @@ def load_digits_vectors(seed=0, max_len=None):
         x_train, y_train, test_size=0.25, stratify=y_train, random_state=seed
     )
     return Dataset(
-        "digits", continuous_spec("classification", 10, x_train), x_train, y_train, x_val, y_val, x_test, y_test,
+        "digits", continuous_spec("classification", 10, x_train),
+        x_train, y_train, x_val, y_val, x_test, y_test,
         labels=[str(d) for d in range(10)],
     )
 

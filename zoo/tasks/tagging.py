@@ -14,8 +14,9 @@ from zoo.registry import Task, register
 def build(spec, arch):
     tokens, x = sequence_input(spec, arch.units, name="tokens")
     x = recurrent_stack(x, arch, return_sequences=True)
-    step_classifier = keras.layers.Dense(spec.num_outputs, activation="softmax")
-    outputs = keras.layers.TimeDistributed(step_classifier, name="tags")(x)
+    # Dense acts on the last axis, so one layer with one set of weights classifies every step.
+    # (Wrapping it in TimeDistributed failed here when evaluate's batches were shorter than fit's.)
+    outputs = keras.layers.Dense(spec.num_outputs, activation="softmax", name="tags")(x)
     return keras.Model(tokens, outputs, name="tagging")
 
 
@@ -25,7 +26,11 @@ def _tagged(name, train, val, test, max_len, min_count=2, notes=None):
     # Tags get a vocabulary too, so that padding (id 0) pads the targets like the inputs.
     tags = Vocabulary.build(train[1], specials=())
     encoded = []
-    for sentences, tag_sequences in (train, val, test):
+    for split, (sentences, tag_sequences) in zip(("train", "validation", "test"), (train, val, test)):
+        for i, (words, word_tags) in enumerate(zip(sentences, tag_sequences)):
+            if len(words) != len(word_tags):
+                raise ValueError(f"{name}: sentence {i} of the {split} split has {len(words)} words "
+                                 f"but {len(word_tags)} tags.")
         x, cut = pad([vocab.encode(s) for s in sentences], max_len)
         y, _ = pad([tags.encode(t) for t in tag_sequences], max_len)
         encoded.append((x, y, cut))

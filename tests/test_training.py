@@ -1,0 +1,133 @@
+"""Training end to end on tiny slices: loss falls, run directories are complete, runs resume."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.training import TrainConfig, train
+
+TINY_RUN = {"units": 16, "epochs": 4, "limit": 64, "learning_rate": 1e-2, "patience": 10}
+
+
+class KeepModel(keras.callbacks.Callback):
+    """Holds on to the trained model, to compare it with what was saved."""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    runs = {}
+    for name in zoo.list_tasks():
+        keep = KeepModel()
+        run_dir = tmp_path_factory.mktemp(name) / "run"
+        config = TrainConfig(task=name, cell="gru", **TINY_RUN)
+        train(config, run_dir=run_dir, callbacks=[keep], verbose=0)
+        runs[name] = (run_dir, keep.model, zoo.get_task(name).load(limit=64, seed=config.seed))
+    return runs
+
+
+def _history(run_dir):
+    with open(run_dir / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("task_name", zoo.list_tasks())
+def test_training_loss_falls_and_the_run_directory_is_complete(trained, task_name):
+    run_dir, _, _ = trained[task_name]
+    history = _history(run_dir)
+    assert [int(row["epoch"]) for row in history] == list(range(TINY_RUN["epochs"]))
+    assert float(history[-1]["loss"]) < float(history[0]["loss"])
+    for name in ("config.json", "metrics.json", "model.keras", "training_curves.png"):
+        assert (run_dir / name).stat().st_size > 0
+    assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
+    assert not (run_dir / "backup").exists()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == TINY_RUN["epochs"] and metrics["train_seconds"] > 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["dataset"] == zoo.get_task(task_name).default_dataset
+
+
+def _at_lengths(x, lengths):
+    """The same examples cut to several lengths (a vector input has none to cut)."""
+    source = x[0] if isinstance(x, list) else x
+    if source.ndim == 2 and source.dtype.kind == "f":
+        return [x]
+    if isinstance(x, list):
+        return [[x[0][:, :n], x[1]] for n in lengths]
+    return [x[:, :n] for n in lengths]
+
+
+@pytest.mark.parametrize("task_name", zoo.list_tasks())
+def test_saved_model_reloads_and_predicts_the_same_at_several_lengths(trained, task_name):
+    run_dir, model, data = trained[task_name]
+    reloaded = keras.saving.load_model(run_dir / "model.keras")
+    for x in _at_lengths(data.x_test, (2, 5)):
+        np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    # Masked losses average per batch, so evaluate in the batches training used.
+    batch_size = json.loads((run_dir / "config.json").read_text())["batch_size"]
+    evaluated = reloaded.evaluate(data.x_test, data.y_test, batch_size=batch_size, return_dict=True,
+                                  verbose=0)
+    assert evaluated["loss"] == pytest.approx(metrics["test"]["loss"], abs=1e-5)
+
+
+def test_saved_models_load_in_a_process_that_never_imports_the_project(trained):
+    paths = [str(run_dir / "model.keras") for run_dir, _, _ in trained.values()]
+    script = (
+        "import sys, keras\n"
+        "for path in sys.argv[1:]: keras.saving.load_model(path)\n"
+        "assert not any(name == 'zoo' or name.startswith('zoo.') for name in sys.modules)\n"
+        "print('loaded', len(sys.argv) - 1)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True,
+                            cwd="/")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "loaded 5" in result.stdout
+
+
+def test_generating_tasks_report_exact_match(trained):
+    for name in ("one_to_many", "seq2seq"):
+        test = json.loads((trained[name][0] / "metrics.json").read_text())["test"]
+        assert 0.0 <= test["exact_match"] <= test["decoded_token_accuracy"] <= 1.0
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_when_the_same_command_runs_again(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(task="one_to_one", units=8, epochs=5, limit=48, patience=10)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[Interrupt()], verbose=0)
+    (run_dir,) = (tmp_path / "runs" / "one_to_one").iterdir()
+    assert (run_dir / "backup").exists() and not (run_dir / "metrics.json").exists()
+    assert len(_history(run_dir)) == 2
+
+    assert train(config, verbose=0) == run_dir.relative_to(tmp_path)
+    assert [int(row["epoch"]) for row in _history(run_dir)] == [0, 1, 2, 3, 4]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["resumed"] and metrics["epochs"] == 5
+    # Finished: the same command now starts a new run instead of touching this one.
+    assert train(config, verbose=0) != run_dir.relative_to(tmp_path)
+
+
+def test_same_seed_gives_the_same_metrics(tmp_path):
+    config = TrainConfig(task="many_to_one", dataset="italy_power_demand", units=8, epochs=3, seed=7)
+    first, second = (json.loads((train(config, run_dir=tmp_path / name, verbose=0) / "metrics.json")
+                                .read_text())["test"] for name in ("a", "b"))
+    assert first == second
+
+
+def test_a_finished_run_directory_is_never_overwritten(tmp_path):
+    config = TrainConfig(task="one_to_one", units=4, epochs=1, limit=32)
+    train(config, run_dir=tmp_path / "run", verbose=0)
+    with pytest.raises(ValueError, match="holds a finished run"):
+        train(config, run_dir=tmp_path / "run", verbose=0)
