@@ -10,7 +10,9 @@ TRAIN_ARGS := $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--cell $(CELL))
 	$(if $(UNITS),--units $(UNITS)) $(if $(DROPOUT),--dropout $(DROPOUT)) \
 	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) \
 	$(if $(SEED),--seed $(SEED)) $(if $(RUN_DIR),--run-dir $(RUN_DIR)) \
-	$(if $(MAX_LEN),--max-len $(MAX_LEN))
+	$(if $(MAX_LEN),--max-len $(MAX_LEN)) $(if $(LEARNING_RATE),--learning-rate $(LEARNING_RATE)) \
+	$(if $(PATIENCE),--patience $(PATIENCE)) $(if $(LIMIT),--limit $(LIMIT)) \
+	$(foreach option,$(OPTIONS),--option $(option))
 
 .PHONY: setup tasks train test lint
 

@@ -42,7 +42,7 @@ def test_training_loss_falls_and_the_run_directory_is_complete(trained, task_nam
     history = _history(run_dir)
     assert [int(row["epoch"]) for row in history] == list(range(TINY_RUN["epochs"]))
     assert float(history[-1]["loss"]) < float(history[0]["loss"])
-    for name in ("config.json", "metrics.json", "model.keras", "training_curves.png"):
+    for name in ("config.json", "data.json", "metrics.json", "model.keras", "training_curves.png"):
         assert (run_dir / name).stat().st_size > 0
     assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
     assert not (run_dir / "backup").exists()
@@ -131,3 +131,12 @@ def test_a_finished_run_directory_is_never_overwritten(tmp_path):
     train(config, run_dir=tmp_path / "run", verbose=0)
     with pytest.raises(ValueError, match="holds a finished run"):
         train(config, run_dir=tmp_path / "run", verbose=0)
+
+
+def test_data_json_holds_what_a_client_needs_to_encode_and_decode(trained):
+    seq2seq = json.loads((trained["seq2seq"][0] / "data.json").read_text())
+    assert seq2seq["input_vocabulary"][:2] == ["<pad>", "0"] and "+" in seq2seq["input_vocabulary"]
+    assert seq2seq["output_vocabulary"][:3] == ["<pad>", "<bos>", "<eos>"] and seq2seq["pad_value"] == 0
+    many_to_one = json.loads((trained["many_to_one"][0] / "data.json").read_text())
+    assert many_to_one["pad_value"] == -1e9 and many_to_one["labels"] == ["1", "2"]
+    assert many_to_one["spec"]["num_features"] == 1

@@ -11,6 +11,11 @@ CELLS = {
 }
 
 
+def require_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
 @dataclass(frozen=True)
 class Architecture:
     cell: str = "lstm"
@@ -22,10 +27,8 @@ class Architecture:
     def __post_init__(self):
         if self.cell not in CELLS:
             raise ValueError(f"Unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}.")
-        for name in ("layers", "units"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        require_positive_int("layers", self.layers)
+        require_positive_int("units", self.units)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
 

@@ -39,6 +39,8 @@ def _parser():
     train.add_argument("--epochs", type=int, help="at most this many; early stopping may end sooner")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--learning-rate", type=float)
+    train.add_argument("--patience", type=int, help="epochs without a better validation loss "
+                       "before early stopping")
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--max-len", type=int, help="cut longer sequences (the run says how many)")
     train.add_argument("--limit", type=int, help="keep only the first N examples of each split")
@@ -75,7 +77,8 @@ def _train(args):
     config = TrainConfig(
         task=args.task, dataset=args.dataset, cell=args.cell, bidirectional=args.bidirectional,
         layers=args.layers, units=args.units, dropout=args.dropout, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
+        seed=args.seed,
         max_len=args.max_len, limit=args.limit, options=dict(args.option),
     )
     train(config, run_dir=args.run_dir)

@@ -1,7 +1,7 @@
 """What a loaded data set hands to a model builder and to training."""
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -142,6 +142,16 @@ class Dataset:
             **{name: take(getattr(self, name)) for name in
                ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")},
         )
+
+    def contract(self):
+        """What a client needs to talk to the model: padding, vocabularies, label names, spec."""
+        return {
+            "spec": asdict(self.spec),
+            "pad_value": PAD_VALUE if self.spec.num_features is not None else PAD_ID,
+            "labels": self.labels,
+            "input_vocabulary": list(self.input_vocab.tokens) if self.input_vocab else None,
+            "output_vocabulary": list(self.output_vocab.tokens) if self.output_vocab else None,
+        }
 
     def describe(self):
         return {

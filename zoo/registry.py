@@ -4,7 +4,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from zoo.architecture import Architecture
+from zoo.architecture import Architecture, require_positive_int
 from zoo.data import Dataset, DataSpec
 
 _TASKS = {}
@@ -56,8 +56,8 @@ class Task:
         first examples of each split; options go to the data set's loader (e.g. seq_len=200).
         """
         name = self.check_dataset(dataset or self.default_dataset)
-        if max_len is not None and (isinstance(max_len, bool) or max_len < 1):
-            raise ValueError(f"max_len must be a positive integer, got {max_len!r}.")
+        if max_len is not None:
+            require_positive_int("max_len", max_len)
         loader = self.datasets[name]
         accepted = set(inspect.signature(loader).parameters) - {"seed", "max_len"}
         unknown = set(options) - accepted

@@ -1,6 +1,7 @@
 """Trains a task's model into a run directory that resumes, reloads and exports as it is.
 
-A run directory holds config.json (written first), backup/ (while training), model.keras,
+A run directory holds config.json (written first), data.json (padding, vocabularies, label
+names), backup/ (while training), model.keras,
 history.csv, training_curves.png, logs/ (TensorBoard) and metrics.json (written last: a run
 without it is unfinished, and the same command resumes it).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from zoo.architecture import Architecture
+from zoo.architecture import Architecture, require_positive_int
 from zoo.registry import get_task, loss_and_metrics
 
 RUNS_ROOT = Path("runs")
@@ -43,6 +44,10 @@ class TrainConfig:
     limit: int | None = None
     options: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        get_task(self.task)
+        self.architecture  # noqa: B018  (builds it to check cell and sizes before any data loads)
+
     @property
     def architecture(self):
         return Architecture(self.cell, self.bidirectional, self.layers, self.units, self.dropout)
@@ -55,11 +60,8 @@ class TrainConfig:
         filled = {name: defaults[name] if getattr(self, name) is None else getattr(self, name)
                   for name in ("epochs", "batch_size", "learning_rate", "patience")}
         config = replace(self, dataset=dataset, **filled)
-        config.architecture  # noqa: B018  (validates cell and sizes before any data is loaded)
         for name in ("epochs", "batch_size", "patience"):
-            value = getattr(config, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+            require_positive_int(name, getattr(config, name))
         if not config.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {config.learning_rate!r}.")
         return config
@@ -146,6 +148,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
                      limit=config.limit, **config.options)
     if data.truncated:
         print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
+    _write_json(run_dir / "data.json", data.contract())
     model = task.build(data.spec, config.architecture)
     loss, metrics = loss_and_metrics(data.spec.kind)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
@@ -185,7 +188,6 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
         "train_seconds": round(train_seconds, 2),
         "resumed": resuming,
         "data": data.describe(),
-        "labels": data.labels,
     }
     _write_json(run_dir / "metrics.json", results)
     print(f"Test: {', '.join(f'{k}={v:.4f}' for k, v in results['test'].items())}")

@@ -82,7 +82,7 @@ TASK = register(
         build=build,
         datasets={"addition": load_addition},
         default_dataset="addition",
-        defaults={"epochs": 40, "batch_size": 64, "learning_rate": 3e-3, "patience": 5},
+        defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
         evaluate_extra=decoding_metrics,
     )
 )
