@@ -62,7 +62,7 @@ def _print_tasks():
         kinds = sorted({task.kind(dataset) for dataset in task.datasets})
         losses, metrics = zip(*(loss_and_metrics(kind) for kind in kinds))
         metrics = [", ".join(m) for m in metrics]
-        if task.evaluate_extra is not None:
+        if task.generates:
             metrics = [f"{m}, exact_match, decoded_token_accuracy" for m in metrics]
         rows.append((name, task.shape, task.default_dataset, " | ".join(losses), " | ".join(metrics),
                      ", ".join(task.datasets)))

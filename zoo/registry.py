@@ -19,7 +19,8 @@ class Task:
     regression_datasets: the data sets whose targets are values, not classes
     defaults: training defaults (epochs, batch_size, learning_rate, patience);
         dataset_defaults: name -> the ones a data set changes
-    evaluate_extra(model, dataset) -> dict of test metrics Keras' evaluate() cannot give
+    generates: the model is trained with teacher forcing ([source, decoder_input] -> next token)
+        and generates by greedy decoding (zoo.decoding)
     """
 
     name: str
@@ -31,7 +32,7 @@ class Task:
     defaults: dict
     regression_datasets: tuple = ()
     dataset_defaults: dict = field(default_factory=dict)
-    evaluate_extra: Callable | None = None
+    generates: bool = False
 
     def check_dataset(self, name):
         if name not in self.datasets:

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from zoo.architecture import Architecture, require_positive_int
+from zoo.decoding import decoding_metrics
 from zoo.registry import get_task, loss_and_metrics
 
 RUNS_ROOT = Path("runs")
@@ -177,8 +178,8 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
 
     test = model.evaluate(data.x_test, data.y_test, batch_size=config.batch_size,
                           return_dict=True, verbose=0)
-    if task.evaluate_extra is not None:
-        test.update(task.evaluate_extra(model, data))
+    if task.generates:
+        test.update(decoding_metrics(model, data))
     with open(history_csv) as f:
         epochs_run = sum(1 for _ in csv.DictReader(f))
     _plot_history(history_csv, run_dir / "training_curves.png")

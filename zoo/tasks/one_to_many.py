@@ -9,7 +9,6 @@ from sklearn.model_selection import train_test_split
 
 from zoo.architecture import decoder_stack, decoder_units
 from zoo.data import Dataset, Vocabulary, continuous_spec, pad
-from zoo.decoding import decoding_metrics
 from zoo.registry import Task, register
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -100,6 +99,6 @@ TASK = register(
         datasets={"digit_captions": load_digit_captions},
         default_dataset="digit_captions",
         defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
-        evaluate_extra=decoding_metrics,
+        generates=True,
     )
 )

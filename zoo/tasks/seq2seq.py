@@ -5,7 +5,6 @@ import numpy as np
 
 from zoo.architecture import decoder_stack, decoder_units, encoder_stack
 from zoo.data import Dataset, DataSpec, Vocabulary, pad
-from zoo.decoding import decoding_metrics
 from zoo.model_io import sequence_input
 from zoo.registry import Task, register
 
@@ -83,6 +82,6 @@ TASK = register(
         datasets={"addition": load_addition},
         default_dataset="addition",
         defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
-        evaluate_extra=decoding_metrics,
+        generates=True,
     )
 )
