@@ -14,7 +14,9 @@ TRAIN_ARGS := $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--cell $(CELL))
 	$(if $(PATIENCE),--patience $(PATIENCE)) $(if $(LIMIT),--limit $(LIMIT)) \
 	$(foreach option,$(OPTIONS),--option $(option))
 
-.PHONY: setup tasks train test lint
+EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--name $(NAME))
+
+.PHONY: setup tasks train export test lint bench bench-export
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -27,8 +29,18 @@ tasks:
 train:
 	$(ZOO) train --task $(TASK) $(TRAIN_ARGS)
 
+export:
+	$(if $(RUN_DIR),,$(error RUN_DIR is required: make export RUN_DIR=runs/<task>/<run>))
+	$(ZOO) export --run-dir $(RUN_DIR) $(EXPORT_ARGS)
+
 test: lint
 	$(VENV)/bin/pytest -q
 
+# Benchmarks are measurements, never tests: they print tables and write them into README.md.
+bench: bench-export
+
+bench-export:
+	$(VENV)/bin/python bench/bench_export.py
+
 lint:
-	$(VENV)/bin/ruff check zoo tests
+	$(VENV)/bin/ruff check zoo export bench tests

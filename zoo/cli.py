@@ -1,4 +1,4 @@
-"""The `rnn-zoo` command: `rnn-zoo tasks`, `rnn-zoo train --task ...`."""
+"""The `rnn-zoo` command: `rnn-zoo tasks`, `rnn-zoo train --task ...`, `rnn-zoo export --run-dir ...`."""
 
 import os
 
@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import ast  # noqa: E402
+import json  # noqa: E402
 import sys  # noqa: E402
 
 from zoo.architecture import CELLS  # noqa: E402
@@ -48,7 +49,22 @@ def _parser():
                        help="a data set option, e.g. seq_len=200 for the adding problem")
     train.add_argument("--run-dir", help="default: runs/<task>/<dataset>-<time>, or the unfinished "
                        "run of the same settings")
+
+    export = commands.add_parser("export", help="export a finished run as SavedModel and ONNX, verified")
+    export.add_argument("--run-dir", required=True)
+    export.add_argument("--export-dir", default="exports")
+    export.add_argument("--name", help="model name, the directory under EXPORT_DIR (default: the task)")
     return parser
+
+
+def _export(args):
+    from export import export_run
+
+    version_dir = export_run(args.run_dir, args.export_dir, args.name)
+    metadata = json.loads((version_dir / "metadata.json").read_text())
+    worst = metadata["verification"]["max_abs_diff"]
+    print(f"Exported {version_dir}: SavedModel and ONNX match Keras "
+          f"(max abs difference: SavedModel {worst['savedmodel']:.2g}, ONNX {worst['onnx']:.2g}).")
 
 
 def _print_tasks():
@@ -89,8 +105,10 @@ def main(argv=None):
     try:
         if args.command == "tasks":
             _print_tasks()
-        else:
+        elif args.command == "train":
             _train(args)
+        else:
+            _export(args)
     except ValueError as error:
         print(f"rnn-zoo: error: {error}", file=sys.stderr)
         return 2

@@ -88,7 +88,7 @@ class DataSpec:
     num_features: width of each step of a continuous input (None for token input).
     input_vocab_size: size of the token vocabulary of the input (None for continuous input).
     num_outputs: classes (classification) or values (regression) predicted per output.
-    feature_mean / feature_variance: statistics of the training inputs, for a Normalization layer.
+    feature_mean / feature_variance: statistics of the training inputs, to standardise them.
     target_mean / target_std: statistics of regression targets; the model predicts in real units.
     max_output_len: longest generated sequence, EOS included (generating tasks only).
     """

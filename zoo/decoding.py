@@ -36,8 +36,12 @@ def decoder(model, vocab, max_len):
     bos_id, eos_id = vocab.id(vocab.BOS), vocab.id(vocab.EOS)
     source = model.inputs[0]
     signature = [tf.TensorSpec(source.shape, source.dtype, name=source.name)]
-    return tf.function(lambda source: greedy_decode(model, source, bos_id, eos_id, max_len),
-                       input_signature=signature)
+
+    @tf.function(input_signature=signature)
+    def decode(source):
+        return greedy_decode(model, source, bos_id, eos_id, max_len)
+
+    return decode
 
 
 def _until_eos(ids, eos_id):

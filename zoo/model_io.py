@@ -1,6 +1,7 @@
 """How a model takes its data in (masked sequences) and gives its answer out (class or value)."""
 
 import keras
+import numpy as np
 
 from zoo.data import PAD_VALUE
 
@@ -9,7 +10,7 @@ def sequence_input(spec, embedding_dim, name):
     """An input of variable length whose padding is masked for every layer after it.
 
     Token ids: padding is id 0 and Embedding(mask_zero=True) masks it.
-    Continuous steps: padding is PAD_VALUE; Masking skips it and Normalization scales the rest.
+    Continuous steps: padding is PAD_VALUE; Masking skips it and the rest is standardised.
     """
     if spec.input_vocab_size is not None:
         inputs = keras.Input(shape=(None,), dtype="int32", name=name)
@@ -19,10 +20,18 @@ def sequence_input(spec, embedding_dim, name):
         return inputs, x
     inputs = keras.Input(shape=(None, spec.num_features), name=name)
     x = keras.layers.Masking(mask_value=PAD_VALUE, name="mask_padding")(inputs)
-    x = keras.layers.Normalization(
-        mean=spec.feature_mean, variance=spec.feature_variance, name="normalize"
-    )(x)
-    return inputs, x
+    return inputs, standardize(x, spec)
+
+
+def standardize(x, spec):
+    """(x - mean) / std per feature, with the training statistics baked into the graph.
+
+    A Rescaling layer rather than Normalization: Normalization keeps its statistics as eager
+    tensors that tf2onnx leaves as unbound graph inputs; Rescaling's become ONNX constants.
+    """
+    std = np.sqrt(spec.feature_variance)
+    scale, offset = 1.0 / std, -np.asarray(spec.feature_mean) / std
+    return keras.layers.Rescaling(scale=scale.tolist(), offset=offset.tolist(), name="normalize")(x)
 
 
 def prediction_head(x, spec, name):

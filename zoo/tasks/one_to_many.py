@@ -9,6 +9,7 @@ from sklearn.model_selection import train_test_split
 
 from zoo.architecture import decoder_stack, decoder_units
 from zoo.data import Dataset, Vocabulary, continuous_spec, pad
+from zoo.model_io import standardize
 from zoo.registry import Task, register
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -23,9 +24,7 @@ def build(spec, arch):
         )
     image = keras.Input(shape=(spec.num_features,), name="image")
     tokens = keras.Input(shape=(None,), dtype="int32", name="decoder_input")
-    encoded = keras.layers.Normalization(
-        mean=spec.feature_mean, variance=spec.feature_variance, name="normalize"
-    )(image)
+    encoded = standardize(image, spec)
     # Every decoder layer starts from its own projection of the image.
     initial_states = [
         [

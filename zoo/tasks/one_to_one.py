@@ -6,16 +6,13 @@ from sklearn.model_selection import train_test_split
 
 from zoo.architecture import recurrent_stack
 from zoo.data import Dataset, continuous_spec
-from zoo.model_io import prediction_head
+from zoo.model_io import prediction_head, standardize
 from zoo.registry import Task, register
 
 
 def build(spec, arch):
     features = keras.Input(shape=(spec.num_features,), name="features")
-    x = keras.layers.Normalization(
-        mean=spec.feature_mean, variance=spec.feature_variance, name="normalize"
-    )(features)
-    x = keras.layers.Reshape((1, spec.num_features), name="as_one_step")(x)
+    x = keras.layers.Reshape((1, spec.num_features), name="as_one_step")(standardize(features, spec))
     x = recurrent_stack(x, arch, return_sequences=False)
     outputs = prediction_head(x, spec, "label")
     return keras.Model(features, outputs, name="one_to_one")

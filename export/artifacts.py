@@ -1,0 +1,114 @@
+"""Writes one export version: SavedModel, model.onnx and metadata.json, verified, then published."""
+
+import hashlib
+import json
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import keras
+import onnx
+import tensorflow as tf
+import tf2onnx
+
+from export.layout import next_version, staged_version
+from export.serving import describe_signature, serving_function
+from export.verify import example_batches, verify
+
+ONNX_OPSET = 17
+RECURRENT_OPS = ("RNN", "GRU", "LSTM")
+
+
+class ExportError(ValueError):
+    """An export that cannot be made or does not match its Keras model; nothing was published."""
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _graph_contents(onnx_model):
+    """Which recurrent operators the ONNX graph runs: fused ones, or a generic Loop."""
+    ops = {node.op_type for node in onnx_model.graph.node}
+    return {"fused_recurrent_ops": sorted(ops & set(RECURRENT_OPS)), "has_loop": "Loop" in ops}
+
+
+def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None):
+    """Exports `model` to <export_dir>/<name>/<next version>/ and returns that directory.
+
+    contract: the run's data.json (spec, padding, vocabularies, labels).
+    examples: held-out inputs (the model's source input) to verify the artifacts on.
+    """
+    if not name or name != Path(name).name or name.startswith("."):
+        raise ExportError(f"Model name {name!r} must be a plain directory name.")
+    model_root = Path(export_dir) / name
+    version = next_version(model_root)
+    function = serving_function(model, contract, task.generates)
+    inputs, outputs = describe_signature(function)
+    with staged_version(model_root, version) as staging:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serving_default", function)
+        archive.write_out(str(staging), verbose=False)
+        onnx_model, _ = tf2onnx.convert.from_function(
+            function, input_signature=function.input_signature, opset=ONNX_OPSET,
+            output_path=str(staging / "model.onnx"),
+        )
+        try:
+            verification = verify(function, staging, staging / "model.onnx", example_batches(examples))
+        except ValueError as error:
+            raise ExportError(f"Export verification failed, nothing was published: {error}") from error
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        metadata = {
+            "name": name,
+            "version": version,
+            "task": task.name,
+            "signature_name": "serving_default",
+            "inputs": inputs,
+            "outputs": outputs,
+            **contract,
+            **(extra_metadata or {}),
+            "onnx_graph": _graph_contents(onnx_model),
+            "verification": verification,
+            "versions": {
+                "tensorflow": tf.__version__,
+                "keras": keras.__version__,
+                "tf2onnx": tf2onnx.__version__,
+                "onnx": onnx.__version__,
+                "onnxruntime": package_version("onnxruntime"),
+                "onnx_opset": ONNX_OPSET,
+            },
+            "sha256": {str(p.relative_to(staging)): _sha256(p) for p in files},
+        }
+        (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True))
+    return model_root / str(version)
+
+
+def export_run(run_dir, export_dir="exports", name=None):
+    """Exports a finished `rnn-zoo train` run; the model is named after its task by default."""
+    from zoo.registry import get_task
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ExportError(f"Run directory {run_dir} does not exist.")
+    for needed in ("config.json", "data.json", "metrics.json", "model.keras"):
+        if not (run_dir / needed).is_file():
+            raise ExportError(f"{run_dir} has no {needed}: export takes a finished `rnn-zoo train` run.")
+    config = json.loads((run_dir / "config.json").read_text())
+    contract = json.loads((run_dir / "data.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    try:
+        model = keras.saving.load_model(run_dir / "model.keras")
+    except Exception as error:  # Keras raises many kinds for a damaged file
+        raise ExportError(f"Could not load {run_dir / 'model.keras'}: {error}") from error
+    task = get_task(config["task"])
+    data = task.load(config["dataset"], seed=config["seed"], max_len=config["max_len"],
+                     limit=config["limit"], **config["options"])
+    source = data.x_test[0] if task.generates else data.x_test
+    return export_model(
+        model, task, contract, source, export_dir, name or task.name,
+        extra_metadata={"dataset": config["dataset"], "run": config, "test_metrics": metrics["test"]},
+    )

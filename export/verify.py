@@ -1,0 +1,81 @@
+"""Proves an export computes what the Keras model computes, on inputs of several lengths."""
+
+import numpy as np
+import onnxruntime
+import tensorflow as tf
+
+TOLERANCE = 1e-5
+
+
+def example_batches(x, rows=32):
+    """Batches cut from held-out inputs at several lengths, all right-padded as served.
+
+    A sequence input gives a batch at a quarter, half and all of its padded length, and its
+    first example alone at its own length; a vector input gives one batch and one example.
+    """
+    x = np.asarray(x[:rows])
+    is_sequence = x.ndim == 3 or (x.ndim == 2 and x.dtype.kind == "i")
+    if not is_sequence:
+        return [x, x[:1]]
+    full = x.shape[1]
+    lengths = sorted({max(1, full // 4), max(1, full // 2), full})
+    return [x[:, :length] for length in lengths] + [x[:1, : _real_length(x[0])]]
+
+
+def _real_length(example):
+    from zoo.data import PAD_ID, PAD_VALUE
+
+    pad = PAD_ID if example.dtype.kind == "i" else PAD_VALUE
+    real = np.any(example != pad, axis=-1) if example.ndim == 2 else example != pad
+    return max(1, int(np.flatnonzero(real).max()) + 1) if real.any() else 1
+
+
+class Runtimes:
+    """The three ways to run the same model: Keras in process, the SavedModel, ONNX Runtime."""
+
+    def __init__(self, function, saved_model_dir, onnx_path):
+        self.input_name = function.input_signature[0].name
+        self.keras = function
+        self.saved_model = tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"]
+        self.onnx = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        self.output_names = [o.name for o in self.onnx.get_outputs()]
+
+    def run_all(self, batch):
+        keras_out = {k: v.numpy() for k, v in self.keras(tf.constant(batch)).items()}
+        saved = {k: v.numpy() for k, v in self.saved_model(**{self.input_name: tf.constant(batch)}).items()}
+        onnx = dict(zip(self.output_names, self.onnx.run(None, {self.input_name: batch})))
+        return keras_out, {"savedmodel": saved, "onnx": onnx}
+
+
+def verify(function, saved_model_dir, onnx_path, batches):
+    """Runs every batch through all three runtimes and returns the figures.
+
+    Raises ValueError naming the runtime, output and difference if any output differs by
+    more than TOLERANCE (absolute and relative, as numpy.allclose) or any token id differs.
+    """
+    runtimes = Runtimes(function, saved_model_dir, onnx_path)
+    worst = {"savedmodel": 0.0, "onnx": 0.0}
+    for batch in batches:
+        reference, exported = runtimes.run_all(batch)
+        for runtime, outputs in exported.items():
+            for name, expected in reference.items():
+                got = outputs[name]
+                if got.shape != expected.shape:
+                    raise ValueError(f"{runtime} output {name!r} has shape {got.shape}, "
+                                     f"Keras {expected.shape} (input shape {batch.shape}).")
+                if expected.dtype.kind == "i":
+                    if not np.array_equal(got, expected):
+                        raise ValueError(f"{runtime} decoded other token ids than Keras "
+                                         f"(input shape {batch.shape}).")
+                    continue
+                difference = float(np.max(np.abs(got - expected), initial=0.0))
+                worst[runtime] = max(worst[runtime], difference)
+                if not np.allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE):
+                    raise ValueError(f"{runtime} output {name!r} differs from Keras by {difference:.3g} "
+                                     f"(tolerance {TOLERANCE}, input shape {batch.shape}).")
+    return {
+        "tolerance": TOLERANCE,
+        "batches": [list(b.shape) for b in batches],
+        "max_abs_diff": worst,
+        "passed": True,
+    }

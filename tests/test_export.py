@@ -1,0 +1,187 @@
+"""Exports: SavedModel and ONNX that compute what Keras computes, published only when complete."""
+
+import itertools
+import json
+import subprocess
+import sys
+from dataclasses import asdict
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from export import ExportError, export_model, export_run
+from export.layout import versions
+from tests.tiny import CLASSES, TINY
+from zoo.data import PAD_ID, PAD_VALUE
+from zoo.training import TrainConfig, train
+
+OUTPUT_VOCABULARY = ["<pad>", "<bos>", "<eos>", *"abcdefghij"][:CLASSES]
+
+
+def _contract(spec):
+    return {"spec": asdict(spec), "output_vocabulary": OUTPUT_VOCABULARY, "labels": None}
+
+
+def _tiny_trained(task_name, rng, **architecture):
+    """A model of the task fitted for one epoch on random data, and held-out inputs with padding."""
+    spec, make_inputs, output_shape = TINY[task_name]
+    task = zoo.get_task(task_name)
+    model = task.build_model(spec, units=4, **architecture)
+    x = make_inputs(rng, 8, 6)
+    y = rng.integers(1, CLASSES, size=output_shape(8, 6)[:-1])  # a class per output step
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    held_out = make_inputs(rng, 6, 7)
+    source = held_out[0] if task.generates else held_out
+    if source.ndim == 3:
+        source[1, 4:] = PAD_VALUE
+        source[2, 2:] = PAD_VALUE
+    elif source.dtype.kind == "i":
+        source[1, 4:] = PAD_ID
+        source[2, 2:] = PAD_ID
+    return task, model, _contract(spec), source
+
+
+MATRIX = [
+    (task, cell, bidirectional, layers)
+    for task, cell, bidirectional, layers in itertools.product(
+        zoo.list_tasks(), zoo.CELLS, (False, True), (1, 2))
+    if not (task == "one_to_many" and bidirectional)  # refused by the builder, see test_builders
+]
+
+
+@pytest.mark.parametrize(("task_name", "cell", "bidirectional", "layers"), MATRIX)
+def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirectional, layers, rng,
+                                                      tmp_path):
+    task, model, contract, source = _tiny_trained(
+        task_name, rng, cell=cell, bidirectional=bidirectional, layers=layers)
+    version_dir = export_model(model, task, contract, source, tmp_path, "m")
+    assert version_dir == tmp_path / "m" / "1"
+    metadata = json.loads((version_dir / "metadata.json").read_text())
+    assert metadata["verification"]["passed"]
+    assert max(metadata["verification"]["max_abs_diff"].values()) <= 1e-5
+    (model_input,) = metadata["inputs"]
+    assert model_input["shape"][0] is None
+    if task_name in ("many_to_one", "seq2seq", "tagging"):
+        assert model_input["shape"][1] is None  # time is dynamic
+    for name in ("saved_model.pb", "model.onnx", "variables/variables.index"):
+        assert metadata["sha256"][name]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two finished tiny runs: variable-length series (masking) and a generating task."""
+    root = tmp_path_factory.mktemp("runs")
+    settings = {"units": 8, "epochs": 1, "limit": 40}
+    return {
+        "japanese_vowels": train(TrainConfig("many_to_one", dataset="japanese_vowels", **settings),
+                                 run_dir=root / "jv", verbose=0),
+        "seq2seq": train(TrainConfig("seq2seq", **settings), run_dir=root / "s2s", verbose=0),
+    }
+
+
+def test_export_run_writes_tf_serving_layout_with_metadata(runs, tmp_path):
+    version_dir = export_run(runs["japanese_vowels"], tmp_path)
+    assert version_dir == tmp_path / "many_to_one" / "1"
+    assert (version_dir / "saved_model.pb").is_file() and (version_dir / "variables").is_dir()
+    metadata = json.loads((version_dir / "metadata.json").read_text())
+    assert metadata["task"] == "many_to_one" and metadata["dataset"] == "japanese_vowels"
+    assert metadata["inputs"] == [{"name": "sequence", "dtype": "float32", "shape": [None, None, 12]}]
+    assert metadata["outputs"] == [{"name": "label", "dtype": "float32", "shape": [None, 9]}]
+    assert metadata["pad_value"] == PAD_VALUE and len(metadata["labels"]) == 9
+    run_metrics = json.loads((runs["japanese_vowels"] / "metrics.json").read_text())
+    assert metadata["test_metrics"] == run_metrics["test"]
+    assert set(metadata["versions"]) >= {"tensorflow", "keras", "tf2onnx", "onnx", "onnx_opset"}
+    import hashlib
+    for name, digest in metadata["sha256"].items():
+        assert hashlib.sha256((version_dir / name).read_bytes()).hexdigest() == digest
+    # Several lengths were checked, the example alone at its own length among them.
+    assert len({shape[1] for shape in metadata["verification"]["batches"]}) >= 3
+
+
+def test_versions_count_up_and_ignore_other_folders(runs, tmp_path):
+    (tmp_path / "seq2seq" / "latest").mkdir(parents=True)
+    (tmp_path / "seq2seq" / "9x").mkdir()
+    assert export_run(runs["seq2seq"], tmp_path).name == "1"
+    assert export_run(runs["seq2seq"], tmp_path).name == "2"
+    assert export_run(runs["seq2seq"], tmp_path, name="adder").parent.name == "adder"
+    assert versions(tmp_path / "seq2seq") == [1, 2]
+
+
+def test_exported_artifacts_run_without_the_project(runs, tmp_path):
+    """SavedModel by plain TensorFlow, ONNX by plain onnxruntime, in a process without `zoo`."""
+    version_dir = export_run(runs["seq2seq"], tmp_path)
+    script = """
+import sys, numpy as np, onnxruntime, tensorflow as tf
+source = np.array([[2, 3, 11, 4, 0], [9, 11, 9, 9, 10]], dtype=np.int32)  # "12+3", "8+889"
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+saved = serve(source=tf.constant(source))["token_ids"].numpy()
+session = onnxruntime.InferenceSession(sys.argv[1] + "/model.onnx")
+onnx = session.run(["token_ids"], {"source": source})[0]
+assert np.array_equal(saved, onnx), (saved, onnx)
+assert saved.shape == (2, 5) and saved.dtype == np.int32
+assert not any(m == "zoo" or m.startswith("zoo.") or m.startswith("export") for m in sys.modules)
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script, str(version_dir)], capture_output=True,
+                            text=True, cwd="/", check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_an_interrupted_export_leaves_no_version_directory(runs, tmp_path, monkeypatch):
+    import tf2onnx
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tf2onnx.convert, "from_function", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_run(runs["japanese_vowels"], tmp_path)
+    assert list((tmp_path / "many_to_one").iterdir()) == []
+
+
+def test_an_export_that_differs_from_keras_is_not_published(runs, tmp_path, monkeypatch):
+    import export.verify
+
+    monkeypatch.setattr(export.verify, "TOLERANCE", -1.0)  # no difference is small enough
+    with pytest.raises(ExportError, match="verification failed.*differs from Keras"):
+        export_run(runs["japanese_vowels"], tmp_path)
+    assert list((tmp_path / "many_to_one").iterdir()) == []
+
+
+def test_missing_unfinished_or_corrupt_runs_are_clear_errors(runs, tmp_path):
+    with pytest.raises(ExportError, match="does not exist"):
+        export_run(tmp_path / "nowhere", tmp_path / "exports")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "data.json", "metrics.json"):
+        (broken / name).write_bytes((runs["seq2seq"] / name).read_bytes())
+    with pytest.raises(ExportError, match="has no model.keras"):
+        export_run(broken, tmp_path / "exports")
+    (broken / "model.keras").write_bytes(b"not a zip file")
+    with pytest.raises(ExportError, match="Could not load .*model.keras"):
+        export_run(broken, tmp_path / "exports")
+    assert not (tmp_path / "exports" / "seq2seq").exists() or versions(tmp_path / "exports" / "seq2seq") == []
+
+
+def test_cli_export_reports_errors_without_a_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "zoo.cli", "export", "--run-dir", str(tmp_path / "x")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_reloaded_keras_model_matches_the_export_on_padded_input(runs, tmp_path):
+    version_dir = export_run(runs["japanese_vowels"], tmp_path)
+    import onnxruntime
+
+    model = keras.saving.load_model(runs["japanese_vowels"] / "model.keras")
+    rng = np.random.default_rng(3)
+    batch = rng.normal(size=(3, 9, 12)).astype("float32")
+    batch[0, 5:] = PAD_VALUE
+    session = onnxruntime.InferenceSession(str(version_dir / "model.onnx"))
+    np.testing.assert_allclose(session.run(["label"], {"sequence": batch})[0],
+                               model.predict(batch, verbose=0), rtol=1e-5, atol=1e-5)
