@@ -27,9 +27,11 @@ def next_version(model_root):
 def staged_version(model_root, version):
     """Yields a temporary directory; on success it becomes <model_root>/<version>.
 
-    On any failure, an interrupt included, the temporary directory is removed.
+    On any failure, an interrupt included, the temporary directory is removed, and so is the
+    model's folder if this export created it.
     """
     model_root = Path(model_root)
+    created_root = not model_root.exists()
     model_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=model_root, prefix=f".staging-{version}-"))
     try:
@@ -40,4 +42,6 @@ def staged_version(model_root, version):
         os.rename(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if created_root and not any(model_root.iterdir()):
+            model_root.rmdir()
         raise
