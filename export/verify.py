@@ -4,6 +4,8 @@ import numpy as np
 import onnxruntime
 import tensorflow as tf
 
+from zoo.data import PAD_ID, PAD_VALUE
+
 TOLERANCE = 1e-5
 
 
@@ -23,8 +25,6 @@ def example_batches(x, rows=32):
 
 
 def _real_length(example):
-    from zoo.data import PAD_ID, PAD_VALUE
-
     pad = PAD_ID if example.dtype.kind == "i" else PAD_VALUE
     real = np.any(example != pad, axis=-1) if example.ndim == 2 else example != pad
     return max(1, int(np.flatnonzero(real).max()) + 1) if real.any() else 1

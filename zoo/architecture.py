@@ -1,6 +1,6 @@
 """The recurrent part every task shares: which cell, how deep, how wide, one or two directions."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import keras
 
@@ -36,9 +36,6 @@ class Architecture:
     def state_count(self):
         """How many state tensors one direction of the cell carries (LSTM has h and c)."""
         return 2 if self.cell == "lstm" else 1
-
-    def to_dict(self):
-        return asdict(self)
 
 
 def recurrent_layer(arch, units, name, return_sequences, return_state=False):
