@@ -46,3 +46,20 @@ def test_token_input_many_to_one_embeds_tokens(rng):
     model = zoo.get_task("many_to_one").build_model(spec, cell="gru", units=4)
     assert model.get_layer("embed").mask_zero
     assert tuple(model(make_inputs(rng, 2, 6)).shape) == (2, 5)
+
+
+def test_each_layer_can_have_its_own_hidden_size(rng):
+    spec, make_inputs, _ = TINY["seq2seq"]
+    model = zoo.get_task("seq2seq").build_model(spec, cell="lstm", bidirectional=True, layers=2,
+                                                units=[6, 3])
+    sizes = [layer.forward_layer.units for layer in model.layers if hasattr(layer, "forward_layer")]
+    assert sizes == [6, 3]
+    # Each decoder layer is as wide as the two directions of its encoder layer.
+    assert [model.get_layer(f"decoder_{i}").units for i in (1, 2)] == [12, 6]
+    assert tuple(model(make_inputs(rng, 2, 4)).shape) == (2, 6, 5)
+
+
+def test_a_size_per_layer_must_match_the_depth():
+    spec = TINY["tagging"][0]
+    with pytest.raises(ValueError, match="units gives 3 sizes for 2 layers"):
+        zoo.get_task("tagging").build_model(spec, layers=2, units=[8, 8, 8])

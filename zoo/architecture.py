@@ -18,19 +18,34 @@ def require_positive_int(name, value):
 
 @dataclass(frozen=True)
 class Architecture:
+    """units: one hidden size for every layer, or one per layer (bottom first)."""
+
     cell: str = "lstm"
     bidirectional: bool = False
     layers: int = 1
-    units: int = 64
+    units: int | tuple = 64
     dropout: float = 0.0
 
     def __post_init__(self):
         if self.cell not in CELLS:
             raise ValueError(f"Unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}.")
         require_positive_int("layers", self.layers)
-        require_positive_int("units", self.units)
+        if isinstance(self.units, list | tuple):
+            object.__setattr__(self, "units", tuple(self.units))
+            if len(self.units) != self.layers:
+                raise ValueError(f"units gives {len(self.units)} sizes for {self.layers} layers: "
+                                 "give one size, or one per layer.")
+            for size in self.units:
+                require_positive_int("units", size)
+        else:
+            require_positive_int("units", self.units)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
+
+    @property
+    def layer_units(self):
+        """The hidden size of each layer, bottom first."""
+        return self.units if isinstance(self.units, tuple) else (self.units,) * self.layers
 
     @property
     def state_count(self):
@@ -55,7 +70,7 @@ def recurrent_stack(x, arch, return_sequences, name="rnn"):
     """
     for depth in range(arch.layers):
         keep_steps = return_sequences or depth < arch.layers - 1
-        layer = recurrent_layer(arch, arch.units, f"{name}_{depth + 1}", keep_steps)
+        layer = recurrent_layer(arch, arch.layer_units[depth], f"{name}_{depth + 1}", keep_steps)
         if arch.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bi{name}_{depth + 1}")
         x = layer(x)
@@ -66,11 +81,12 @@ def encoder_stack(x, arch, name="encoder"):
     """A recurrent stack that also returns each layer's final states, to start a decoder.
 
     With `bidirectional`, forward and backward states are concatenated, so the decoder
-    that takes them needs `decoder_units(arch)` units.
+    layer that takes them needs `decoder_units(arch, depth)` units.
     """
     states_per_layer = []
     for depth in range(arch.layers):
-        layer = recurrent_layer(arch, arch.units, f"{name}_{depth + 1}", True, return_state=True)
+        units = arch.layer_units[depth]
+        layer = recurrent_layer(arch, units, f"{name}_{depth + 1}", True, return_state=True)
         if arch.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bi{name}_{depth + 1}")
             x, *states = layer(x)
@@ -85,8 +101,9 @@ def encoder_stack(x, arch, name="encoder"):
     return x, states_per_layer
 
 
-def decoder_units(arch):
-    return arch.units * (2 if arch.bidirectional else 1)
+def decoder_units(arch, depth):
+    """Units of decoder layer `depth`: those of the encoder layer whose states start it."""
+    return arch.layer_units[depth] * (2 if arch.bidirectional else 1)
 
 
 def decoder_stack(x, arch, initial_states, name="decoder"):
@@ -95,6 +112,6 @@ def decoder_stack(x, arch, initial_states, name="decoder"):
     A decoder is never bidirectional: a backward pass would read the tokens it must predict.
     """
     for depth, states in enumerate(initial_states):
-        layer = recurrent_layer(arch, decoder_units(arch), f"{name}_{depth + 1}", True)
+        layer = recurrent_layer(arch, decoder_units(arch, depth), f"{name}_{depth + 1}", True)
         x = layer(x, initial_state=states)
     return x

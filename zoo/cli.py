@@ -24,6 +24,11 @@ def _option(text):
         return key, value
 
 
+def _units(text):
+    sizes = [int(size) for size in text.split(",")]
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="rnn-zoo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -35,7 +40,8 @@ def _parser():
     train.add_argument("--cell", default="lstm", help=f"one of {', '.join(CELLS)}")
     train.add_argument("--bidirectional", action="store_true")
     train.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
-    train.add_argument("--units", type=int, default=64, help="hidden size of each layer")
+    train.add_argument("--units", type=_units, default=64,
+                       help="hidden size of every layer (64), or of each layer (128,64)")
     train.add_argument("--dropout", type=float, default=0.0)
     train.add_argument("--epochs", type=int, help="at most this many; early stopping may end sooner")
     train.add_argument("--batch-size", type=int)

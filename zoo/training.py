@@ -34,7 +34,7 @@ class TrainConfig:
     cell: str = "lstm"
     bidirectional: bool = False
     layers: int = 1
-    units: int = 64
+    units: int | list = 64
     dropout: float = 0.0
     epochs: int | None = None
     batch_size: int | None = None
@@ -46,6 +46,8 @@ class TrainConfig:
     options: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if isinstance(self.units, tuple):  # kept as a list, as config.json gives it back
+            object.__setattr__(self, "units", list(self.units))
         get_task(self.task)
         self.architecture  # noqa: B018  (builds it to check cell and sizes before any data loads)
 

@@ -13,7 +13,7 @@ from zoo.registry import Task, register
 
 
 def build(spec, arch):
-    inputs, x = sequence_input(spec, arch.units, name="sequence")
+    inputs, x = sequence_input(spec, arch.layer_units[0], name="sequence")
     x = recurrent_stack(x, arch, return_sequences=False)
     outputs = prediction_head(x, spec, "label" if spec.kind == "classification" else "value")
     return keras.Model(inputs, outputs, name="many_to_one")

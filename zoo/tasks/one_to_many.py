@@ -28,14 +28,14 @@ def build(spec, arch):
     # Every decoder layer starts from its own projection of the image.
     initial_states = [
         [
-            keras.layers.Dense(decoder_units(arch), activation="tanh", name=f"image_to_state_{depth}_{i}")(
-                encoded
-            )
+            keras.layers.Dense(
+                decoder_units(arch, depth), activation="tanh", name=f"image_to_state_{depth + 1}_{i}"
+            )(encoded)
             for i in range(arch.state_count)
         ]
-        for depth in range(1, arch.layers + 1)
+        for depth in range(arch.layers)
     ]
-    x = keras.layers.Embedding(spec.num_outputs, decoder_units(arch), mask_zero=True, name="embed")(
+    x = keras.layers.Embedding(spec.num_outputs, decoder_units(arch, 0), mask_zero=True, name="embed")(
         tokens
     )
     x = decoder_stack(x, arch, initial_states)

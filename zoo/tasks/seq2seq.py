@@ -11,12 +11,12 @@ from zoo.registry import Task, register
 
 def build(spec, arch):
     """The encoder's final states (per layer; both directions joined) start the decoder's layers."""
-    source, x = sequence_input(spec, arch.units, name="source")
+    source, x = sequence_input(spec, arch.layer_units[0], name="source")
     _, states_per_layer = encoder_stack(x, arch)
     tokens = keras.Input(shape=(None,), dtype="int32", name="decoder_input")
-    y = keras.layers.Embedding(spec.num_outputs, decoder_units(arch), mask_zero=True, name="decoder_embed")(
-        tokens
-    )
+    embed = keras.layers.Embedding(spec.num_outputs, decoder_units(arch, 0), mask_zero=True,
+                                   name="decoder_embed")
+    y = embed(tokens)
     y = decoder_stack(y, arch, states_per_layer)
     outputs = keras.layers.Dense(spec.num_outputs, activation="softmax", name="next_token")(y)
     return keras.Model([source, tokens], outputs, name="seq2seq")

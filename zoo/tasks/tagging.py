@@ -12,7 +12,7 @@ from zoo.registry import Task, register
 
 
 def build(spec, arch):
-    tokens, x = sequence_input(spec, arch.units, name="tokens")
+    tokens, x = sequence_input(spec, arch.layer_units[0], name="tokens")
     x = recurrent_stack(x, arch, return_sequences=True)
     # Dense acts on the last axis, so one layer with one set of weights classifies every step.
     # (Wrapping it in TimeDistributed failed here when evaluate's batches were shorter than fit's.)
