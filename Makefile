@@ -14,9 +14,19 @@ TRAIN_ARGS := $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--cell $(CELL))
 	$(if $(PATIENCE),--patience $(PATIENCE)) $(if $(LIMIT),--limit $(LIMIT)) \
 	$(foreach option,$(OPTIONS),--option $(option))
 
+# Tuning: any of CELL, BIDIRECTIONAL (0/1), LAYERS, UNITS, DROPOUT, LEARNING_RATE fixes that value.
+TUNE_ARGS := $(if $(DATASET),--dataset $(DATASET)) $(if $(TUNER),--tuner $(TUNER)) \
+	$(if $(MAX_TRIALS),--max-trials $(MAX_TRIALS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
+	$(if $(TUNE_DIR),--tune-dir $(TUNE_DIR)) $(if $(SEED),--seed $(SEED)) \
+	$(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(MAX_LEN),--max-len $(MAX_LEN)) \
+	$(if $(LIMIT),--limit $(LIMIT)) $(foreach option,$(OPTIONS),--option $(option)) \
+	$(if $(CELL),--cell $(CELL)) $(if $(BIDIRECTIONAL),--bidirectional $(BIDIRECTIONAL)) \
+	$(if $(LAYERS),--layers $(LAYERS)) $(if $(UNITS),--units $(UNITS)) \
+	$(if $(DROPOUT),--dropout $(DROPOUT)) $(if $(LEARNING_RATE),--learning-rate $(LEARNING_RATE))
+
 EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--name $(NAME))
 
-.PHONY: setup tasks train export test lint bench bench-export
+.PHONY: setup tasks train tune export test lint bench bench-export
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -28,6 +38,9 @@ tasks:
 
 train:
 	$(ZOO) train --task $(TASK) $(TRAIN_ARGS)
+
+tune:
+	$(ZOO) tune --task $(TASK) $(TUNE_ARGS)
 
 export:
 	$(if $(RUN_DIR),,$(error RUN_DIR is required: make export RUN_DIR=runs/<task>/<run>))
@@ -43,4 +56,4 @@ bench-export:
 	$(VENV)/bin/python bench/bench_export.py
 
 lint:
-	$(VENV)/bin/ruff check zoo export bench tests
+	$(VENV)/bin/ruff check zoo tuning export bench tests

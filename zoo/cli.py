@@ -1,4 +1,4 @@
-"""The `rnn-zoo` command: `rnn-zoo tasks`, `rnn-zoo train --task ...`, `rnn-zoo export --run-dir ...`."""
+"""The `rnn-zoo` command: `tasks`, `train --task ...`, `tune --task ...`, `export --run-dir ...`."""
 
 import os
 
@@ -56,11 +56,46 @@ def _parser():
     train.add_argument("--run-dir", help="default: runs/<task>/<dataset>-<time>, or the unfinished "
                        "run of the same settings")
 
+    tune = commands.add_parser("tune", help="search depth, hidden sizes, cell and more with KerasTuner")
+    tune.add_argument("--task", required=True)
+    tune.add_argument("--dataset")
+    tune.add_argument("--tuner", default="random", help="random, bayesian or hyperband")
+    tune.add_argument("--max-trials", type=int, default=10)
+    tune.add_argument("--epochs", type=int, default=20, help="per trial (hyperband: its max_epochs)")
+    tune.add_argument("--batch-size", type=int)
+    tune.add_argument("--seed", type=int, default=42)
+    tune.add_argument("--tune-dir", default="tuning_runs")
+    tune.add_argument("--max-len", type=int)
+    tune.add_argument("--limit", type=int)
+    tune.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE")
+    fixed = tune.add_argument_group("fixed values (searched when left out)")
+    fixed.add_argument("--cell")
+    fixed.add_argument("--bidirectional", type=int, choices=(0, 1))
+    fixed.add_argument("--layers", type=int)
+    fixed.add_argument("--units", type=int, help="every layer's hidden size")
+    fixed.add_argument("--dropout", type=float)
+    fixed.add_argument("--learning-rate", type=float)
+
     export = commands.add_parser("export", help="export a finished run as SavedModel and ONNX, verified")
     export.add_argument("--run-dir", required=True)
     export.add_argument("--export-dir", default="exports")
     export.add_argument("--name", help="model name, the directory under EXPORT_DIR (default: the task)")
     return parser
+
+
+def _tune(args):
+    from tuning import TuneConfig, tune
+
+    fixed = {name: getattr(args, name) for name in
+             ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate")
+             if getattr(args, name) is not None}
+    if "bidirectional" in fixed:
+        fixed["bidirectional"] = bool(fixed["bidirectional"])
+    tune(TuneConfig(
+        task=args.task, dataset=args.dataset, tuner=args.tuner, max_trials=args.max_trials,
+        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, tune_dir=args.tune_dir,
+        fixed=fixed, max_len=args.max_len, limit=args.limit, options=dict(args.option),
+    ))
 
 
 def _export(args):
@@ -113,6 +148,8 @@ def main(argv=None):
             _print_tasks()
         elif args.command == "train":
             _train(args)
+        elif args.command == "tune":
+            _tune(args)
         else:
             _export(args)
     except ValueError as error:

@@ -5,6 +5,7 @@ a distribution over the next token at every step. Generation feeds back the argm
 The loop is written in TensorFlow ops so that exports run the very same decoding in-graph.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -49,19 +50,17 @@ def _until_eos(ids, eos_id):
     return ids[: ids.index(eos_id) + 1] if eos_id in ids else ids
 
 
-def decoding_metrics(model, data, batch_size=512):
-    """Exact-sequence and per-token accuracy of greedy decoding on the test split.
+def decoding_scores(model, source, targets, vocab, max_len, batch_size=512):
+    """Exact-sequence and per-token accuracy of greedy decoding against `targets`.
 
     Token accuracy compares position by position over each target, its EOS included.
     """
-    vocab = data.output_vocab
     eos_id = vocab.id(vocab.EOS)
-    decode = decoder(model, vocab, data.spec.max_output_len)
-    source = data.x_test[0]
+    decode = decoder(model, vocab, max_len)
     decoded = np.concatenate([decode(source[i : i + batch_size]).numpy()
                               for i in range(0, len(source), batch_size)])
     exact, correct, total = 0, 0, 0
-    for predicted, target in zip(decoded, data.y_test):
+    for predicted, target in zip(decoded, targets):
         predicted, target = _until_eos(predicted, eos_id), _until_eos(target, eos_id)
         exact += predicted == target
         correct += sum(p == t for p, t in zip(predicted, target))
@@ -70,3 +69,25 @@ def decoding_metrics(model, data, batch_size=512):
         "exact_match": exact / len(decoded),
         "decoded_token_accuracy": correct / total,
     }
+
+
+def decoding_metrics(model, data):
+    """decoding_scores on the test split."""
+    return decoding_scores(model, data.x_test[0], data.y_test, data.output_vocab, data.spec.max_output_len)
+
+
+class ValidationExactMatch(keras.callbacks.Callback):
+    """Adds `val_exact_match`, greedy decoding's score on the validation split, to each epoch's logs.
+
+    Listed before Keras' History (which Keras appends last), so history and tuners see it.
+    """
+
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = decoding_scores(self.model, self.data.x_val[0], self.data.y_val, self.data.output_vocab,
+                                 self.data.spec.max_output_len)
+        if logs is not None:
+            logs["val_exact_match"] = scores["exact_match"]

@@ -1,0 +1,123 @@
+"""The tuner's search spaces, and a small search that resumes without repeating trials."""
+
+import csv
+import json
+
+import keras_tuner
+import numpy as np
+import pytest
+
+import zoo
+from tests.tiny import TINY
+from tuning import TaskHyperModel, TuneConfig, tune
+from tuning.hypermodels import MAX_LAYERS
+
+
+def _recurrent_layers(model):
+    return [getattr(layer, "forward_layer", layer) for layer in model.layers
+            if isinstance(getattr(layer, "forward_layer", layer), tuple(zoo.CELLS.values()))]
+
+
+@pytest.mark.parametrize("task_name", zoo.list_tasks())
+def test_space_builds_models_at_its_defaults_bounds_and_random_samples(task_name):
+    spec, make_inputs, expected_shape = TINY[task_name]
+    hypermodel = TaskHyperModel(task_name, spec)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)  # declares the space at its defaults: one layer of 16 units
+    widest = {"layers": MAX_LAYERS, "cell": "lstm", "dropout": 0.5, "learning_rate": 1e-2}
+    if task_name != "one_to_many":
+        widest["bidirectional"] = True
+    hp.values.update(widest)
+    hypermodel.build(hp)  # declares the sizes of layers 2-4
+    hp.values.update({f"units_{d}": 256 for d in range(1, MAX_LAYERS + 1)})
+    model = hypermodel.build(hp)
+    stacks = 2 if task_name == "seq2seq" else 1
+    recurrent = _recurrent_layers(model)
+    assert len(recurrent) == stacks * MAX_LAYERS
+    # A decoder layer takes both directions of its bidirectional encoder layer.
+    assert sorted({layer.units for layer in recurrent}) == ([256, 512] if task_name == "seq2seq" else [256])
+    for seed in range(3):
+        for parameter in hp.space:
+            hp.values[parameter.name] = parameter.random_sample(seed)
+        model = hypermodel.build(hp)
+        assert len(_recurrent_layers(model)) == stacks * hp.values["layers"]
+        outputs = model(make_inputs(np.random.default_rng(seed), 2, 3))
+        assert tuple(outputs.shape) == expected_shape(2, 3)
+
+
+def test_sizes_of_missing_layers_are_inactive():
+    hypermodel = TaskHyperModel("tagging", TINY["tagging"][0])
+    hp = keras_tuner.HyperParameters()
+    hp.values["layers"] = 3
+    hypermodel.build(hp)
+    hp.values["layers"] = 1
+    assert hp.is_active("units_1") and not hp.is_active("units_2") and not hp.is_active("units_3")
+
+
+def test_fixed_values_are_honoured():
+    hypermodel = TaskHyperModel("many_to_one", TINY["many_to_one"][0],
+                                fixed={"cell": "gru", "layers": 2, "units": 24})
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    fixed = {p.name for p in hp.space if isinstance(p, keras_tuner.engine.hyperparameters.Fixed)}
+    assert fixed == {"cell", "layers", "units_1", "units_2"}
+    recurrent = _recurrent_layers(model)
+    assert [type(layer).__name__ for layer in recurrent] == ["GRU", "GRU"]
+    assert [layer.units for layer in recurrent] == [24, 24]
+
+
+@pytest.mark.parametrize(("fixed", "message"), [
+    ({"optimizer": "sgd"}, "Cannot fix optimizer"),
+    ({"cell": "rnn"}, "Unknown cell 'rnn'"),
+    ({"units": 0}, "units must be a positive integer"),
+])
+def test_bad_fixed_values_are_clear_errors(fixed, message):
+    with pytest.raises(ValueError, match=message):
+        TaskHyperModel("tagging", TINY["tagging"][0], fixed=fixed)
+
+
+def test_one_to_many_is_never_searched_bidirectional():
+    with pytest.raises(ValueError, match="cannot be bidirectional"):
+        TaskHyperModel("one_to_many", TINY["one_to_many"][0], fixed={"bidirectional": True})
+
+
+def _trials(project_dir):
+    with open(project_dir / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_search_writes_its_reports_resumes_and_repeats_for_a_seed(tmp_path):
+    settings = {"task": "one_to_one", "max_trials": 2, "epochs": 2, "limit": 64}
+    project = tune(TuneConfig(tune_dir=str(tmp_path / "a"), **settings), verbose=0)
+    for name in ("best_hyperparameters.json", "trials.csv", "trials.png", "best_run/metrics.json",
+                 "best_run/model.keras"):
+        assert (project / name).stat().st_size > 0
+    first = _trials(project)
+    assert [row["trial_id"] for row in first] == ["0", "1"]
+    assert all(float(row["seconds"]) > 0 for row in first)
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert max(float(row["score"]) for row in first) == pytest.approx(
+        float(next(r["score"] for r in first if int(r["layers"]) == best["layers"]
+                   and r["cell"] == best["cell"] and float(r["learning_rate"]) == best["learning_rate"])))
+
+    # The same command again: nothing to do, nothing repeated.
+    tune(TuneConfig(tune_dir=str(tmp_path / "a"), **settings), verbose=0)
+    assert _trials(project) == first
+    # One more trial allowed: only that one runs.
+    tune(TuneConfig(tune_dir=str(tmp_path / "a"), **{**settings, "max_trials": 3}), verbose=0)
+    assert _trials(project)[:2] == first and len(_trials(project)) == 3
+
+    # Same seed elsewhere: the same hyperparameters, trial by trial.
+    other = tune(TuneConfig(tune_dir=str(tmp_path / "b"), **settings), verbose=0)
+    hyperparameters = ("layers", "units_1", "cell", "bidirectional", "dropout", "learning_rate")
+    assert [[r[k] for k in hyperparameters] for r in _trials(other)] == \
+        [[r[k] for k in hyperparameters] for r in first]
+
+
+def test_generating_tasks_search_on_validation_exact_match(tmp_path):
+    project = tune(TuneConfig(task="seq2seq", max_trials=1, epochs=1, limit=48, tune_dir=str(tmp_path),
+                              fixed={"layers": 1, "units": 16}), verbose=0)
+    trial = json.loads((project / "trial_0" / "trial.json").read_text())
+    (exact_match,) = trial["metrics"]["metrics"]["val_exact_match"]["observations"]
+    # The trial's score is greedy decoding's exact match on the validation split.
+    assert trial["score"] == pytest.approx(exact_match["value"][0]) and 0.0 <= trial["score"] <= 1.0

@@ -1,0 +1,80 @@
+"""One KerasTuner HyperModel per task, in the manner of KerasTuner's HyperResNet.
+
+The constructor takes the data contract (the data set's DataSpec); `build(hp)` declares the space:
+depth 1-4, a hidden size per layer (log scale, declared only for the layers that exist), cell,
+bidirectional, dropout and learning rate. Any of them can be fixed.
+"""
+
+import keras
+import keras_tuner
+
+from zoo.architecture import CELLS, Architecture
+from zoo.registry import get_task, loss_and_metrics
+
+MAX_LAYERS = 4
+SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate")
+
+
+def objective(task, spec):
+    """The validation metric a search maximises or minimises, named as Keras logs it."""
+    if task.generates:
+        return keras_tuner.Objective("val_exact_match", direction="max")
+    if spec.kind == "classification":
+        return keras_tuner.Objective("val_accuracy", direction="max")
+    return keras_tuner.Objective("val_loss", direction="min")  # MSE
+
+
+class TaskHyperModel(keras_tuner.HyperModel):
+    """The search space of one task on one data set.
+
+    task_name: a zoo task; spec: the DataSpec of the data searched on;
+    fixed: values the search must not vary, e.g. {"cell": "gru", "layers": 2}
+    ("units" fixes every layer's size).
+    """
+
+    def __init__(self, task_name, spec, fixed=None, **kwargs):
+        super().__init__(name=task_name, **kwargs)
+        self.task = get_task(task_name)
+        self.spec = spec
+        self.fixed = dict(fixed or {})
+        unknown = set(self.fixed) - set(SEARCHABLE)
+        if unknown:
+            raise ValueError(f"Cannot fix {', '.join(sorted(unknown))}; "
+                             f"fixable: {', '.join(SEARCHABLE)}.")
+        if self.task.name == "one_to_many":
+            if self.fixed.get("bidirectional"):
+                raise ValueError("one_to_many cannot be bidirectional.")
+            self.fixed["bidirectional"] = False
+        # Checks fixed values early, with the same messages as a training run.
+        Architecture(**{k: v for k, v in self.fixed.items() if k != "learning_rate"})
+
+    def _choose(self, hp, name, declare):
+        """The fixed value, declared as such so it shows in the search space, or a searched one."""
+        key = "units" if name.startswith("units_") else name
+        if key in self.fixed:
+            return hp.Fixed(name, self.fixed[key])
+        return declare()
+
+    def architecture(self, hp):
+        layers = self._choose(hp, "layers", lambda: hp.Int("layers", 1, MAX_LAYERS))
+        units = []
+        for depth in range(1, layers + 1):
+            # Layer `depth` exists only for depths >= it: outside that its size is inactive.
+            with hp.conditional_scope("layers", list(range(depth, MAX_LAYERS + 1))):
+                name = f"units_{depth}"
+                units.append(self._choose(hp, name, lambda n=name: hp.Int(n, 16, 256, sampling="log")))
+        return Architecture(
+            cell=self._choose(hp, "cell", lambda: hp.Choice("cell", list(CELLS))),
+            bidirectional=self._choose(hp, "bidirectional", lambda: hp.Boolean("bidirectional")),
+            layers=layers,
+            units=tuple(units),
+            dropout=self._choose(hp, "dropout", lambda: hp.Float("dropout", 0.0, 0.5, step=0.1)),
+        )
+
+    def build(self, hp):
+        model = self.task.build(self.spec, self.architecture(hp))
+        learning_rate = self._choose(
+            hp, "learning_rate", lambda: hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"))
+        loss, metrics = loss_and_metrics(self.spec.kind)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+        return model

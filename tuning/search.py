@@ -1,0 +1,165 @@
+"""`rnn-zoo tune`: a resumable KerasTuner search, its reports, and the winner retrained as a run.
+
+<tune_dir>/<task>-<dataset>/ holds KerasTuner's own state (run the same command again and it
+resumes: finished trials are kept, not repeated), best_hyperparameters.json, trials.csv,
+trials.png and best_run/, a normal run directory that `make export` takes as it is.
+"""
+
+import csv
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import keras_tuner
+
+from tuning.hypermodels import MAX_LAYERS, TaskHyperModel, objective
+from zoo.decoding import ValidationExactMatch
+from zoo.registry import get_task
+from zoo.training import TrainConfig, train
+
+TUNERS = {
+    "random": keras_tuner.RandomSearch,
+    "bayesian": keras_tuner.BayesianOptimization,
+    "hyperband": keras_tuner.Hyperband,
+}
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    task: str
+    dataset: str | None = None
+    tuner: str = "random"
+    max_trials: int = 10
+    epochs: int = 20
+    batch_size: int | None = None
+    patience: int = 5
+    seed: int = 42
+    tune_dir: str = "tuning_runs"
+    fixed: dict = field(default_factory=dict)
+    max_len: int | None = None
+    limit: int | None = None
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.tuner not in TUNERS:
+            raise ValueError(f"Unknown tuner {self.tuner!r}; choose one of {', '.join(TUNERS)}.")
+
+
+def _timed(tuner_class):
+    """The tuner, recording each trial's seconds in its trial directory."""
+
+    class Timed(tuner_class):
+        def run_trial(self, trial, *args, **kwargs):
+            started = time.perf_counter()
+            results = super().run_trial(trial, *args, **kwargs)
+            seconds = round(time.perf_counter() - started, 2)
+            Path(self.get_trial_dir(trial.trial_id), "seconds.json").write_text(json.dumps(seconds))
+            return results
+
+    return Timed
+
+
+def build_tuner(config, hypermodel, task, spec):
+    tuner_class = _timed(TUNERS[config.tuner])
+    if config.tuner == "hyperband":
+        budget = {"max_epochs": config.epochs}
+    else:
+        budget = {"max_trials": config.max_trials}
+    return tuner_class(
+        hypermodel,
+        objective=objective(task, spec),
+        # KerasTuner's oracle takes a seed of 0 for "no seed": shift by one so SEED=0 is a seed too.
+        seed=config.seed + 1,
+        directory=config.tune_dir,
+        project_name=f"{task.name}-{config.dataset or task.default_dataset}",
+        overwrite=False,
+        **budget,
+    )
+
+
+def _trial_rows(tuner):
+    rows = []
+    for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
+        if trial.status != "COMPLETED":
+            continue
+        seconds_file = Path(tuner.get_trial_dir(trial.trial_id), "seconds.json")
+        rows.append({
+            "trial_id": trial.trial_id,
+            "score": trial.score,
+            "seconds": json.loads(seconds_file.read_text()) if seconds_file.exists() else None,
+            **{name: trial.hyperparameters.values.get(name) for name in _columns(tuner)},
+        })
+    return rows
+
+
+def _columns(tuner):
+    return [hp.name for hp in tuner.oracle.hyperparameters.space]
+
+
+def _write_reports(tuner, project_dir, objective_name):
+    rows = _trial_rows(tuner)
+    with open(project_dir / "trials.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["trial_id", *_columns(tuner), "score", "seconds"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    widest = [max(r.get(f"units_{d}") or 0 for d in range(1, MAX_LAYERS + 1)) for r in rows]
+    scores = [r["score"] for r in rows]
+    axes[0].scatter([r["layers"] for r in rows], scores)
+    axes[0].set(xlabel="layers", ylabel=objective_name, xticks=range(1, MAX_LAYERS + 1))
+    axes[1].scatter(widest, scores)
+    axes[1].set(xlabel="widest layer (units)", xscale="log", ylabel=objective_name)
+    figure.suptitle(f"{len(rows)} trials")
+    figure.tight_layout()
+    figure.savefig(project_dir / "trials.png", dpi=100)
+    plt.close(figure)
+    return rows
+
+
+def tune(config, verbose="auto"):
+    """Runs (or resumes) the search, writes its reports and retrains the best; returns the project dir."""
+    task = get_task(config.task)
+    dataset = task.check_dataset(config.dataset or task.default_dataset)
+    data = task.load(dataset, seed=config.seed, max_len=config.max_len, limit=config.limit, **config.options)
+    hypermodel = TaskHyperModel(task.name, data.spec, config.fixed)
+    keras.utils.set_random_seed(config.seed)
+    tuner = build_tuner(config, hypermodel, task, data.spec)
+    project_dir = Path(tuner.project_dir)
+    batch_size = config.batch_size or task.training_defaults(dataset)["batch_size"]
+    callbacks = [keras.callbacks.EarlyStopping(patience=config.patience)]
+    if task.generates:
+        callbacks.insert(0, ValidationExactMatch(data))
+    tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+                 epochs=config.epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)
+
+    rows = _write_reports(tuner, project_dir, tuner.oracle.objective.name)
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    best = best_trial.hyperparameters
+    (project_dir / "best_hyperparameters.json").write_text(json.dumps(best.values, indent=2, sort_keys=True))
+    print(f"{len(rows)} trials; best {tuner.oracle.objective.name} {best_trial.score:.4f} "
+          f"(trial {best_trial.trial_id}): {best.values}")
+
+    architecture = hypermodel.architecture(best)
+    best_config = TrainConfig(
+        task=task.name, dataset=dataset, cell=architecture.cell, bidirectional=architecture.bidirectional,
+        layers=architecture.layers, units=list(architecture.layer_units), dropout=architecture.dropout,
+        learning_rate=best.values["learning_rate"], epochs=config.epochs, batch_size=batch_size,
+        patience=config.patience, seed=config.seed, max_len=config.max_len, limit=config.limit,
+        options=config.options,
+    ).resolved()
+    best_run = project_dir / "best_run"
+    config_file = best_run / "config.json"
+    if config_file.exists() and json.loads(config_file.read_text()) != asdict(best_config):
+        shutil.rmtree(best_run)  # the retrained winner of an earlier, shorter search
+    if not (best_run / "metrics.json").exists():
+        train(best_config, run_dir=best_run, verbose=verbose)
+    return project_dir
