@@ -22,11 +22,15 @@ TUNE_ARGS := $(if $(DATASET),--dataset $(DATASET)) $(if $(TUNER),--tuner $(TUNER
 	$(if $(LIMIT),--limit $(LIMIT)) $(foreach option,$(OPTIONS),--option $(option)) \
 	$(if $(CELL),--cell $(CELL)) $(if $(BIDIRECTIONAL),--bidirectional $(BIDIRECTIONAL)) \
 	$(if $(LAYERS),--layers $(LAYERS)) $(if $(UNITS),--units $(UNITS)) \
-	$(if $(DROPOUT),--dropout $(DROPOUT)) $(if $(LEARNING_RATE),--learning-rate $(LEARNING_RATE))
+	$(if $(DROPOUT),--dropout $(DROPOUT)) $(if $(LEARNING_RATE),--learning-rate $(LEARNING_RATE)) \
+	$(if $(WORKERS),--workers $(WORKERS))
+# Across machines: one chief, then workers with their own TUNER_ID (tuner0, tuner1, ...).
+ORACLE_IP ?= 127.0.0.1
+ORACLE_PORT ?= 8000
 
 EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--name $(NAME))
 
-.PHONY: setup tasks train tune export test lint bench bench-export
+.PHONY: setup tasks train tune tune-chief tune-worker export test lint bench bench-export bench-tune
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -42,6 +46,15 @@ train:
 tune:
 	$(ZOO) tune --task $(TASK) $(TUNE_ARGS)
 
+tune-chief:
+	KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=$(ORACLE_IP) KERASTUNER_ORACLE_PORT=$(ORACLE_PORT) \
+		$(ZOO) tune --task $(TASK) $(TUNE_ARGS)
+
+tune-worker:
+	$(if $(TUNER_ID),,$(error TUNER_ID is required: make tune-worker TUNER_ID=tuner0 ORACLE_IP=...))
+	KERASTUNER_TUNER_ID=$(TUNER_ID) KERASTUNER_ORACLE_IP=$(ORACLE_IP) KERASTUNER_ORACLE_PORT=$(ORACLE_PORT) \
+		$(ZOO) tune --task $(TASK) $(TUNE_ARGS)
+
 export:
 	$(if $(RUN_DIR),,$(error RUN_DIR is required: make export RUN_DIR=runs/<task>/<run>))
 	$(ZOO) export --run-dir $(RUN_DIR) $(EXPORT_ARGS)
@@ -50,10 +63,13 @@ test: lint
 	$(VENV)/bin/pytest -q
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
-bench: bench-export
+bench: bench-export bench-tune
 
 bench-export:
 	$(VENV)/bin/python bench/bench_export.py
+
+bench-tune:
+	$(VENV)/bin/python bench/bench_tune.py
 
 lint:
 	$(VENV)/bin/ruff check zoo tuning export bench tests

@@ -2,6 +2,10 @@
 
 import csv
 import json
+import os
+import signal
+import threading
+import time
 
 import keras_tuner
 import numpy as np
@@ -9,7 +13,7 @@ import pytest
 
 import zoo
 from tests.tiny import TINY
-from tuning import TaskHyperModel, TuneConfig, tune
+from tuning import TaskHyperModel, TuneConfig, distributed, tune
 from tuning.hypermodels import MAX_LAYERS
 
 
@@ -121,3 +125,39 @@ def test_generating_tasks_search_on_validation_exact_match(tmp_path):
     (exact_match,) = trial["metrics"]["metrics"]["val_exact_match"]["observations"]
     # The trial's score is greedy decoding's exact match on the validation split.
     assert trial["score"] == pytest.approx(exact_match["value"][0]) and 0.0 <= trial["score"] <= 1.0
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_distributed_search_finishes_when_a_worker_is_killed_mid_trial(tmp_path):
+    config = TuneConfig(task="one_to_one", max_trials=3, epochs=3, limit=64, tune_dir=str(tmp_path),
+                        workers=2)
+    project = tmp_path / "one_to_one-digits"
+    killed = []
+
+    def kill_once_training(process):
+        deadline = time.monotonic() + 120
+        while not any(project.glob("trial_*")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed.append(process.pid)
+
+    def on_start(tuner_id, process):
+        if tuner_id == "tuner1" and not killed:
+            threading.Thread(target=kill_once_training, args=(process,), daemon=True).start()
+
+    pids = distributed.run_local(config, workers=2, on_start=on_start)
+    assert killed, "the worker ended before it could be killed"
+    assert len(pids) == 4  # the chief, two workers, and tuner1 started again
+    assert not any(_alive(pid) for pid in pids)
+    rows = _trials(project)
+    assert [row["trial_id"] for row in rows] == ["0", "1", "2"]
+    assert (project / "best_run" / "metrics.json").exists()

@@ -15,7 +15,9 @@ from pathlib import Path
 import keras
 import keras_tuner
 
+from tuning import distributed
 from tuning.hypermodels import MAX_LAYERS, TaskHyperModel, objective
+from zoo.architecture import require_positive_int
 from zoo.decoding import ValidationExactMatch
 from zoo.registry import get_task
 from zoo.training import TrainConfig, train
@@ -42,10 +44,13 @@ class TuneConfig:
     max_len: int | None = None
     limit: int | None = None
     options: dict = field(default_factory=dict)
+    workers: int = 1
 
     def __post_init__(self):
         if self.tuner not in TUNERS:
             raise ValueError(f"Unknown tuner {self.tuner!r}; choose one of {', '.join(TUNERS)}.")
+        for name in ("max_trials", "epochs", "patience", "workers"):
+            require_positive_int(name, getattr(self, name))
 
 
 def _timed(tuner_class):
@@ -62,6 +67,10 @@ def _timed(tuner_class):
     return Timed
 
 
+def project_name(task, dataset):
+    return f"{task.name}-{dataset}"
+
+
 def build_tuner(config, hypermodel, task, spec):
     tuner_class = _timed(TUNERS[config.tuner])
     if config.tuner == "hyperband":
@@ -74,7 +83,7 @@ def build_tuner(config, hypermodel, task, spec):
         # KerasTuner's oracle takes a seed of 0 for "no seed": shift by one so SEED=0 is a seed too.
         seed=config.seed + 1,
         directory=config.tune_dir,
-        project_name=f"{task.name}-{config.dataset or task.default_dataset}",
+        project_name=project_name(task, config.dataset or task.default_dataset),
         overwrite=False,
         **budget,
     )
@@ -126,9 +135,16 @@ def _write_reports(tuner, project_dir, objective_name):
 
 
 def tune(config, verbose="auto"):
-    """Runs (or resumes) the search, writes its reports and retrains the best; returns the project dir."""
+    """Runs (or resumes) the search, writes its reports and retrains the best; returns the project dir.
+
+    With `workers` > 1 the search runs in a local chief and that many worker processes, and the
+    chief writes the reports. A process started as a worker only trains the trials it is given.
+    """
     task = get_task(config.task)
     dataset = task.check_dataset(config.dataset or task.default_dataset)
+    if config.workers > 1 and distributed.role() is None:
+        distributed.run_local(config, config.workers)
+        return Path(config.tune_dir) / project_name(task, dataset)
     data = task.load(dataset, seed=config.seed, max_len=config.max_len, limit=config.limit, **config.options)
     hypermodel = TaskHyperModel(task.name, data.spec, config.fixed)
     keras.utils.set_random_seed(config.seed)
@@ -140,6 +156,8 @@ def tune(config, verbose="auto"):
         callbacks.insert(0, ValidationExactMatch(data))
     tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                  epochs=config.epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)
+    if distributed.role() not in (None, "chief"):
+        return project_dir  # a worker: the chief holds the oracle, so it writes the reports
 
     rows = _write_reports(tuner, project_dir, tuner.oracle.objective.name)
     best_trial = tuner.oracle.get_best_trials(1)[0]

@@ -68,6 +68,8 @@ def _parser():
     tune.add_argument("--max-len", type=int)
     tune.add_argument("--limit", type=int)
     tune.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE")
+    tune.add_argument("--workers", type=int, default=1,
+                      help="worker processes under a local KerasTuner chief on 127.0.0.1")
     fixed = tune.add_argument_group("fixed values (searched when left out)")
     fixed.add_argument("--cell")
     fixed.add_argument("--bidirectional", type=int, choices=(0, 1))
@@ -95,6 +97,7 @@ def _tune(args):
         task=args.task, dataset=args.dataset, tuner=args.tuner, max_trials=args.max_trials,
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, tune_dir=args.tune_dir,
         fixed=fixed, max_len=args.max_len, limit=args.limit, options=dict(args.option),
+        workers=args.workers,
     ))
 
 
