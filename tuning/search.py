@@ -99,7 +99,9 @@ def _trial_rows(tuner):
             "trial_id": trial.trial_id,
             "score": trial.score,
             "seconds": json.loads(seconds_file.read_text()) if seconds_file.exists() else None,
-            **{name: trial.hyperparameters.values.get(name) for name in _columns(tuner)},
+            # Sizes of layers a trial did not have are left blank.
+            **{name: trial.hyperparameters.values.get(name) if trial.hyperparameters.is_active(name)
+               else None for name in _columns(tuner)},
         })
     return rows
 
