@@ -71,7 +71,7 @@ def project_name(task, dataset):
     return f"{task.name}-{dataset}"
 
 
-def build_tuner(config, hypermodel, task, spec):
+def build_tuner(config, hypermodel, task, dataset, spec):
     tuner_class = _timed(TUNERS[config.tuner])
     if config.tuner == "hyperband":
         budget = {"max_epochs": config.epochs}
@@ -83,7 +83,7 @@ def build_tuner(config, hypermodel, task, spec):
         # KerasTuner's oracle takes a seed of 0 for "no seed": shift by one so SEED=0 is a seed too.
         seed=config.seed + 1,
         directory=config.tune_dir,
-        project_name=project_name(task, config.dataset or task.default_dataset),
+        project_name=project_name(task, dataset),
         overwrite=False,
         **budget,
     )
@@ -150,7 +150,7 @@ def tune(config, verbose="auto"):
     data = task.load(dataset, seed=config.seed, max_len=config.max_len, limit=config.limit, **config.options)
     hypermodel = TaskHyperModel(task.name, data.spec, config.fixed)
     keras.utils.set_random_seed(config.seed)
-    tuner = build_tuner(config, hypermodel, task, data.spec)
+    tuner = build_tuner(config, hypermodel, task, dataset, data.spec)
     project_dir = Path(tuner.project_dir)
     batch_size = config.batch_size or task.training_defaults(dataset)["batch_size"]
     callbacks = [keras.callbacks.EarlyStopping(patience=config.patience)]
@@ -168,18 +168,22 @@ def tune(config, verbose="auto"):
     print(f"{len(rows)} trials; best {tuner.oracle.objective.name} {best_trial.score:.4f} "
           f"(trial {best_trial.trial_id}): {best.values}")
 
-    architecture = hypermodel.architecture(best)
+    _retrain(config, dataset, batch_size, hypermodel.architecture(best), best.values["learning_rate"],
+             project_dir / "best_run", verbose)
+    return project_dir
+
+
+def _retrain(config, dataset, batch_size, architecture, learning_rate, run_dir, verbose):
+    """Trains the winner as a normal run directory, unless that run is already there."""
     best_config = TrainConfig(
-        task=task.name, dataset=dataset, cell=architecture.cell, bidirectional=architecture.bidirectional,
+        task=config.task, dataset=dataset, cell=architecture.cell, bidirectional=architecture.bidirectional,
         layers=architecture.layers, units=list(architecture.layer_units), dropout=architecture.dropout,
-        learning_rate=best.values["learning_rate"], epochs=config.epochs, batch_size=batch_size,
+        learning_rate=learning_rate, epochs=config.epochs, batch_size=batch_size,
         patience=config.patience, seed=config.seed, max_len=config.max_len, limit=config.limit,
         options=config.options,
     ).resolved()
-    best_run = project_dir / "best_run"
-    config_file = best_run / "config.json"
+    config_file = run_dir / "config.json"
     if config_file.exists() and json.loads(config_file.read_text()) != asdict(best_config):
-        shutil.rmtree(best_run)  # the retrained winner of an earlier, shorter search
-    if not (best_run / "metrics.json").exists():
-        train(best_config, run_dir=best_run, verbose=verbose)
-    return project_dir
+        shutil.rmtree(run_dir)  # the retrained winner of an earlier, shorter search
+    if not (run_dir / "metrics.json").exists():
+        train(best_config, run_dir=run_dir, verbose=verbose)
