@@ -50,13 +50,11 @@ def _until_eos(ids, eos_id):
     return ids[: ids.index(eos_id) + 1] if eos_id in ids else ids
 
 
-def decoding_scores(model, source, targets, vocab, max_len, batch_size=512):
-    """Exact-sequence and per-token accuracy of greedy decoding against `targets`.
+def decoding_scores(decode, source, targets, eos_id, batch_size=512):
+    """Exact-sequence and per-token accuracy of `decode` (a `decoder(...)`) against `targets`.
 
     Token accuracy compares position by position over each target, its EOS included.
     """
-    eos_id = vocab.id(vocab.EOS)
-    decode = decoder(model, vocab, max_len)
     decoded = np.concatenate([decode(source[i : i + batch_size]).numpy()
                               for i in range(0, len(source), batch_size)])
     exact, correct, total = 0, 0, 0
@@ -71,9 +69,14 @@ def decoding_scores(model, source, targets, vocab, max_len, batch_size=512):
     }
 
 
+def _decoder_for(model, data):
+    return decoder(model, data.output_vocab, data.spec.max_output_len)
+
+
 def decoding_metrics(model, data):
     """decoding_scores on the test split."""
-    return decoding_scores(model, data.x_test[0], data.y_test, data.output_vocab, data.spec.max_output_len)
+    vocab = data.output_vocab
+    return decoding_scores(_decoder_for(model, data), data.x_test[0], data.y_test, vocab.id(vocab.EOS))
 
 
 class ValidationExactMatch(keras.callbacks.Callback):
@@ -86,8 +89,12 @@ class ValidationExactMatch(keras.callbacks.Callback):
         super().__init__()
         self.data = data
 
+    def on_train_begin(self, logs=None):
+        # Traced once per fit, not once per epoch: the weights change, the graph does not.
+        self._decode = _decoder_for(self.model, self.data)
+
     def on_epoch_end(self, epoch, logs=None):
-        scores = decoding_scores(self.model, self.data.x_val[0], self.data.y_val, self.data.output_vocab,
-                                 self.data.spec.max_output_len)
+        vocab = self.data.output_vocab
+        scores = decoding_scores(self._decode, self.data.x_val[0], self.data.y_val, vocab.id(vocab.EOS))
         if logs is not None:
             logs["val_exact_match"] = scores["exact_match"]
