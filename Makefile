@@ -66,10 +66,10 @@ test: lint
 bench: bench-export bench-tune
 
 bench-export:
-	$(VENV)/bin/python bench/bench_export.py
+	$(VENV)/bin/python -m bench.bench_export
 
 bench-tune:
-	$(VENV)/bin/python bench/bench_tune.py
+	$(VENV)/bin/python -m bench.bench_tune
 
 lint:
 	$(VENV)/bin/ruff check zoo tuning export bench tests

@@ -12,12 +12,10 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import json  # noqa: E402
-import re  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -25,6 +23,7 @@ import onnxruntime  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
+from bench.readme_tables import write_table  # noqa: E402
 from export import export_model  # noqa: E402
 from zoo.data import PAD_VALUE, DataSpec  # noqa: E402
 
@@ -32,8 +31,6 @@ FEATURES, CLASSES = 8, 4
 SPEC = DataSpec(kind="classification", num_outputs=CLASSES, num_features=FEATURES,
                 feature_mean=(0.0,) * FEATURES, feature_variance=(1.0,) * FEATURES)
 CONTRACT = {"spec": asdict(SPEC), "pad_value": PAD_VALUE}
-README = Path(__file__).resolve().parent.parent / "README.md"
-MARKERS = ("<!-- bench-export:start -->", "<!-- bench-export:end -->")
 
 
 def median_ms(repeats, call, *args, **kwargs):
@@ -82,11 +79,7 @@ def main():
     ]
     text = "\n".join(table)
     print(text)
-    readme = README.read_text()
-    start, end = MARKERS
-    updated = re.sub(f"{re.escape(start)}.*?{re.escape(end)}", f"{start}\n{text}\n{end}", readme,
-                     flags=re.DOTALL)
-    README.write_text(updated)
+    write_table("bench-export", text)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import re  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from bench.readme_tables import write_table  # noqa: E402
 from tuning import TuneConfig, tune  # noqa: E402
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-MARKERS = ("<!-- bench-tune:start -->", "<!-- bench-tune:end -->")
 TRIALS = 8
 
 
@@ -42,9 +40,7 @@ def main():
         *(f"| {w} | {TRIALS} | {s:.0f} | {t:.0f} |" for w, s, t in rows),
     ])
     print(table)
-    start, end = MARKERS
-    README.write_text(re.sub(f"{re.escape(start)}.*?{re.escape(end)}", f"{start}\n{table}\n{end}",
-                             README.read_text(), flags=re.DOTALL))
+    write_table("bench-tune", table)
 
 
 if __name__ == "__main__":
