@@ -13,6 +13,7 @@ import tf2onnx
 from export.layout import next_version, staged_version
 from export.serving import describe_signature, serving_function
 from export.verify import example_batches, verify
+from zoo.registry import get_task
 
 ONNX_OPSET = 17
 RECURRENT_OPS = ("RNN", "GRU", "LSTM")
@@ -89,8 +90,6 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
 
 def export_run(run_dir, export_dir="exports", name=None):
     """Exports a finished `rnn-zoo train` run; the model is named after its task by default."""
-    from zoo.registry import get_task
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ExportError(f"Run directory {run_dir} does not exist.")

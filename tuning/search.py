@@ -20,7 +20,7 @@ from tuning.hypermodels import MAX_LAYERS, TaskHyperModel, objective
 from zoo.architecture import require_positive_int
 from zoo.decoding import ValidationExactMatch
 from zoo.registry import get_task
-from zoo.training import TrainConfig, train
+from zoo.training import TrainConfig, train, write_json
 
 TUNERS = {
     "random": keras_tuner.RandomSearch,
@@ -164,7 +164,7 @@ def tune(config, verbose="auto"):
     rows = _write_reports(tuner, project_dir, tuner.oracle.objective.name)
     best_trial = tuner.oracle.get_best_trials(1)[0]
     best = best_trial.hyperparameters
-    (project_dir / "best_hyperparameters.json").write_text(json.dumps(best.values, indent=2, sort_keys=True))
+    write_json(project_dir / "best_hyperparameters.json", best.values)
     print(f"{len(rows)} trials; best {tuner.oracle.objective.name} {best_trial.score:.4f} "
           f"(trial {best_trial.trial_id}): {best.values}")
 

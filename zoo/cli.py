@@ -138,8 +138,7 @@ def _train(args):
         task=args.task, dataset=args.dataset, cell=args.cell, bidirectional=args.bidirectional,
         layers=args.layers, units=args.units, dropout=args.dropout, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
-        seed=args.seed,
-        max_len=args.max_len, limit=args.limit, options=dict(args.option),
+        seed=args.seed, max_len=args.max_len, limit=args.limit, options=dict(args.option),
     )
     train(config, run_dir=args.run_dir)
 

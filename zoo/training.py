@@ -70,7 +70,7 @@ class TrainConfig:
         return config
 
 
-def _write_json(path, payload):
+def write_json(path, payload):
     """Writes beside the target, then renames: a reader never sees half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as f:
@@ -141,7 +141,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
     resuming = backup_dir.exists()
     if not resuming and history_csv.exists():
         history_csv.unlink()  # epochs of an attempt that left no backup are not part of this run
-    _write_json(run_dir / "config.json", asdict(config))
+    write_json(run_dir / "config.json", asdict(config))
     print(f"{'Resuming' if resuming else 'Starting'} run in {run_dir}")
 
     keras.utils.set_random_seed(config.seed)
@@ -151,7 +151,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
                      limit=config.limit, **config.options)
     if data.truncated:
         print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
-    _write_json(run_dir / "data.json", data.contract())
+    write_json(run_dir / "data.json", data.contract())
     model = task.build(data.spec, config.architecture)
     loss, metrics = loss_and_metrics(data.spec.kind)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
@@ -192,7 +192,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
         "resumed": resuming,
         "data": data.describe(),
     }
-    _write_json(run_dir / "metrics.json", results)
+    write_json(run_dir / "metrics.json", results)
     print(f"Test: {', '.join(f'{k}={v:.4f}' for k, v in results['test'].items())}")
     print(f"Run written to {run_dir}")
     return run_dir
