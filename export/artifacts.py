@@ -1,6 +1,5 @@
 """Writes one export version: SavedModel, model.onnx and metadata.json, verified, then published."""
 
-import hashlib
 import json
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -10,7 +9,7 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
-from export.layout import next_version, staged_version
+from export.layout import next_version, sha256_of, staged_version
 from export.serving import describe_signature, serving_function
 from export.verify import example_batches, verify
 from zoo.registry import get_task
@@ -21,14 +20,6 @@ RECURRENT_OPS = ("RNN", "GRU", "LSTM")
 
 class ExportError(ValueError):
     """An export that cannot be made or does not match its Keras model; nothing was published."""
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _graph_contents(onnx_model):
@@ -82,7 +73,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
                 "onnxruntime": package_version("onnxruntime"),
                 "onnx_opset": ONNX_OPSET,
             },
-            "sha256": {str(p.relative_to(staging)): _sha256(p) for p in files},
+            "sha256": {str(p.relative_to(staging)): sha256_of(p) for p in files},
         }
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True))
     return model_root / str(version)

@@ -5,6 +5,7 @@ versions and renamed into place at the end, so a server polling the folder never
 """
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -17,6 +18,15 @@ def versions(model_root):
     if not root.is_dir():
         return []
     return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def sha256_of(path):
+    """The hex sha256 of a file, as metadata.json records it for every file of a version."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def next_version(model_root):

@@ -4,7 +4,6 @@ import itertools
 import json
 import subprocess
 import sys
-from dataclasses import asdict
 
 import keras
 import numpy as np
@@ -13,36 +12,9 @@ import pytest
 import zoo
 from export import ExportError, export_model, export_run
 from export.layout import versions
-from tests.tiny import CLASSES, TINY
-from zoo.data import PAD_ID, PAD_VALUE
+from tests.tiny import tiny_trained
+from zoo.data import PAD_VALUE
 from zoo.training import TrainConfig, train
-
-OUTPUT_VOCABULARY = ["<pad>", "<bos>", "<eos>", *"abcdefghij"][:CLASSES]
-
-
-def _contract(spec):
-    return {"spec": asdict(spec), "output_vocabulary": OUTPUT_VOCABULARY, "labels": None}
-
-
-def _tiny_trained(task_name, rng, **architecture):
-    """A model of the task fitted for one epoch on random data, and held-out inputs with padding."""
-    spec, make_inputs, output_shape = TINY[task_name]
-    task = zoo.get_task(task_name)
-    model = task.build_model(spec, units=4, **architecture)
-    x = make_inputs(rng, 8, 6)
-    y = rng.integers(1, CLASSES, size=output_shape(8, 6)[:-1])  # a class per output step
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=1, verbose=0)
-    held_out = make_inputs(rng, 6, 7)
-    source = held_out[0] if task.generates else held_out
-    if source.ndim == 3:
-        source[1, 4:] = PAD_VALUE
-        source[2, 2:] = PAD_VALUE
-    elif source.dtype.kind == "i":
-        source[1, 4:] = PAD_ID
-        source[2, 2:] = PAD_ID
-    return task, model, _contract(spec), source
-
 
 MATRIX = [
     (task, cell, bidirectional, layers)
@@ -55,7 +27,7 @@ MATRIX = [
 @pytest.mark.parametrize(("task_name", "cell", "bidirectional", "layers"), MATRIX)
 def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirectional, layers, rng,
                                                       tmp_path):
-    task, model, contract, source = _tiny_trained(
+    task, model, contract, source = tiny_trained(
         task_name, rng, cell=cell, bidirectional=bidirectional, layers=layers)
     version_dir = export_model(model, task, contract, source, tmp_path, "m")
     assert version_dir == tmp_path / "m" / "1"

@@ -1,7 +1,10 @@
 """Tiny data specs and inputs for each task, to build and run models in milliseconds."""
 
 
-from zoo.data import DataSpec
+from dataclasses import asdict
+
+import zoo
+from zoo.data import PAD_ID, PAD_VALUE, DataSpec
 
 FEATURES, VOCAB, CLASSES = 3, 11, 5
 
@@ -51,3 +54,29 @@ TINY = {
         lambda b, t: (b, t, CLASSES),
     ),
 }
+
+OUTPUT_VOCABULARY = ["<pad>", "<bos>", "<eos>", *"abcdefghij"][:CLASSES]
+
+
+def _contract(spec):
+    return {"spec": asdict(spec), "output_vocabulary": OUTPUT_VOCABULARY, "labels": None}
+
+
+def tiny_trained(task_name, rng, **architecture):
+    """A model of the task fitted for one epoch on random data, and held-out inputs with padding."""
+    spec, make_inputs, output_shape = TINY[task_name]
+    task = zoo.get_task(task_name)
+    model = task.build_model(spec, units=4, **architecture)
+    x = make_inputs(rng, 8, 6)
+    y = rng.integers(1, CLASSES, size=output_shape(8, 6)[:-1])  # a class per output step
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    held_out = make_inputs(rng, 6, 7)
+    source = held_out[0] if task.generates else held_out
+    if source.ndim == 3:
+        source[1, 4:] = PAD_VALUE
+        source[2, 2:] = PAD_VALUE
+    elif source.dtype.kind == "i":
+        source[1, 4:] = PAD_ID
+        source[2, 2:] = PAD_ID
+    return task, model, _contract(spec), source

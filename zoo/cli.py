@@ -1,4 +1,4 @@
-"""The `rnn-zoo` command: `tasks`, `train --task ...`, `tune --task ...`, `export --run-dir ...`."""
+"""The `rnn-zoo` command: `tasks`, `train --task ...`, `tune --task ...`, `export --run-dir ...`, `serve`."""
 
 import os
 
@@ -82,7 +82,26 @@ def _parser():
     export.add_argument("--run-dir", required=True)
     export.add_argument("--export-dir", default="exports")
     export.add_argument("--name", help="model name, the directory under EXPORT_DIR (default: the task)")
+
+    serve = commands.add_parser("serve", help="serve every export in a folder: TF Serving REST and KServe V2")
+    serve.add_argument("--export-dir", default="exports")
+    serve.add_argument("--runtime", default="onnx", choices=("onnx", "savedmodel"))
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 opens it to the network")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--all-versions", action="store_true",
+                       help="serve every version, not only the highest of each model")
+    serve.add_argument("--poll-seconds", type=float, default=1.0,
+                       help="how often to look for new, removed or replaced versions")
+    serve.add_argument("--max-body-mb", type=float, default=32, help="larger request bodies get 413")
     return parser
+
+
+def _serve(args):
+    from serving.server import serve
+
+    serve(args.export_dir, runtime=args.runtime, host=args.host, port=args.port,
+          all_versions=args.all_versions, poll_seconds=args.poll_seconds,
+          max_body_bytes=int(args.max_body_mb * (1 << 20)))
 
 
 def _tune(args):
@@ -152,8 +171,10 @@ def main(argv=None):
             _train(args)
         elif args.command == "tune":
             _tune(args)
-        else:
+        elif args.command == "export":
             _export(args)
+        else:
+            _serve(args)
     except ValueError as error:
         print(f"rnn-zoo: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,146 @@
+"""The models under an export folder, kept in step with it while the server runs.
+
+Like TensorFlow Serving polling its model base paths: a new `<name>/<version>/` is loaded and
+then served in place of the old one, a removed one is dropped, and a version that is incomplete
+or fails to load is reported and never served (the version before it keeps serving).
+"""
+
+import threading
+from pathlib import Path
+
+from kserve.errors import ModelNotFound
+from kserve.logging import logger
+
+from export.layout import versions
+from serving.runtimes import ServedVersion
+
+
+class ServableNotFound(ModelNotFound):
+    """404, with TensorFlow Serving's wording."""
+
+    def __init__(self, name, version=None):
+        super().__init__(name)
+        request = f"Latest({name})" if version is None else f"Specific({name}, {version})"
+        self.message = f"Servable not found for request: {request}"
+
+    def __str__(self):
+        return self.message
+
+
+def _fingerprint(directory):
+    """What changes when any file of a folder changes, to retry a failed version only then."""
+    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in Path(directory).rglob("*") if p.is_file()))
+
+
+class ExportRepository:
+    """Every model under `export_dir`: the highest loadable version of each, or all with all_versions.
+
+    on_change(added_names, removed_names) is called after a scan changes which models exist.
+    """
+
+    def __init__(self, export_dir, runtime, all_versions=False, on_change=None):
+        self.export_dir = Path(export_dir)
+        if not self.export_dir.is_dir():
+            raise ValueError(f"Export folder {str(export_dir)!r} does not exist; `make export` writes one.")
+        self.runtime = runtime
+        self.all_versions = all_versions
+        self.on_change = on_change
+        self._lock = threading.Lock()
+        self._loaded = {}  # name -> {version: ServedVersion}
+        self._failed = {}  # (name, version) -> (fingerprint, message)
+
+    def model_names(self):
+        with self._lock:
+            return sorted(self._loaded)
+
+    def get(self, name, version=None):
+        """The served version asked for (the highest when version is None), or ServableNotFound."""
+        with self._lock:
+            served = self._loaded.get(name, {})
+            if version is None:
+                if not served:
+                    raise ServableNotFound(name)
+                return served[max(served)]
+            if version not in served:
+                raise ServableNotFound(name, version)
+            return served[version]
+
+    def version_states(self, name):
+        """{version: None if served, else why it is not}; ServableNotFound for an unknown model."""
+        with self._lock:
+            states = {v: None for v in self._loaded.get(name, {})}
+            states.update({v: message for (n, v), (_, message) in self._failed.items() if n == name})
+        if not states:
+            raise ServableNotFound(name)
+        return dict(sorted(states.items()))
+
+    def scan(self):
+        """One pass over the folder: load what should be served, then drop what no longer should."""
+        roots = {p.name: p for p in self.export_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        with self._lock:
+            before = set(self._loaded)
+        for name, root in sorted(roots.items()):
+            self._scan_model(name, root)
+        with self._lock:
+            for name in set(self._loaded) - set(roots):
+                del self._loaded[name]
+                logger.info("Model %s: folder removed, no longer served.", name)
+            self._failed = {key: value for key, value in self._failed.items() if key[0] in roots}
+            after = set(self._loaded)
+        if self.on_change and after != before:
+            self.on_change(sorted(after - before), sorted(before - after))
+
+    def _scan_model(self, name, root):
+        present = versions(root)
+        with self._lock:
+            loaded = dict(self._loaded.get(name, {}))
+        keep = set()
+        for version in sorted(present, reverse=True):
+            served = loaded.get(version) or self._load(name, root / str(version))
+            if served:
+                loaded[version] = served
+                keep.add(version)
+                if not self.all_versions:
+                    break
+        with self._lock:
+            for version in set(loaded) - keep:
+                logger.info("Model %s: version %d no longer served.", name, version)
+            self._failed = {(n, v): value for (n, v), value in self._failed.items()
+                            if n != name or v in present}
+            if keep:
+                self._loaded[name] = {v: loaded[v] for v in keep}
+            else:
+                self._loaded.pop(name, None)
+
+    def _load(self, name, directory):
+        key = (name, int(directory.name))
+        fingerprint = _fingerprint(directory)
+        failed = self._failed.get(key)
+        if failed and failed[0] == fingerprint:
+            return None
+        try:
+            served = ServedVersion(directory, self.runtime)
+        except Exception as error:  # any unloadable folder is reported, never fatal to the server
+            with self._lock:
+                self._failed[key] = (fingerprint, f"{type(error).__name__}: {error}")
+            logger.warning("Model %s version %s not served: %s", name, directory.name, error)
+            return None
+        with self._lock:
+            self._failed.pop(key, None)
+        logger.info("Model %s: version %s loaded (%s).", name, directory.name, self.runtime)
+        return served
+
+    def watch(self, poll_seconds):
+        """Scans every poll_seconds in a daemon thread; set the returned event to stop it."""
+        stop = threading.Event()
+
+        def loop():
+            while not stop.wait(poll_seconds):
+                try:
+                    self.scan()
+                except OSError as error:  # a folder removed mid-scan; the next scan sees the result
+                    logger.warning("Scan of %s failed: %s", self.export_dir, error)
+
+        threading.Thread(target=loop, name="export-watcher", daemon=True).start()
+        return stop

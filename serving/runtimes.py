@@ -1,0 +1,160 @@
+"""One exported version, loaded into ONNX Runtime or TensorFlow, and the checks on what it is fed.
+
+Both protocols hand this module named numpy arrays and get named numpy arrays back, so the
+validation (dtype, rank, sizes, token ids in range) and the answers are the same for both.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from kserve.errors import InvalidInput
+
+from export.layout import sha256_of
+
+RUNTIMES = ("onnx", "savedmodel")
+SIGNATURE_NAME = "serving_default"
+# The decoded strings of generated ids: one per id, "" from the end-of-sequence token on.
+# Same spelling as zoo.data.Vocabulary.EOS, which is not imported so the server needs no TensorFlow.
+TOKEN_STRINGS = "token_strings"
+EOS = "<eos>"
+
+
+class IncompleteVersion(ValueError):
+    """A version folder whose files do not (yet) match its metadata.json; it is not served."""
+
+
+class ServedVersion:
+    """The model of one `<name>/<version>/` folder, ready to run.
+
+    inputs / outputs: metadata.json's signature ({name, dtype, shape}; None where dynamic),
+    outputs including `token_strings` when the model generates ids from a vocabulary.
+    """
+
+    def __init__(self, version_dir, runtime):
+        if runtime not in RUNTIMES:
+            raise ValueError(f"Unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
+        self.directory = Path(version_dir)
+        self.metadata = _checked_metadata(self.directory)
+        self.runtime = runtime
+        self.name = self.metadata["name"]
+        self.version = int(self.directory.name)
+        self.inputs = self.metadata["inputs"]
+        self.output_vocabulary = self.metadata.get("output_vocabulary")
+        self.outputs = list(self.metadata["outputs"])
+        if self.output_vocabulary and any(o["name"] == "token_ids" for o in self.outputs):
+            token_ids = next(o for o in self.outputs if o["name"] == "token_ids")
+            self.outputs.append({"name": TOKEN_STRINGS, "dtype": "string", "shape": token_ids["shape"]})
+        self._run = _onnx_runner(self.directory) if runtime == "onnx" else _saved_model_runner(self.directory)
+
+    def input_array(self, spec, value):
+        """`value` (JSON lists or an array) as the array input `spec` takes; InvalidInput if it can't be."""
+        return _input_array(spec, value, self._vocabulary_size(spec))
+
+    def predict(self, arrays):
+        """Named input arrays -> named output arrays, with decoded strings for generated ids."""
+        expected = {spec["name"] for spec in self.inputs}
+        if set(arrays) != expected:
+            raise InvalidInput(f"Model {self.name} takes inputs {sorted(expected)}, got {sorted(arrays)}.")
+        batches = {name: len(a) for name, a in arrays.items()}
+        if len(set(batches.values())) > 1:
+            raise InvalidInput(f"All inputs must have the same batch size, got {batches}.")
+        outputs = self._run(arrays)
+        if TOKEN_STRINGS in {o["name"] for o in self.outputs}:
+            outputs[TOKEN_STRINGS] = _token_strings(outputs["token_ids"], self.output_vocabulary)
+        return outputs
+
+    def _vocabulary_size(self, spec):
+        if np.dtype(spec["dtype"]).kind != "i":
+            return None
+        vocabulary = self.metadata.get("input_vocabulary")
+        return len(vocabulary) if vocabulary else self.metadata["spec"].get("input_vocab_size")
+
+
+def _checked_metadata(directory):
+    """metadata.json, once every file it lists is present with its recorded sha256.
+
+    Exports appear by an atomic rename, but a version copied in by hand can be read mid-copy:
+    such a folder raises IncompleteVersion and is looked at again on a later scan.
+    """
+    try:
+        metadata = json.loads((directory / "metadata.json").read_text())
+    except FileNotFoundError as error:
+        raise IncompleteVersion(f"{directory} has no metadata.json (yet).") from error
+    except json.JSONDecodeError as error:
+        raise IncompleteVersion(f"{directory}/metadata.json is not complete JSON: {error}") from error
+    for relative, digest in metadata.get("sha256", {}).items():
+        path = directory / relative
+        if not path.is_file() or sha256_of(path) != digest:
+            raise IncompleteVersion(f"{path} is missing or differs from metadata.json's sha256.")
+    return metadata
+
+
+def _onnx_runner(directory):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+
+    def run(arrays):
+        return dict(zip(names, session.run(names, arrays)))
+
+    return run
+
+
+def _saved_model_runner(directory):
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(directory)).signatures[SIGNATURE_NAME]
+
+    def run(arrays):
+        return {k: v.numpy() for k, v in signature(**{k: tf.constant(a) for k, a in arrays.items()}).items()}
+
+    return run
+
+
+def _input_array(spec, value, vocabulary_size):
+    name, dtype, shape = spec["name"], np.dtype(spec["dtype"]), spec["shape"]
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # numpy refuses rows of different lengths
+        raise InvalidInput(f"Input {name!r} is ragged: its rows differ in length. Pad every row to the "
+                           "longest, with metadata.json's pad_value after the real steps.") from error
+    if array.dtype.kind not in "iuf":
+        raise InvalidInput(f"Input {name!r} must hold numbers ({dtype.name}), got {_json_kind(array)}.")
+    if dtype.kind == "i" and array.dtype.kind == "f":
+        raise InvalidInput(f"Input {name!r} holds token ids and must be integers, got floating-point values.")
+    if array.ndim != len(shape):
+        raise InvalidInput(f"Input {name!r} must have {len(shape)} dimensions {_shape_text(shape)}, "
+                           f"got {array.ndim} (shape {list(array.shape)}).")
+    for axis, (size, wanted) in enumerate(zip(array.shape, shape)):
+        if wanted is not None and size != wanted:
+            raise InvalidInput(f"Input {name!r} must have size {wanted} on axis {axis} "
+                               f"{_shape_text(shape)}, got shape {list(array.shape)}.")
+    if array.size == 0:
+        raise InvalidInput(f"Input {name!r} is empty (shape {list(array.shape)}); send at least one "
+                           "example of at least one step.")
+    if vocabulary_size and (array.min() < 0 or array.max() >= vocabulary_size):
+        raise InvalidInput(f"Input {name!r} holds token ids outside 0..{vocabulary_size - 1} "
+                           f"(got {array.min()}..{array.max()}).")
+    cast = array.astype(dtype)
+    if dtype.kind == "f" and not np.all(np.isfinite(cast)):
+        raise InvalidInput(f"Input {name!r} holds NaN, infinity, or values beyond {dtype.name}'s range.")
+    return cast
+
+
+def _json_kind(array):
+    return {"U": "strings", "S": "strings", "b": "booleans", "O": "mixed or nested values"}.get(
+        array.dtype.kind, array.dtype.name)
+
+
+def _shape_text(shape):
+    return "[" + ", ".join("any" if s is None else str(s) for s in shape) + "]"
+
+
+def _token_strings(token_ids, vocabulary):
+    """The vocabulary entry of each id, and "" from the first end-of-sequence token on."""
+    strings = np.asarray(vocabulary, dtype=object)[token_ids]
+    ended = np.cumsum(token_ids == vocabulary.index(EOS), axis=-1) > 0
+    strings[ended] = ""
+    return strings

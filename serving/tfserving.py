@@ -1,0 +1,147 @@
+"""TensorFlow Serving's REST API (model status, metadata, predict) over the served exports.
+
+Shapes of requests and answers follow TF Serving's REST documentation: `instances` (row format)
+answers `predictions`, `inputs` (columnar) answers `outputs`, errors are {"error": message}.
+"""
+
+import json
+
+from fastapi import APIRouter, Request
+from kserve.errors import InvalidInput
+from starlette.concurrency import run_in_threadpool
+
+from serving.repository import ServableNotFound
+from serving.runtimes import SIGNATURE_NAME
+
+TF_DTYPES = {"float32": "DT_FLOAT", "int32": "DT_INT32", "string": "DT_STRING"}
+
+
+def parse_json_object(body):
+    """The request body as a JSON object, whatever its content type said (as TF Serving reads it)."""
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidInput(f"Malformed JSON in the request body: {error}") from error
+    if not isinstance(parsed, dict):
+        raise InvalidInput(f"The request body must be a JSON object, got {type(parsed).__name__}.")
+    return parsed
+
+
+def _version_number(version):
+    if not version.isdigit():
+        raise InvalidInput(f"Version {version!r} is not a version number (1, 2, ...).")
+    return int(version)
+
+
+def _status(states):
+    return {"model_version_status": [
+        {"version": str(version), "state": "AVAILABLE" if error is None else "END",
+         "status": {"error_code": "OK" if error is None else "UNKNOWN", "error_message": error or ""}}
+        for version, error in states.items()
+    ]}
+
+
+def _tensor_info(spec):
+    dims = [{"size": str(-1 if size is None else size), "name": ""} for size in spec["shape"]]
+    return {"dtype": TF_DTYPES[spec["dtype"]], "tensor_shape": {"dim": dims, "unknown_rank": False},
+            "name": f"{SIGNATURE_NAME}_{spec['name']}:0"}
+
+
+def _metadata(served):
+    signature = {
+        "inputs": {spec["name"]: _tensor_info(spec) for spec in served.inputs},
+        "outputs": {spec["name"]: _tensor_info(spec) for spec in served.outputs},
+        "method_name": "tensorflow/serving/predict",
+        "defaults": {},
+    }
+    return {
+        "model_spec": {"name": served.name, "signature_name": "", "version": str(served.version)},
+        "metadata": {"signature_def": {"signature_def": {SIGNATURE_NAME: signature}}},
+    }
+
+
+def _named_arrays(served, columns):
+    names = [spec["name"] for spec in served.inputs]
+    if set(columns) != set(names):
+        raise InvalidInput(f"Inputs are named {names}, got {sorted(columns)}.")
+    return {spec["name"]: served.input_array(spec, columns[spec["name"]]) for spec in served.inputs}
+
+
+def _rows(served, instances):
+    """`instances`: one entry per example, an object of named inputs or, for one input, its value."""
+    if not isinstance(instances, list) or not instances:
+        raise InvalidInput("'instances' must be a non-empty list with one entry per example.")
+    names = [spec["name"] for spec in served.inputs]
+    if all(isinstance(instance, dict) for instance in instances):
+        for instance in instances:
+            if set(instance) != set(names):
+                raise InvalidInput(f"Every instance must name the inputs {names}, got {sorted(instance)}.")
+        return _named_arrays(served, {name: [instance[name] for instance in instances] for name in names})
+    if len(names) == 1 and not any(isinstance(instance, dict) for instance in instances):
+        return _named_arrays(served, {names[0]: instances})
+    raise InvalidInput(f"Instances must all be objects naming the inputs {names}"
+                       + (", or all plain values." if len(names) == 1 else "."))
+
+
+def _columns(served, inputs):
+    """`inputs`: an object of named inputs, or, for a model with one input, its value."""
+    names = [spec["name"] for spec in served.inputs]
+    if isinstance(inputs, dict):
+        return _named_arrays(served, inputs)
+    if len(names) == 1:
+        return _named_arrays(served, {names[0]: inputs})
+    raise InvalidInput(f"'inputs' must be an object naming the inputs {names}.")
+
+
+def predict_body(served, body):
+    """The answer's key ("predictions" for rows, "outputs" for columns) and the inputs as arrays."""
+    signature = body.get("signature_name", SIGNATURE_NAME)
+    if signature != SIGNATURE_NAME:
+        raise InvalidInput(f"Serving signature name: {signature!r} not found in signature def; "
+                           f"this model has {SIGNATURE_NAME!r}.")
+    if ("instances" in body) == ("inputs" in body):
+        raise InvalidInput("Send exactly one of 'instances' (row format) or 'inputs' (columnar format).")
+    if "instances" in body:
+        return "predictions", _rows(served, body["instances"])
+    return "outputs", _columns(served, body["inputs"])
+
+
+def _answer(key, outputs):
+    names = sorted(outputs)
+    if key == "outputs":
+        return {key: outputs[names[0]].tolist() if len(names) == 1
+                else {name: outputs[name].tolist() for name in names}}
+    if len(names) == 1:
+        return {key: outputs[names[0]].tolist()}
+    batch = len(outputs[names[0]])
+    return {key: [{name: outputs[name][i].tolist() for name in names} for i in range(batch)]}
+
+
+def router(repository):
+    """The /v1 routes; include them before KServe's own /v1 routes so these answer."""
+    routes = APIRouter(prefix="/v1/models")
+
+    async def status(name: str, version: str | None = None):
+        states = repository.version_states(name)
+        if version is not None:
+            number = _version_number(version)
+            if number not in states:
+                raise ServableNotFound(name, number)
+            states = {number: states[number]}
+        return _status(states)
+
+    async def metadata(name: str, version: str | None = None):
+        return _metadata(repository.get(name, None if version is None else _version_number(version)))
+
+    async def predict(request: Request, name: str, version: str | None = None):
+        served = repository.get(name, None if version is None else _version_number(version))
+        key, arrays = predict_body(served, parse_json_object(await request.body()))
+        return _answer(key, await run_in_threadpool(served.predict, arrays))
+
+    routes.add_api_route("/{name}", status, methods=["GET"])
+    routes.add_api_route("/{name}/versions/{version}", status, methods=["GET"])
+    routes.add_api_route("/{name}/metadata", metadata, methods=["GET"])
+    routes.add_api_route("/{name}/versions/{version}/metadata", metadata, methods=["GET"])
+    routes.add_api_route("/{name}:predict", predict, methods=["POST"])
+    routes.add_api_route("/{name}/versions/{version}:predict", predict, methods=["POST"])
+    return routes

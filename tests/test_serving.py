@@ -1,0 +1,328 @@
+"""`rnn-zoo serve`: TF Serving's REST API and KServe V2 over exports, checked from a plain HTTP client.
+
+Each runtime gets a real server in a subprocess on 127.0.0.1, stopped by its own process id.
+"""
+
+import ast
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import tensorflow as tf
+
+from export import export_model
+from export.serving import serving_function
+from serving.repository import ExportRepository, ServableNotFound
+from serving.runtimes import EOS, TOKEN_STRINGS
+from tests.tfserving_client import Client
+from tests.tiny import FEATURES, VOCAB, tiny_trained
+from zoo.data import Vocabulary
+
+MODELS = ("many_to_one", "seq2seq", "tagging")
+POLL_SECONDS = 0.2
+MAX_BODY_MB = 1
+
+
+def _keras_outputs(task, model, contract, batch):
+    function = serving_function(model, contract, task.generates)
+    return {name: value.numpy() for name, value in function(tf.constant(batch)).items()}
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """One export per model kind (float series, generated ids, per-step tags) and Keras' answers."""
+    root = tmp_path_factory.mktemp("exports")
+    rng = np.random.default_rng(0)
+    models = {}
+    for name in MODELS:
+        task, model, contract, source = tiny_trained(name, rng)
+        export_model(model, task, contract, source, root, name)
+        models[name] = {"task": task, "model": model, "contract": contract, "batch": source[:3],
+                        "expected": _keras_outputs(task, model, contract, source[:3])}
+    # A second copy of many_to_one, for the test that writes new versions while the server runs.
+    shutil.copytree(root / "many_to_one", root / "hot")
+    return root, models
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module", params=["onnx", "savedmodel"])
+def server(request, exports, tmp_path_factory):
+    root, _ = exports
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("logs") / f"{request.param}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", "serve", "--export-dir", str(root), "--runtime", request.param,
+         "--port", str(port), "--poll-seconds", str(POLL_SECONDS), "--max-body-mb", str(MAX_BODY_MB)],
+        stdout=log, stderr=subprocess.STDOUT)
+    client = Client(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if client.call("GET", "/v2/health/ready")[0] == 200:
+                break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"server did not start, see {log.name}")
+        time.sleep(0.3)
+    yield client, process
+    process.terminate()
+    try:
+        assert process.wait(timeout=30) is not None
+    finally:
+        process.kill()
+        log.close()
+
+
+def _outputs_match(got, expected):
+    for name, want in expected.items():
+        value = np.asarray(got[name])
+        assert value.shape == want.shape, name
+        if want.dtype.kind == "i":
+            assert np.array_equal(value, want), name
+        else:
+            np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_binds_only_loopback_http_and_no_grpc(server):
+    _, process = server
+    listening = [c.laddr.ip for c in psutil.net_connections(kind="inet")
+                 if c.pid == process.pid and c.status == psutil.CONN_LISTEN]
+    assert listening == ["127.0.0.1"]
+
+
+def test_model_status_as_tf_serving_documents_it(server):
+    client, _ = server
+    available = {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+    assert client.status("tagging") == (200, {"model_version_status": [available]})
+    assert client.status("tagging", 1) == (200, {"model_version_status": [available]})
+
+
+def test_metadata_is_the_signature_in_tf_serving_shape(server):
+    client, _ = server
+    status, body = client.metadata("many_to_one", 1)
+    assert status == 200
+    assert body["model_spec"] == {"name": "many_to_one", "signature_name": "", "version": "1"}
+    signature = body["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert signature["method_name"] == "tensorflow/serving/predict"
+    (name, tensor), = signature["inputs"].items()
+    assert name == "sequence" and tensor["dtype"] == "DT_FLOAT"
+    assert [d["size"] for d in tensor["tensor_shape"]["dim"]] == ["-1", "-1", str(FEATURES)]
+    assert client.metadata("many_to_one") == (200, body)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_row_and_columnar_predictions_equal_keras(server, exports, name):
+    client, _ = server
+    model = exports[1][name]
+    batch, expected = model["batch"], model["expected"]
+    status, rows = client.predict(name, {"instances": batch.tolist()})
+    assert status == 200, rows
+    status, columns = client.predict(name, {"inputs": batch.tolist(), "signature_name": "serving_default"})
+    assert status == 200, columns
+    predictions = rows["predictions"]
+    if isinstance(predictions[0], dict):  # several outputs: an object per example, as TF Serving answers
+        rows = {key: [row[key] for row in predictions] for key in predictions[0]}
+        columns = columns["outputs"]
+    else:
+        (output,) = expected
+        rows, columns = {output: predictions}, {output: columns["outputs"]}
+    _outputs_match(rows, expected)
+    _outputs_match(columns, expected)
+
+
+def test_generated_ids_come_with_their_strings(server, exports):
+    client, _ = server
+    model = exports[1]["seq2seq"]
+    status, body = client.predict("seq2seq", {"inputs": {"source": model["batch"].tolist()}}, version=1)
+    assert status == 200
+    vocabulary = model["contract"]["output_vocabulary"]
+    for ids, strings in zip(body["outputs"]["token_ids"], body["outputs"][TOKEN_STRINGS]):
+        ended = False
+        for token_id, string in zip(ids, strings):
+            ended = ended or vocabulary[token_id] == EOS
+            assert string == ("" if ended else vocabulary[token_id])
+
+
+def test_v2_health_metadata_and_infer(server, exports):
+    client, _ = server
+    assert client.call("GET", "/v2/health/live") == (200, {"live": True})
+    assert client.call("GET", "/v2/health/ready") == (200, {"ready": True})
+    status, metadata = client.call("GET", "/v2/models/seq2seq")
+    assert status == 200
+    assert metadata["inputs"] == [{"name": "source", "datatype": "INT32", "shape": [-1, -1]}]
+    assert [o["name"] for o in metadata["outputs"]] == ["token_ids", TOKEN_STRINGS]
+    for name in MODELS:
+        model = exports[1][name]
+        batch = model["batch"]
+        datatype = "FP32" if batch.dtype.kind == "f" else "INT32"
+        input_name = client.call("GET", f"/v2/models/{name}")[1]["inputs"][0]["name"]
+        tensor = {"name": input_name, "shape": list(batch.shape), "datatype": datatype,
+                  "data": batch.ravel().tolist()}
+        status, body = client.infer(name, {"id": f"request-{name}", "inputs": [tensor]})
+        assert status == 200, body
+        assert body["id"] == f"request-{name}" and body["model_version"] == "1"
+        outputs = {o["name"]: np.reshape(o["data"], o["shape"]) for o in body["outputs"]}
+        _outputs_match(outputs, model["expected"])
+
+
+def test_a_body_without_json_content_type_is_read_as_json(server, exports):
+    client, _ = server
+    batch = exports[1]["tagging"]["batch"]
+    data = f'{{"instances": {batch.tolist()}}}'.encode()
+    for content_type in (None, "text/plain", "application/x-www-form-urlencoded"):
+        headers = {"Content-Type": content_type} if content_type else {}
+        status, body = client.call("POST", "/v1/models/tagging:predict", data=data, headers=headers)
+        assert status == 200, body
+    v2 = f'{{"inputs": [{{"name": "tokens", "shape": {list(batch.shape)}, "datatype": "INT32", ' \
+         f'"data": {batch.ravel().tolist()}}}]}}'.encode()
+    status, body = client.call("POST", "/v2/models/tagging/infer", data=v2,
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200, body
+
+
+BAD_PREDICT_BODIES = {
+    "malformed JSON": b'{"instances": [[[1.0, 2.0',
+    "not an object": b"[1, 2]",
+    "no instances or inputs": b"{}",
+    "both instances and inputs": b'{"instances": [[[1, 2, 3]]], "inputs": [[[1, 2, 3]]]}',
+    "ragged rows": b'{"instances": [[[1, 2, 3], [1, 2, 3]], [[1, 2, 3]]]}',
+    "strings for numbers": b'{"instances": [[["a", "b", "c"]]]}',
+    "booleans for numbers": b'{"instances": [[[true, false, true]]]}',
+    "empty batch": b'{"instances": []}',
+    "empty columns": b'{"inputs": []}',
+    "wrong feature count": b'{"instances": [[[1, 2]]]}',
+    "wrong rank": b'{"instances": [1, 2, 3]}',
+    "unknown input name": b'{"inputs": {"nope": [[[1, 2, 3]]]}}',
+    "unknown signature": b'{"signature_name": "other", "instances": [[[1, 2, 3]]]}',
+    "instances not a list": b'{"instances": {"sequence": 1}}',
+    "NaN": b'{"instances": [[[NaN, 1, 2]]]}',
+    "beyond float32": b'{"instances": [[[1e300, 1, 2]]]}',
+}
+
+
+@pytest.mark.parametrize("case", BAD_PREDICT_BODIES)
+def test_bad_predict_requests_get_400_and_the_server_goes_on(server, case):
+    client, _ = server
+    status, body = client.call("POST", "/v1/models/many_to_one:predict", data=BAD_PREDICT_BODIES[case])
+    assert status == 400 and set(body) == {"error"} and body["error"], body
+    assert client.status("many_to_one")[0] == 200
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/models/seq2seq:predict", {"instances": [[1.5, 2.0]]}),  # floats for token ids
+    ("/v1/models/seq2seq:predict", {"instances": [[1, VOCAB]]}),  # id outside the vocabulary
+    ("/v2/models/seq2seq/infer", {"inputs": [{"name": "source", "shape": [1, 2], "datatype": "FP32",
+                                              "data": [1.0, 2.0]}]}),
+    ("/v2/models/seq2seq/infer", {"inputs": [{"name": "source", "shape": [1, 3], "datatype": "INT32",
+                                              "data": [1, 2]}]}),
+    ("/v2/models/seq2seq/infer", {"inputs": [{"name": "other", "shape": [1, 1], "datatype": "INT32",
+                                              "data": [1]}]}),
+    ("/v2/models/seq2seq/infer", {"id": "x"}),
+])
+def test_bad_token_and_v2_requests_get_400(server, path, body):
+    client, _ = server
+    status, answer = client.call("POST", path, body)
+    assert status == 400 and set(answer) == {"error"}, answer
+
+
+def test_oversized_body_gets_413(server):
+    client, _ = server
+    data = b'{"instances": [' + b"1," * (MAX_BODY_MB << 20) + b"1]}"
+    status, body = client.call("POST", "/v1/models/many_to_one:predict", data=data)
+    assert status == 413 and "limit" in body["error"]
+    assert client.status("many_to_one")[0] == 200
+
+
+def test_unknown_model_or_version_gets_404(server):
+    client, _ = server
+    answers = (client.status("nope"), client.metadata("nope"), client.predict("nope", {"instances": [1]}),
+               client.status("tagging", 9), client.predict("tagging", {"instances": [[1]]}, version=9),
+               client.infer("nope", {"inputs": []}))
+    for status, body in answers:
+        assert status == 404 and set(body) == {"error"}, body
+    assert client.status("tagging", 9)[1]["error"] == "Servable not found for request: Specific(tagging, 9)"
+
+
+def _wait_for(condition, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+def test_new_versions_are_served_without_restart_and_half_written_ones_never(server, exports):
+    client, _ = server
+    root, models = exports
+    hot = root / "hot"
+    model = models["many_to_one"]
+    batch = model["batch"].tolist()
+
+    def served_versions():
+        states = client.status("hot")[1]["model_version_status"]
+        return [s["version"] for s in states if s["state"] == "AVAILABLE"]
+
+    start = max(int(v) for v in served_versions())
+    # An export in progress (hidden staging folder) and a version folder still being copied in.
+    (hot / f".staging-{start + 1}-abc").mkdir()
+    half = hot / str(start + 1)
+    half.mkdir()
+    shutil.copy(hot / str(start) / "metadata.json", half)
+    time.sleep(5 * POLL_SECONDS)
+    assert served_versions() == [str(start)]
+    assert client.predict("hot", {"instances": batch})[0] == 200
+
+    task, retrained, contract, source = tiny_trained("many_to_one", np.random.default_rng(7))
+    new_dir = export_model(retrained, task, contract, source, root, "hot")
+    assert _wait_for(lambda: served_versions() == [new_dir.name])
+    status, body = client.predict("hot", {"instances": batch})
+    assert status == 200
+    np.testing.assert_allclose(body["predictions"], _keras_outputs(task, retrained, contract, batch)["label"],
+                               rtol=1e-5, atol=1e-5)
+    assert client.status("hot", half.name)[1]["model_version_status"][0]["state"] == "END"
+
+
+def test_repository_serves_the_highest_version_or_all(exports, tmp_path):
+    root, _ = exports
+    for version in (1, 2):
+        shutil.copytree(root / "tagging" / "1", tmp_path / "tagging" / str(version))
+    latest = ExportRepository(tmp_path, "onnx")
+    latest.scan()
+    assert latest.version_states("tagging") == {2: None}
+    with pytest.raises(ServableNotFound, match=r"Specific\(tagging, 1\)"):
+        latest.get("tagging", 1)
+    every = ExportRepository(tmp_path, "onnx", all_versions=True)
+    every.scan()
+    assert every.version_states("tagging") == {1: None, 2: None}
+    assert every.get("tagging").version == 2
+
+
+def test_a_missing_export_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        ExportRepository(tmp_path / "nope", "onnx")
+
+
+def test_end_of_sequence_is_spelled_as_the_vocabulary_spells_it():
+    assert EOS == Vocabulary.EOS
+
+
+def test_the_client_uses_only_the_standard_library():
+    tree = ast.parse(Path("tests/tfserving_client.py").read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= set(sys.stdlib_module_names), imported
