@@ -86,3 +86,7 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "rnn-zoo: error: Unknown cell 'rnn'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_train_help_names_every_cell():
+    assert all(cell in _cli("train", "--help").stdout for cell in zoo.CELLS)

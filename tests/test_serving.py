@@ -103,6 +103,13 @@ def test_binds_only_loopback_http_and_no_grpc(server):
     assert listening == ["127.0.0.1"]
 
 
+def test_onnx_server_runs_without_tensorflow(server):
+    _, process = server
+    runtime = process.args[process.args.index("--runtime") + 1]
+    libraries = {Path(m.path).name for m in psutil.Process(process.pid).memory_maps()}
+    assert any("tensorflow" in name for name in libraries) == (runtime == "savedmodel")
+
+
 def test_model_status_as_tf_serving_documents_it(server):
     client, _ = server
     available = {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}

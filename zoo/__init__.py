@@ -8,11 +8,18 @@
 
 import importlib
 
-from zoo.architecture import CELLS, Architecture
-from zoo.registry import Task, get_task, list_tasks
+_PUBLIC = {
+    "CELLS": "zoo.architecture",
+    "Architecture": "zoo.architecture",
+    "Task": "zoo.registry",
+    "get_task": "zoo.registry",
+    "list_tasks": "zoo.registry",
+}
+__all__ = list(_PUBLIC)
 
-# Importing a task module registers it; this order is the order of list_tasks().
-for _module in ("one_to_one", "one_to_many", "many_to_one", "seq2seq", "tagging"):
-    importlib.import_module(f"zoo.tasks.{_module}")
 
-__all__ = ["CELLS", "Architecture", "Task", "get_task", "list_tasks"]
+def __getattr__(name):
+    # Imported on first use: `rnn-zoo serve` with ONNX Runtime runs without loading TensorFlow.
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")

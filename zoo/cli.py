@@ -10,8 +10,6 @@ import ast  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 
-from zoo.architecture import CELLS  # noqa: E402
-
 
 def _option(text):
     """KEY=VALUE, the value read as a Python literal when it is one (seq_len=200 -> 200)."""
@@ -37,7 +35,8 @@ def _parser():
     train = commands.add_parser("train", help="train a task's model into a run directory")
     train.add_argument("--task", required=True)
     train.add_argument("--dataset", help="default: the task's default data set")
-    train.add_argument("--cell", default="lstm", help=f"one of {', '.join(CELLS)}")
+    # Spelled out, not read from zoo.CELLS: importing zoo loads TensorFlow, which `serve` does without.
+    train.add_argument("--cell", default="lstm", help="simple_rnn, lstm or gru")
     train.add_argument("--bidirectional", action="store_true")
     train.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
     train.add_argument("--units", type=_units, default=64,

@@ -85,13 +85,20 @@ def register(task):
     return task
 
 
+def _tasks():
+    # The task modules import this one to register themselves, so they are imported here, not at the top.
+    import zoo.tasks  # noqa: F401
+
+    return _TASKS
+
+
 def list_tasks():
-    return list(_TASKS)
+    return list(_tasks())
 
 
 def get_task(name):
     try:
-        return _TASKS[name]
+        return _tasks()[name]
     except KeyError:
         raise ValueError(f"Unknown task {name!r}; choose one of {', '.join(_TASKS)}.") from None
 
