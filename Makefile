@@ -30,7 +30,12 @@ ORACLE_PORT ?= 8000
 
 EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--name $(NAME))
 
-.PHONY: setup tasks train tune tune-chief tune-worker export test lint bench bench-export bench-tune
+# Serving: RUNTIME=onnx|savedmodel, PORT (8501), HOST (127.0.0.1), VERSIONS=all serves every version.
+SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--runtime $(RUNTIME)) \
+	$(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) $(if $(filter all,$(VERSIONS)),--all-versions)
+
+.PHONY: setup tasks train tune tune-chief tune-worker export serve test lint bench bench-export bench-tune \
+	bench-serve
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -59,11 +64,14 @@ export:
 	$(if $(RUN_DIR),,$(error RUN_DIR is required: make export RUN_DIR=runs/<task>/<run>))
 	$(ZOO) export --run-dir $(RUN_DIR) $(EXPORT_ARGS)
 
+serve:
+	$(ZOO) serve $(SERVE_ARGS)
+
 test: lint
 	$(VENV)/bin/pytest -q
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
-bench: bench-export bench-tune
+bench: bench-export bench-tune bench-serve
 
 bench-export:
 	$(VENV)/bin/python -m bench.bench_export
@@ -71,5 +79,8 @@ bench-export:
 bench-tune:
 	$(VENV)/bin/python -m bench.bench_tune
 
+bench-serve:
+	$(VENV)/bin/python -m bench.bench_serve
+
 lint:
-	$(VENV)/bin/ruff check zoo tuning export bench tests
+	$(VENV)/bin/ruff check zoo tuning export serving bench tests

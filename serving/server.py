@@ -21,12 +21,12 @@ from serving.v2 import ExportModel
 DEFAULT_MAX_BODY_BYTES = 32 << 20
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimit:
-    """ASGI middleware: a request body over max_bytes gets 413 before it is read whole."""
+    """ASGI middleware: a request body over max_bytes gets 413 {"error"} and is never held in memory.
+
+    The body is read through to its end even then (and dropped), so the client always gets the
+    answer instead of a connection reset in the middle of its upload.
+    """
 
     def __init__(self, app, max_bytes):
         self.app = app
@@ -35,23 +35,28 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return await _error(413, self._message(int(declared)))(scope, receive, send)
-        received = 0
-
-        async def counted_receive():
-            nonlocal received
+        chunks, size, more = [], 0, True
+        while more:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise BodyTooLarge(self._message(received))
+            if message["type"] == "http.disconnect":
+                return
+            size += len(message.get("body", b""))
+            if size <= self.max_bytes:
+                chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        if size > self.max_bytes:
+            message = f"Request body of {size} bytes is over the server's limit of {self.max_bytes} bytes."
+            return await _error(413, message)(scope, receive, send)
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        async def replay():
+            nonlocal body
+            if body is None:
+                return await receive()
+            message, body = body, None
             return message
 
-        await self.app(scope, counted_receive, send)
-
-    def _message(self, size):
-        return f"Request body of {size} bytes is over the server's limit of {self.max_bytes} bytes."
+        await self.app(scope, replay, send)
 
 
 class JsonByDefault:
@@ -75,10 +80,6 @@ class JsonByDefault:
 
 def _error(status, message):
     return JSONResponse(status_code=status, content={"error": message})
-
-
-async def _too_large(_, error):
-    return _error(413, str(error))
 
 
 async def _unparsable(_, error):
@@ -111,7 +112,6 @@ def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all
     app.include_router(tfserving.router(repository))
     app.add_middleware(JsonByDefault)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_exception_handler(BodyTooLarge, _too_large)
     app.add_exception_handler(RequestValidationError, _unparsable)
     app.add_exception_handler(HTTPException, _http_error)
     rest = RESTServer(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension, port)

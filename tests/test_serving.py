@@ -5,8 +5,6 @@ Each runtime gets a real server in a subprocess on 127.0.0.1, stopped by its own
 
 import ast
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ import tensorflow as tf
 
 from export import export_model
 from export.serving import serving_function
+from serving.launch import running_server
 from serving.repository import ExportRepository, ServableNotFound
 from serving.runtimes import EOS, TOKEN_STRINGS
 from tests.tfserving_client import Client
@@ -50,40 +49,13 @@ def exports(tmp_path_factory):
     return root, models
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module", params=["onnx", "savedmodel"])
 def server(request, exports, tmp_path_factory):
-    root, _ = exports
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("logs") / f"{request.param}.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zoo.cli", "serve", "--export-dir", str(root), "--runtime", request.param,
-         "--port", str(port), "--poll-seconds", str(POLL_SECONDS), "--max-body-mb", str(MAX_BODY_MB)],
-        stdout=log, stderr=subprocess.STDOUT)
-    client = Client(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if client.call("GET", "/v2/health/ready")[0] == 200:
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"server did not start, see {log.name}")
-        time.sleep(0.3)
-    yield client, process
-    process.terminate()
-    try:
-        assert process.wait(timeout=30) is not None
-    finally:
-        process.kill()
-        log.close()
+    log = tmp_path_factory.mktemp("logs") / f"{request.param}.log"
+    extra = ("--poll-seconds", POLL_SECONDS, "--max-body-mb", MAX_BODY_MB)
+    with running_server(exports[0], request.param, log, extra) as (base_url, process):
+        yield Client(base_url), process
+    assert process.returncode is not None  # stopped by its pid
 
 
 def _outputs_match(got, expected):
