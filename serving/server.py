@@ -98,10 +98,12 @@ def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all
     server = ModelServer(http_port=port, enable_grpc=False, workers=1)
 
     def on_change(added, removed):
-        for name in added:
-            server.register_model(ExportModel(name, repository))
-        for name in removed:
-            server.registered_models.unload(name)
+        # Called from the watcher thread while requests read the registry: swap in a new dict
+        # rather than change the one they may be iterating.
+        models = {name: model for name, model in server.registered_models.get_models().items()
+                  if name not in removed}
+        models.update({name: ExportModel(name, repository) for name in added})
+        server.registered_models.models = models
 
     repository = ExportRepository(export_dir, runtime, all_versions=all_versions, on_change=on_change)
     repository.scan()

@@ -23,7 +23,7 @@ from tests.tfserving_client import Client
 from tests.tiny import FEATURES, VOCAB, tiny_trained
 from zoo.data import Vocabulary
 
-MODELS = ("many_to_one", "seq2seq", "tagging")
+MODELS = ("one_to_one", "one_to_many", "many_to_one", "seq2seq", "tagging")
 POLL_SECONDS = 0.2
 MAX_BODY_MB = 1
 
@@ -35,7 +35,7 @@ def _keras_outputs(task, model, contract, batch):
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """One export per model kind (float series, generated ids, per-step tags) and Keras' answers."""
+    """One export per task, and Keras' answers for a padded batch of its held-out inputs."""
     root = tmp_path_factory.mktemp("exports")
     rng = np.random.default_rng(0)
     models = {}
@@ -273,6 +273,22 @@ def test_new_versions_are_served_without_restart_and_half_written_ones_never(ser
     np.testing.assert_allclose(body["predictions"], _keras_outputs(task, retrained, contract, batch)["label"],
                                rtol=1e-5, atol=1e-5)
     assert client.status("hot", half.name)[1]["model_version_status"][0]["state"] == "END"
+
+
+def test_model_folders_added_and_removed_while_serving(server, exports):
+    client, _ = server
+    root, models = exports
+    batch = models["tagging"]["batch"].ravel().tolist()
+    shape = list(models["tagging"]["batch"].shape)
+    request = {"inputs": [{"name": "tokens", "shape": shape, "datatype": "INT32", "data": batch}]}
+    shutil.copytree(root / "tagging", root / "late")
+    try:
+        assert _wait_for(lambda: client.infer("late", request)[0] == 200)
+        assert client.status("late")[0] == 200
+    finally:
+        shutil.rmtree(root / "late")
+    assert _wait_for(lambda: client.status("late")[0] == 404 and client.infer("late", request)[0] == 404)
+    assert client.call("GET", "/v2/health/ready") == (200, {"ready": True})
 
 
 def test_repository_serves_the_highest_version_or_all(exports, tmp_path):
