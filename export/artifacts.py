@@ -9,6 +9,7 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
+from export.fused import Unsupported, fused_onnx
 from export.layout import next_version, sha256_of, staged_version
 from export.serving import describe_signature, serving_function
 from export.verify import example_batches, verify
@@ -22,10 +23,30 @@ class ExportError(ValueError):
     """An export that cannot be made or does not match its Keras model; nothing was published."""
 
 
-def _graph_contents(onnx_model):
-    """Which recurrent operators the ONNX graph runs: fused ones, or a generic Loop."""
+def _onnx_graph(model, function, generates):
+    """The ONNX model, and what metadata.json says of it.
+
+    Written with fused recurrent nodes by export.fused where it can (not for generating models:
+    their greedy decoding loop stays tf2onnx's); converted by tf2onnx otherwise.
+    """
+    notes = {"right_padding_only": False}
+    try:
+        if generates:
+            raise Unsupported("greedy decoding")
+        onnx_model, notes = fused_onnx(model, ONNX_OPSET)
+        written_by = "rnn-zoo"
+    except Unsupported:
+        onnx_model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature,
+                                                      opset=ONNX_OPSET)
+        written_by = "tf2onnx"
     ops = {node.op_type for node in onnx_model.graph.node}
-    return {"fused_recurrent_ops": sorted(ops & set(RECURRENT_OPS)), "has_loop": "Loop" in ops}
+    return onnx_model, {
+        "written_by": written_by,
+        "fused_recurrent_ops": sorted(ops & set(RECURRENT_OPS)),
+        "has_loop": "Loop" in ops,
+        "has_scan": "Scan" in ops,
+        **notes,
+    }
 
 
 def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None):
@@ -45,10 +66,8 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
         archive.track(model)
         archive.add_endpoint("serving_default", function)
         archive.write_out(str(staging), verbose=False)
-        onnx_model, _ = tf2onnx.convert.from_function(
-            function, input_signature=function.input_signature, opset=ONNX_OPSET,
-            output_path=str(staging / "model.onnx"),
-        )
+        onnx_model, graph = _onnx_graph(model, function, task.generates)
+        onnx.save(onnx_model, staging / "model.onnx")
         try:
             verification = verify(function, staging, staging / "model.onnx", example_batches(examples))
         except ValueError as error:
@@ -63,7 +82,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             "outputs": outputs,
             **contract,
             **(extra_metadata or {}),
-            "onnx_graph": _graph_contents(onnx_model),
+            "onnx_graph": graph,
             "verification": verification,
             "versions": {
                 "tensorflow": tf.__version__,

@@ -49,7 +49,11 @@ class ServedVersion:
 
     def input_array(self, spec, value):
         """`value` (JSON lists or an array) as the array input `spec` takes; InvalidInput if it can't be."""
-        return _input_array(spec, value, self._vocabulary_size(spec))
+        array = _input_array(spec, value, self._vocabulary_size(spec))
+        graph = self.metadata.get("onnx_graph", {})
+        if self.runtime == "onnx" and graph.get("right_padding_only"):
+            _require_right_padding(spec["name"], array, graph["pad_value"])
+        return array
 
     def predict(self, arrays):
         """Named input arrays -> named output arrays, with decoded strings for generated ids."""
@@ -141,6 +145,17 @@ def _input_array(spec, value, vocabulary_size):
     if dtype.kind == "f" and not np.all(np.isfinite(cast)):
         raise InvalidInput(f"Input {name!r} holds NaN, infinity, or values beyond {dtype.name}'s range.")
     return cast
+
+
+def _require_right_padding(name, array, pad_value):
+    """A fused ONNX graph reads the mask as lengths: refuse rows whose padding is not all at the end."""
+    real = array != pad_value if array.ndim == 2 else np.any(array != pad_value, axis=-1)
+    expected = np.arange(real.shape[1]) < real.sum(axis=1, keepdims=True)
+    rows = np.flatnonzero(np.any(real != expected, axis=1))
+    if rows.size:
+        raise InvalidInput(f"Input {name!r}: rows {rows.tolist()} have padding before or between real steps. "
+                           "This ONNX graph takes right padding only (real steps first); the savedmodel "
+                           "runtime takes any mask.")
 
 
 def _json_kind(array):

@@ -1,0 +1,276 @@
+"""ONNX graphs whose recurrent layers are fused RNN / GRU / LSTM nodes, written from the Keras weights.
+
+tf2onnx turns GRU, SimpleRNN and every masked recurrent layer into a generic ONNX Loop, which ONNX
+Runtime runs step by step. For models that are a chain of the layers below (the zoo's one_to_one,
+many_to_one and tagging), this module writes the whole graph itself: the recurrent layers as ONNX's
+own operators, with `sequence_lens` taken from the mask, and the few layers around them as plain ops.
+
+The mask becomes lengths, which only describe right padding (real steps first). A row whose mask
+has holes or leading padding would be computed wrongly, so the graph answers NaN for such a row
+instead, and the server refuses it with a 400.
+"""
+
+import keras
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ONNX_OPS = {"SimpleRNN": "RNN", "GRU": "GRU", "LSTM": "LSTM"}
+# ONNX Runtime's fused RNN kernel applies tanh one element at a time and is slower than the generic
+# Loop at batch 64; a Scan whose step is one MatMul and a vectorised Tanh beats both (make bench-export).
+SIMPLE_RNN_AS_SCAN = True
+# Keras keeps LSTM gates as input, forget, cell, output; ONNX wants input, output, forget, cell.
+LSTM_GATE_ORDER = [0, 3, 1, 2]
+
+
+class Unsupported(ValueError):
+    """The model has a layer or setting this writer does not translate; tf2onnx converts it instead."""
+
+
+class _Graph:
+    def __init__(self):
+        self.nodes, self.initializers, self._count = [], [], 0
+
+    def _name(self, hint):
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, value, hint="const", dtype=np.float32):
+        name = self._name(hint)
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def ints(self, values):
+        return self.const(values, "ints", dtype=np.int64)
+
+    def op(self, op_type, inputs, outputs=1, **attributes):
+        names = [self._name(op_type.lower()) for _ in range(outputs)]
+        self.nodes.append(helper.make_node(op_type, inputs, names, **attributes))
+        return names[0] if outputs == 1 else names
+
+
+def _numpy(variable):
+    return keras.ops.convert_to_numpy(variable).astype(np.float32)
+
+
+def _direction_weights(layer):
+    """ONNX W, R and B for one direction of a Keras SimpleRNN, GRU or LSTM layer."""
+    cell = layer.cell
+    kernel, recurrent = _numpy(cell.kernel).T, _numpy(cell.recurrent_kernel).T  # [gates*units, in]
+    units = cell.units
+    bias = _numpy(cell.bias) if cell.use_bias else np.zeros_like(kernel[:, 0])
+    if isinstance(layer, keras.layers.LSTM):
+        def reorder(matrix):
+            return matrix.reshape(4, units, -1)[LSTM_GATE_ORDER].reshape(4 * units, -1)
+        kernel, recurrent = reorder(kernel), reorder(recurrent)
+        bias = np.concatenate([reorder(bias[:, None])[:, 0], np.zeros(4 * units, np.float32)])
+    elif isinstance(layer, keras.layers.GRU) and cell.reset_after:
+        bias = bias.reshape(-1)  # rows: input bias, recurrent bias, as ONNX's Wb then Rb
+    else:
+        bias = np.concatenate([bias.reshape(-1), np.zeros_like(bias.reshape(-1))])
+    return kernel, recurrent, bias
+
+
+def _check_cell(layer):
+    cell = layer.cell
+    kind = type(layer).__name__
+    if kind not in ONNX_OPS:
+        raise Unsupported(f"recurrent layer {kind}")
+    if cell.activation is not keras.activations.tanh:
+        raise Unsupported(f"{layer.name}: activation {cell.activation.__name__}")
+    if kind != "SimpleRNN" and cell.recurrent_activation is not keras.activations.sigmoid:
+        raise Unsupported(f"{layer.name}: recurrent activation {cell.recurrent_activation.__name__}")
+    if layer.stateful or layer.unroll:
+        raise Unsupported(f"{layer.name}: stateful or unrolled")
+
+
+class _Writer:
+    """Walks the model's layers in order, keeping the current tensor and, once known, its mask."""
+
+    def __init__(self, model):
+        self.g = _Graph()
+        (self.input,) = model.inputs
+        self.x = self.input.name
+        self.mask = None  # bool [batch, time] while the tensor is a masked sequence
+        self.lengths = None  # int32 [batch], real steps per row, once a fused node needs them
+        self.right_padded = None  # bool [batch], False where the mask is not real-steps-first
+        self.pad_value = None  # what marks a padded step of the input, where a layer masks it
+        for layer in model.layers:
+            self.write(layer)
+
+    def write(self, layer):
+        g = self.g
+        if isinstance(layer, keras.layers.InputLayer):
+            return
+        if isinstance(layer, keras.layers.Embedding):
+            self.x = g.op("Gather", [g.const(_numpy(layer.embeddings), "embeddings"), self.x])
+            if layer.mask_zero:
+                self.pad_value = 0
+                self.mask = g.op("Not", [g.op("Equal", [self.input.name, g.const(0, dtype=np.int32)])])
+        elif isinstance(layer, keras.layers.Masking):
+            self.pad_value = float(layer.mask_value)
+            real = g.op("Not", [g.op("Equal", [self.x, g.const(layer.mask_value)])])
+            any_real = g.op("ReduceMax", [g.op("Cast", [real], to=TensorProto.FLOAT)], axes=[-1], keepdims=0)
+            self.mask = g.op("Cast", [any_real], to=TensorProto.BOOL)
+            self.x = g.op("Mul", [self.x, g.op("Unsqueeze", [any_real, g.ints([-1])])])
+        elif isinstance(layer, keras.layers.Rescaling):
+            self.x = g.op("Add", [g.op("Mul", [self.x, g.const(layer.scale)]), g.const(layer.offset)])
+        elif isinstance(layer, keras.layers.Reshape):
+            self.x = g.op("Reshape", [self.x, g.ints([-1, *layer.target_shape])])
+        elif isinstance(layer, keras.layers.Dense):
+            x = g.op("MatMul", [self.x, g.const(_numpy(layer.kernel))])
+            x = g.op("Add", [x, g.const(_numpy(layer.bias))])
+            if layer.activation is keras.activations.softmax:
+                x = g.op("Softmax", [x], axis=-1)
+            elif layer.activation is not keras.activations.linear:
+                raise Unsupported(f"{layer.name}: activation {layer.activation.__name__}")
+            self.x = x
+        elif isinstance(layer, keras.layers.Bidirectional):
+            if layer.merge_mode != "concat":
+                raise Unsupported(f"{layer.name}: merge mode {layer.merge_mode}")
+            self._recurrent([layer.forward_layer, layer.backward_layer], layer.return_sequences)
+        elif isinstance(layer, keras.layers.RNN):
+            if layer.go_backwards:
+                raise Unsupported(f"{layer.name}: go_backwards outside Bidirectional")
+            self._recurrent([layer], layer.return_sequences)
+        else:
+            raise Unsupported(f"layer {type(layer).__name__}")
+
+    def _sequence_lens(self):
+        """The mask as ONNX sequence_lens (real steps per row), and the check that it is right padding."""
+        if self.mask is None:
+            return ""
+        if self.lengths is not None:
+            return self.lengths
+        g, mask = self.g, self.mask
+        real_steps = g.op("Cast", [mask], to=TensorProto.INT32)
+        self.lengths = g.op("ReduceSum", [real_steps, g.ints([1])], keepdims=0)
+        steps = g.op("Squeeze", [g.op("Slice", [g.op("Shape", [mask]), g.ints([1]),
+                                                g.ints([2])])])
+        positions = g.op("Range", [g.const(0, dtype=np.int64), steps, g.const(1, dtype=np.int64)])
+        lengths = g.op("Unsqueeze", [g.op("Cast", [self.lengths], to=TensorProto.INT64),
+                                     g.ints([1])])
+        expected = g.op("Less", [positions, lengths])
+        holes = g.op("Cast", [g.op("Xor", [mask, expected])], to=TensorProto.FLOAT)
+        self.right_padded = g.op("Not", [g.op("Cast", [g.op("ReduceMax", [holes], axes=[1], keepdims=0)],
+                                              to=TensorProto.BOOL)])
+        return self.lengths
+
+    def _recurrent(self, directions, return_sequences):
+        g = self.g
+        for layer in directions:
+            _check_cell(layer)
+        if isinstance(directions[0], keras.layers.SimpleRNN) and SIMPLE_RNN_AS_SCAN:
+            return self._scan_simple_rnn(directions, return_sequences)
+        weights = [_direction_weights(layer) for layer in directions]
+        units = directions[0].cell.units
+        direction = "forward" if len(directions) == 1 else "bidirectional"
+        attributes = {"hidden_size": units, "direction": direction}
+        if isinstance(directions[0], keras.layers.GRU):
+            attributes["linear_before_reset"] = int(directions[0].cell.reset_after)
+        w, r, b = (g.const(np.stack([d[i] for d in weights]), name) for i, name in enumerate("WRB"))
+        time_major = g.op("Transpose", [self.x], perm=[1, 0, 2])
+        op = ONNX_OPS[type(directions[0]).__name__]
+        every_step, last = g.op(op, [time_major, w, r, b, self._sequence_lens()], outputs=2, **attributes)
+        if not return_sequences:
+            # [directions, batch, units] -> [batch, directions * units]: forward then backward, as Keras.
+            self.x = g.op("Reshape", [g.op("Transpose", [last], perm=[1, 0, 2]), g.ints([0, -1])])
+            self.mask = None
+            return
+        # [time, directions, batch, units] -> [batch, time, directions * units]
+        steps = g.op("Transpose", [every_step], perm=[2, 0, 1, 3])
+        self.x = g.op("Reshape", [steps, g.ints([0, 0, -1])])
+        if self.mask is not None and len(directions) == 1:
+            # Keras carries the last real output over padded steps; ONNX leaves zeros there.
+            final = g.op("Transpose", [last], perm=[1, 0, 2])  # [batch, 1, units]
+            keep = g.op("Unsqueeze", [self.mask, g.ints([-1])])
+            self.x = g.op("Where", [keep, self.x, final])
+
+    def _scan_simple_rnn(self, directions, return_sequences):
+        """SimpleRNN as an ONNX Scan: the input projection of every step in one MatMul, then per step
+        only h @ R + tanh, and the mask applied exactly as Keras does (holes included)."""
+        g = self.g
+        units = directions[0].cell.units
+        zero_padded_outputs = len(directions) == 2  # Bidirectional zeroes padded steps' outputs
+        batch = g.op("Slice", [g.op("Shape", [self.x]), g.ints([0]), g.ints([1])])
+        initial = g.op("ConstantOfShape", [g.op("Concat", [batch, g.ints([units])], axis=0)],
+                       value=numpy_helper.from_array(np.zeros(1, np.float32)))
+        results = []
+        for layer in directions:
+            kernel, recurrent, bias = _direction_weights(layer)
+            projected = g.op("Add", [g.op("MatMul", [self.x, g.const(kernel.T)]), g.const(bias[:units])])
+            body = _simple_rnn_step(recurrent.T, bias[units:], self.mask is not None, zero_padded_outputs)
+            scanned = [projected] + ([g.op("Unsqueeze", [self.mask, g.ints([-1])])]
+                                     if self.mask is not None else [])
+            backwards = int(layer.go_backwards)
+            count = len(scanned)
+            final, steps = g.op("Scan", [initial, *scanned], outputs=2, body=body, num_scan_inputs=count,
+                                scan_input_axes=[1] * count, scan_input_directions=[backwards] * count,
+                                scan_output_axes=[1], scan_output_directions=[backwards])
+            results.append(steps if return_sequences else final)
+        self.x = results[0] if len(results) == 1 else g.op("Concat", results, axis=-1)
+        if not return_sequences:
+            self.mask = None
+
+    def output(self, rank):
+        """The final tensor (of `rank`), NaN in every row whose padding was not all after its real steps."""
+        if self.right_padded is None:
+            return self.x
+        g = self.g
+        per_row = g.op("Unsqueeze", [self.right_padded, g.ints(list(range(1, rank)))])
+        return g.op("Where", [per_row, self.x, g.const(np.nan)])
+
+
+def _simple_rnn_step(recurrent, recurrent_bias, masked, zero_padded_outputs):
+    """Scan body: (h, projected x_t[, mask_t]) -> (h', output_t)."""
+    units = recurrent.shape[0]
+    h = helper.make_tensor_value_info("h", TensorProto.FLOAT, [None, units])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, units])
+    inputs = [h, x]
+    nodes = [
+        helper.make_node("MatMul", ["h", "R"], ["hR"]),
+        helper.make_node("Add", ["x", "hR"], ["sum"]),
+        helper.make_node("Add", ["sum", "Rb"], ["pre"]),
+        helper.make_node("Tanh", ["pre"], ["new_h"]),
+    ]
+    if masked:
+        inputs.append(helper.make_tensor_value_info("m", TensorProto.BOOL, [None, 1]))
+        nodes.append(helper.make_node("Where", ["m", "new_h", "h"], ["next_h"]))
+        if zero_padded_outputs:
+            nodes.append(helper.make_node("Where", ["m", "next_h", "zero"], ["out"]))
+        else:
+            nodes.append(helper.make_node("Identity", ["next_h"], ["out"]))
+    else:
+        nodes += [helper.make_node("Identity", ["new_h"], [name]) for name in ("next_h", "out")]
+    constants = [numpy_helper.from_array(recurrent.astype(np.float32), "R"),
+                 numpy_helper.from_array(recurrent_bias.astype(np.float32), "Rb")]
+    if masked and zero_padded_outputs:
+        constants.append(numpy_helper.from_array(np.zeros(1, np.float32), "zero"))
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, units])
+               for name in ("next_h", "out")]
+    return helper.make_graph(nodes, "simple_rnn_step", inputs, outputs, constants)
+
+
+def fused_onnx(model, opset):
+    """(ONNX model, notes for metadata.json) for `model`; Unsupported if it has a layer not written here.
+
+    Input and output names are the model's (the serving signature's), batch and time dynamic.
+    The notes: right_padding_only (the graph reads the mask as lengths and answers NaN for rows
+    padded otherwise) and pad_value (the input value that marks a padded step).
+    """
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise Unsupported("models with several inputs or outputs")
+    writer = _Writer(model)
+    (output_name,) = model.output_names
+    g = writer.g
+    (inputs,) = model.inputs
+    (outputs,) = model.outputs
+    g.nodes.append(helper.make_node("Identity", [writer.output(len(outputs.shape))], [output_name]))
+    dtype = TensorProto.INT32 if "int" in str(inputs.dtype) else TensorProto.FLOAT
+    graph = helper.make_graph(
+        g.nodes, model.name, [helper.make_tensor_value_info(inputs.name, dtype, list(inputs.shape))],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, list(outputs.shape))], g.initializers)
+    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                                   producer_name="rnn-zoo")
+    onnx.checker.check_model(onnx_model, full_check=True)
+    return onnx_model, {"right_padding_only": writer.right_padded is not None, "pad_value": writer.pad_value}
