@@ -23,6 +23,15 @@ class ExportError(ValueError):
     """An export that cannot be made or does not match its Keras model; nothing was published."""
 
 
+def _op_types(graph):
+    """Every operator in the graph, those of its subgraphs (If branches, Loop and Scan bodies) too."""
+    for node in graph.node:
+        yield node.op_type
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _op_types(attribute.g)
+
+
 def _onnx_graph(model, function, generates):
     """The ONNX model, and what metadata.json says of it.
 
@@ -39,7 +48,7 @@ def _onnx_graph(model, function, generates):
         onnx_model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature,
                                                       opset=ONNX_OPSET)
         written_by = "tf2onnx"
-    ops = {node.op_type for node in onnx_model.graph.node}
+    ops = set(_op_types(onnx_model.graph))
     return onnx_model, {
         "written_by": written_by,
         "fused_recurrent_ops": sorted(ops & set(RECURRENT_OPS)),

@@ -16,9 +16,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 ONNX_OPS = {"SimpleRNN": "RNN", "GRU": "GRU", "LSTM": "LSTM"}
-# ONNX Runtime's fused RNN kernel applies tanh one element at a time and is slower than the generic
-# Loop at batch 64; a Scan whose step is one MatMul and a vectorised Tanh beats both (make bench-export).
-SIMPLE_RNN_AS_SCAN = True
+# A SimpleRNN runs as a fused RNN node while batch x units is at most this, as a Scan above it.
+SIMPLE_RNN_FUSED_UP_TO = 256
 # Keras keeps LSTM gates as input, forget, cell, output; ONNX wants input, output, forget, cell.
 LSTM_GATE_ORDER = [0, 3, 1, 2]
 
@@ -31,12 +30,12 @@ class _Graph:
     def __init__(self):
         self.nodes, self.initializers, self._count = [], [], 0
 
-    def _name(self, hint):
+    def fresh_name(self, hint):
         self._count += 1
         return f"{hint}_{self._count}"
 
     def const(self, value, hint="const", dtype=np.float32):
-        name = self._name(hint)
+        name = self.fresh_name(hint)
         self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
@@ -44,7 +43,7 @@ class _Graph:
         return self.const(values, "ints", dtype=np.int64)
 
     def op(self, op_type, inputs, outputs=1, **attributes):
-        names = [self._name(op_type.lower()) for _ in range(outputs)]
+        names = [self.fresh_name(op_type.lower()) for _ in range(outputs)]
         self.nodes.append(helper.make_node(op_type, inputs, names, **attributes))
         return names[0] if outputs == 1 else names
 
@@ -157,11 +156,43 @@ class _Writer:
         return self.lengths
 
     def _recurrent(self, directions, return_sequences):
-        g = self.g
         for layer in directions:
             _check_cell(layer)
-        if isinstance(directions[0], keras.layers.SimpleRNN) and SIMPLE_RNN_AS_SCAN:
-            return self._scan_simple_rnn(directions, return_sequences)
+        if isinstance(directions[0], keras.layers.SimpleRNN):
+            x = self._simple_rnn(directions, return_sequences)
+        else:
+            x = self._fused(directions, return_sequences)
+        self.x = x
+        if not return_sequences:
+            self.mask = None
+
+    def _simple_rnn(self, directions, return_sequences):
+        """ONNX Runtime's fused RNN kernel is the fastest for few rows but applies tanh one element at
+        a time, so from batch x units > 256 a Scan is faster (and both beat tf2onnx's Loop): an If
+        picks one per call (make bench-export)."""
+        g = self.g
+        lengths = self._sequence_lens()  # outside the branches, which both read it
+        batch = g.op("Squeeze", [g.op("Slice", [g.op("Shape", [self.x]), g.ints([0]), g.ints([1])])])
+        most_rows = max(1, SIMPLE_RNN_FUSED_UP_TO // directions[0].cell.units)
+        few_rows = g.op("LessOrEqual", [batch, g.ints(most_rows)])
+        rank = 3 if return_sequences else 2
+        fused = self._branch(lambda: self._fused(directions, return_sequences, lengths), rank)
+        scan = self._branch(lambda: self._scan(directions, return_sequences), rank)
+        return g.op("If", [few_rows], then_branch=fused, else_branch=scan)
+
+    def _branch(self, build, rank):
+        """The nodes `build` adds, as a subgraph for If; its constants stay in the outer graph."""
+        g = self.g
+        outer, g.nodes = g.nodes, []
+        output = build()
+        nodes, g.nodes = g.nodes, outer
+        result = helper.make_tensor_value_info(g.fresh_name("branch"), TensorProto.FLOAT, [None] * rank)
+        nodes.append(helper.make_node("Identity", [output], [result.name]))
+        return helper.make_graph(nodes, result.name, [], [result])
+
+    def _fused(self, directions, return_sequences, lengths=None):
+        """The layer as one ONNX RNN / GRU / LSTM node, forward or bidirectional."""
+        g = self.g
         weights = [_direction_weights(layer) for layer in directions]
         units = directions[0].cell.units
         direction = "forward" if len(directions) == 1 else "bidirectional"
@@ -171,24 +202,22 @@ class _Writer:
         w, r, b = (g.const(np.stack([d[i] for d in weights]), name) for i, name in enumerate("WRB"))
         time_major = g.op("Transpose", [self.x], perm=[1, 0, 2])
         op = ONNX_OPS[type(directions[0]).__name__]
-        every_step, last = g.op(op, [time_major, w, r, b, self._sequence_lens()], outputs=2, **attributes)
+        lengths = self._sequence_lens() if lengths is None else lengths
+        every_step, last = g.op(op, [time_major, w, r, b, lengths], outputs=2, **attributes)
         if not return_sequences:
             # [directions, batch, units] -> [batch, directions * units]: forward then backward, as Keras.
-            self.x = g.op("Reshape", [g.op("Transpose", [last], perm=[1, 0, 2]), g.ints([0, -1])])
-            self.mask = None
-            return
+            return g.op("Reshape", [g.op("Transpose", [last], perm=[1, 0, 2]), g.ints([0, -1])])
         # [time, directions, batch, units] -> [batch, time, directions * units]
-        steps = g.op("Transpose", [every_step], perm=[2, 0, 1, 3])
-        self.x = g.op("Reshape", [steps, g.ints([0, 0, -1])])
-        if self.mask is not None and len(directions) == 1:
-            # Keras carries the last real output over padded steps; ONNX leaves zeros there.
-            final = g.op("Transpose", [last], perm=[1, 0, 2])  # [batch, 1, units]
-            keep = g.op("Unsqueeze", [self.mask, g.ints([-1])])
-            self.x = g.op("Where", [keep, self.x, final])
+        steps = g.op("Reshape", [g.op("Transpose", [every_step], perm=[2, 0, 1, 3]), g.ints([0, 0, -1])])
+        if self.mask is None or len(directions) == 2:
+            return steps
+        # Keras carries the last real output over padded steps; ONNX leaves zeros there.
+        final = g.op("Transpose", [last], perm=[1, 0, 2])  # [batch, 1, units]
+        return g.op("Where", [g.op("Unsqueeze", [self.mask, g.ints([-1])]), steps, final])
 
-    def _scan_simple_rnn(self, directions, return_sequences):
+    def _scan(self, directions, return_sequences):
         """SimpleRNN as an ONNX Scan: the input projection of every step in one MatMul, then per step
-        only h @ R + tanh, and the mask applied exactly as Keras does (holes included)."""
+        only h @ R + tanh, with the mask applied as Keras applies it."""
         g = self.g
         units = directions[0].cell.units
         zero_padded_outputs = len(directions) == 2  # Bidirectional zeroes padded steps' outputs
@@ -208,9 +237,7 @@ class _Writer:
                                 scan_input_axes=[1] * count, scan_input_directions=[backwards] * count,
                                 scan_output_axes=[1], scan_output_directions=[backwards])
             results.append(steps if return_sequences else final)
-        self.x = results[0] if len(results) == 1 else g.op("Concat", results, axis=-1)
-        if not return_sequences:
-            self.mask = None
+        return results[0] if len(results) == 1 else g.op("Concat", results, axis=-1)
 
     def output(self, rank):
         """The final tensor (of `rank`), NaN in every row whose padding was not all after its real steps."""
