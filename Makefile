@@ -34,8 +34,8 @@ EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--nam
 SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--runtime $(RUNTIME)) \
 	$(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) $(if $(filter all,$(VERSIONS)),--all-versions)
 
-.PHONY: setup tasks train tune tune-chief tune-worker export serve test lint bench bench-export bench-tune \
-	bench-serve
+.PHONY: setup tasks train tune tune-chief tune-worker export serve test lint bench bench-setup bench-export \
+	bench-tune bench-serve
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -73,7 +73,11 @@ test: lint
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
 bench: bench-export bench-tune bench-serve
 
-bench-export:
+# PyTorch (for bench-export's twin) is installed here, never by `make setup`.
+bench-setup:
+	$(VENV)/bin/pip install -e ".[dev,bench]"
+
+bench-export: bench-setup
 	$(VENV)/bin/python -m bench.bench_export
 
 bench-tune:

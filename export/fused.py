@@ -111,7 +111,7 @@ class _Writer:
             real = g.op("Not", [g.op("Equal", [self.x, g.const(layer.mask_value)])])
             any_real = g.op("ReduceMax", [g.op("Cast", [real], to=TensorProto.FLOAT)], axes=[-1], keepdims=0)
             self.mask = g.op("Cast", [any_real], to=TensorProto.BOOL)
-            self.x = g.op("Mul", [self.x, g.op("Unsqueeze", [any_real, g.ints([-1])])])
+            # Keras also zeroes the padded steps; no node here reads them, so the graph leaves them.
         elif isinstance(layer, keras.layers.Rescaling):
             self.x = g.op("Add", [g.op("Mul", [self.x, g.const(layer.scale)]), g.const(layer.offset)])
         elif isinstance(layer, keras.layers.Reshape):
@@ -167,9 +167,8 @@ class _Writer:
             self.mask = None
 
     def _simple_rnn(self, directions, return_sequences):
-        """ONNX Runtime's fused RNN kernel is the fastest for few rows but applies tanh one element at
-        a time, so from batch x units > 256 a Scan is faster (and both beat tf2onnx's Loop): an If
-        picks one per call (make bench-export)."""
+        """ONNX Runtime's fused RNN kernel is the fastest for few rows, but from batch x units > 256
+        a Scan is faster (and both beat tf2onnx's Loop): an If picks one per call (make bench-export)."""
         g = self.g
         lengths = self._sequence_lens()  # outside the branches, which both read it
         batch = g.op("Squeeze", [g.op("Slice", [g.op("Shape", [self.x]), g.ints([0]), g.ints([1])])])
@@ -227,8 +226,10 @@ class _Writer:
         results = []
         for layer in directions:
             kernel, recurrent, bias = _direction_weights(layer)
-            projected = g.op("Add", [g.op("MatMul", [self.x, g.const(kernel.T)]), g.const(bias[:units])])
-            body = _simple_rnn_step(recurrent.T, bias[units:], self.mask is not None, zero_padded_outputs)
+            # Both biases go into the projection, once for all steps (Keras' SimpleRNN has one bias).
+            bias = bias[:units] + bias[units:]
+            projected = g.op("Add", [g.op("MatMul", [self.x, g.const(kernel.T)]), g.const(bias)])
+            body = _simple_rnn_step(recurrent.T, self.mask is not None, zero_padded_outputs)
             scanned = [projected] + ([g.op("Unsqueeze", [self.mask, g.ints([-1])])]
                                      if self.mask is not None else [])
             backwards = int(layer.go_backwards)
@@ -248,7 +249,7 @@ class _Writer:
         return g.op("Where", [per_row, self.x, g.const(np.nan)])
 
 
-def _simple_rnn_step(recurrent, recurrent_bias, masked, zero_padded_outputs):
+def _simple_rnn_step(recurrent, masked, zero_padded_outputs):
     """Scan body: (h, projected x_t[, mask_t]) -> (h', output_t)."""
     units = recurrent.shape[0]
     h = helper.make_tensor_value_info("h", TensorProto.FLOAT, [None, units])
@@ -256,8 +257,7 @@ def _simple_rnn_step(recurrent, recurrent_bias, masked, zero_padded_outputs):
     inputs = [h, x]
     nodes = [
         helper.make_node("MatMul", ["h", "R"], ["hR"]),
-        helper.make_node("Add", ["x", "hR"], ["sum"]),
-        helper.make_node("Add", ["sum", "Rb"], ["pre"]),
+        helper.make_node("Add", ["x", "hR"], ["pre"]),
         helper.make_node("Tanh", ["pre"], ["new_h"]),
     ]
     if masked:
@@ -269,8 +269,7 @@ def _simple_rnn_step(recurrent, recurrent_bias, masked, zero_padded_outputs):
             nodes.append(helper.make_node("Identity", ["next_h"], ["out"]))
     else:
         nodes += [helper.make_node("Identity", ["new_h"], [name]) for name in ("next_h", "out")]
-    constants = [numpy_helper.from_array(recurrent.astype(np.float32), "R"),
-                 numpy_helper.from_array(recurrent_bias.astype(np.float32), "Rb")]
+    constants = [numpy_helper.from_array(recurrent.astype(np.float32), "R")]
     if masked and zero_padded_outputs:
         constants.append(numpy_helper.from_array(np.zeros(1, np.float32), "zero"))
     outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, units])
