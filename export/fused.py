@@ -94,7 +94,14 @@ class _Writer:
         self.lengths = None  # int32 [batch], real steps per row, once a fused node needs them
         self.right_padded = None  # bool [batch], False where the mask is not real-steps-first
         self.pad_value = None  # what marks a padded step of the input, where a layer masks it
+        previous = self.input
         for layer in model.layers:
+            if not isinstance(layer, keras.layers.InputLayer):
+                # A layer that takes a mask lists it after its input; the mask is followed here anyway.
+                inputs = layer.input if isinstance(layer.input, list) else [layer.input]
+                if inputs[0] is not previous or any(t.dtype != "bool" for t in inputs[1:]):
+                    raise Unsupported("a model that is not one chain of layers")
+                previous = layer.output
             self.write(layer)
 
     def write(self, layer):
@@ -118,7 +125,8 @@ class _Writer:
             self.x = g.op("Reshape", [self.x, g.ints([-1, *layer.target_shape])])
         elif isinstance(layer, keras.layers.Dense):
             x = g.op("MatMul", [self.x, g.const(_numpy(layer.kernel))])
-            x = g.op("Add", [x, g.const(_numpy(layer.bias))])
+            if layer.use_bias:
+                x = g.op("Add", [x, g.const(_numpy(layer.bias))])
             if layer.activation is keras.activations.softmax:
                 x = g.op("Softmax", [x], axis=-1)
             elif layer.activation is not keras.activations.linear:

@@ -83,6 +83,19 @@ def test_unmasked_models_get_fused_nodes_and_match_keras(cell, bidirectional, la
     _assert_graph(metadata["onnx_graph"], zoo.get_task("many_to_one"), cell, masked=False)
 
 
+def test_a_model_the_writer_does_not_know_is_converted_by_tf2onnx(rng, tmp_path):
+    inputs = keras.Input(shape=(None, 3), name="sequence")
+    steps = keras.layers.GRU(4, return_sequences=True)(inputs)
+    last, mean = keras.layers.GRU(4)(steps), keras.layers.GlobalAveragePooling1D()(steps)
+    pooled = keras.layers.Concatenate()([last, mean])
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="label")(pooled))
+    contract = {"spec": {}, "output_vocabulary": None, "labels": None}
+    examples = rng.normal(size=(4, 5, 3)).astype("float32")
+    version_dir = export_model(model, zoo.get_task("many_to_one"), contract, examples, tmp_path, "m")
+    graph = json.loads((version_dir / "metadata.json").read_text())["onnx_graph"]
+    assert graph["written_by"] == "tf2onnx" and not graph["right_padding_only"]
+
+
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_masked_simple_rnn_matches_keras_in_both_of_its_graphs(bidirectional, rng, tmp_path):
     task = zoo.get_task("tagging")
