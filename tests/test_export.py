@@ -83,6 +83,21 @@ def test_unmasked_models_get_fused_nodes_and_match_keras(cell, bidirectional, la
     _assert_graph(metadata["onnx_graph"], zoo.get_task("many_to_one"), cell, masked=False)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_gru_without_reset_after_becomes_a_gru_node_too(bidirectional, rng, tmp_path):
+    inputs = keras.Input(shape=(None, 3), name="sequence")
+    layer = keras.layers.GRU(8, reset_after=False, return_sequences=True)
+    x = keras.layers.Bidirectional(layer)(inputs) if bidirectional else layer(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="label")(x))
+    for weight in model.weights:
+        weight.assign(rng.normal(scale=0.5, size=weight.shape))
+    contract = {"spec": {}, "output_vocabulary": None, "labels": None}
+    examples = rng.normal(size=(4, 5, 3)).astype("float32")
+    version_dir = export_model(model, zoo.get_task("tagging"), contract, examples, tmp_path, "m")
+    graph = json.loads((version_dir / "metadata.json").read_text())["onnx_graph"]
+    assert graph["written_by"] == "rnn-zoo" and graph["fused_recurrent_ops"] == ["GRU"]
+
+
 def test_a_model_the_writer_does_not_know_is_converted_by_tf2onnx(rng, tmp_path):
     inputs = keras.Input(shape=(None, 3), name="sequence")
     steps = keras.layers.GRU(4, return_sequences=True)(inputs)
