@@ -91,6 +91,7 @@ class _Writer:
         (self.input,) = model.inputs
         self.x = self.input.name
         self.mask = None  # bool [batch, time] while the tensor is a masked sequence
+        self.real = None  # the same as float 1/0, where a layer computed it that way
         self.lengths = None  # int32 [batch], real steps per row, once a fused node needs them
         self.right_padded = None  # bool [batch], False where the mask is not real-steps-first
         self.pad_value = None  # what marks a padded step of the input, where a layer masks it
@@ -116,8 +117,8 @@ class _Writer:
         elif isinstance(layer, keras.layers.Masking):
             self.pad_value = float(layer.mask_value)
             real = g.op("Not", [g.op("Equal", [self.x, g.const(layer.mask_value)])])
-            any_real = g.op("ReduceMax", [g.op("Cast", [real], to=TensorProto.FLOAT)], axes=[-1], keepdims=0)
-            self.mask = g.op("Cast", [any_real], to=TensorProto.BOOL)
+            self.real = g.op("ReduceMax", [g.op("Cast", [real], to=TensorProto.FLOAT)], axes=[-1], keepdims=0)
+            self.mask = g.op("Cast", [self.real], to=TensorProto.BOOL)
             # Keras also zeroes the padded steps; no node here reads them, so the graph leaves them.
         elif isinstance(layer, keras.layers.Rescaling):
             self.x = g.op("Add", [g.op("Mul", [self.x, g.const(layer.scale)]), g.const(layer.offset)])
@@ -149,18 +150,14 @@ class _Writer:
             return ""
         if self.lengths is not None:
             return self.lengths
-        g, mask = self.g, self.mask
-        real_steps = g.op("Cast", [mask], to=TensorProto.INT32)
-        self.lengths = g.op("ReduceSum", [real_steps, g.ints([1])], keepdims=0)
-        steps = g.op("Squeeze", [g.op("Slice", [g.op("Shape", [mask]), g.ints([1]),
-                                                g.ints([2])])])
-        positions = g.op("Range", [g.const(0, dtype=np.int64), steps, g.const(1, dtype=np.int64)])
-        lengths = g.op("Unsqueeze", [g.op("Cast", [self.lengths], to=TensorProto.INT64),
-                                     g.ints([1])])
-        expected = g.op("Less", [positions, lengths])
-        holes = g.op("Cast", [g.op("Xor", [mask, expected])], to=TensorProto.FLOAT)
-        self.right_padded = g.op("Not", [g.op("Cast", [g.op("ReduceMax", [holes], axes=[1], keepdims=0)],
-                                              to=TensorProto.BOOL)])
+        g = self.g
+        real = self.real or g.op("Cast", [self.mask], to=TensorProto.FLOAT)  # 1 real step, 0 padding
+        real_count = g.op("ReduceSum", [real, g.ints([1])], keepdims=0)
+        self.lengths = g.op("Cast", [real_count], to=TensorProto.INT32)
+        # Padding seen so far, at each step: a real step after any padding breaks right padding.
+        padding_before = g.op("CumSum", [g.op("Sub", [g.const(1.0), real]), g.const(1, dtype=np.int64)])
+        real_after_padding = g.op("ReduceMax", [g.op("Mul", [real, padding_before])], axes=[1], keepdims=0)
+        self.right_padded = g.op("Equal", [real_after_padding, g.const(0.0)])
         return self.lengths
 
     def _recurrent(self, directions, return_sequences):
@@ -172,7 +169,7 @@ class _Writer:
             x = self._fused(directions, return_sequences)
         self.x = x
         if not return_sequences:
-            self.mask = None
+            self.mask = self.real = None
 
     def _simple_rnn(self, directions, return_sequences):
         """ONNX Runtime's fused RNN kernel is the fastest for few rows, but from batch x units > 256
