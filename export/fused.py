@@ -175,12 +175,12 @@ class _Writer:
         """ONNX Runtime's fused RNN kernel is the fastest for few rows, but from batch x units > 256
         a Scan is faster (and both beat tf2onnx's Loop): an If picks one per call (make bench-export)."""
         g = self.g
-        lengths = self._sequence_lens()  # outside the branches, which both read it
+        self._sequence_lens()  # made (and cached) outside the branches, which both read it
         batch = g.op("Squeeze", [g.op("Slice", [g.op("Shape", [self.x]), g.ints([0]), g.ints([1])])])
         most_rows = max(1, SIMPLE_RNN_FUSED_UP_TO // directions[0].cell.units)
         few_rows = g.op("LessOrEqual", [batch, g.ints(most_rows)])
         rank = 3 if return_sequences else 2
-        fused = self._branch(lambda: self._fused(directions, return_sequences, lengths), rank)
+        fused = self._branch(lambda: self._fused(directions, return_sequences), rank)
         scan = self._branch(lambda: self._scan(directions, return_sequences), rank)
         return g.op("If", [few_rows], then_branch=fused, else_branch=scan)
 
@@ -194,7 +194,7 @@ class _Writer:
         nodes.append(helper.make_node("Identity", [output], [result.name]))
         return helper.make_graph(nodes, result.name, [], [result])
 
-    def _fused(self, directions, return_sequences, lengths=None):
+    def _fused(self, directions, return_sequences):
         """The layer as one ONNX RNN / GRU / LSTM node, forward or bidirectional."""
         g = self.g
         weights = [_direction_weights(layer) for layer in directions]
@@ -206,8 +206,7 @@ class _Writer:
         w, r, b = (g.const(np.stack([d[i] for d in weights]), name) for i, name in enumerate("WRB"))
         time_major = g.op("Transpose", [self.x], perm=[1, 0, 2])
         op = ONNX_OPS[type(directions[0]).__name__]
-        lengths = self._sequence_lens() if lengths is None else lengths
-        every_step, last = g.op(op, [time_major, w, r, b, lengths], outputs=2, **attributes)
+        every_step, last = g.op(op, [time_major, w, r, b, self._sequence_lens()], outputs=2, **attributes)
         if not return_sequences:
             # [directions, batch, units] -> [batch, directions * units]: forward then backward, as Keras.
             return g.op("Reshape", [g.op("Transpose", [last], perm=[1, 0, 2]), g.ints([0, -1])])
