@@ -10,9 +10,11 @@ import tensorflow as tf
 import tf2onnx
 
 from export.fused import Unsupported, fused_onnx
+from export.fused_decoder import greedy_decoder_onnx
 from export.layout import next_version, sha256_of, staged_version
 from export.serving import describe_signature, serving_function
 from export.verify import example_batches, verify
+from zoo.data import Vocabulary
 from zoo.registry import get_task
 
 ONNX_OPSET = 17
@@ -32,17 +34,20 @@ def _op_types(graph):
                 yield from _op_types(attribute.g)
 
 
-def _onnx_graph(model, function, generates):
+def _onnx_graph(model, function, contract, generates):
     """The ONNX model, and what metadata.json says of it.
 
-    Written with fused recurrent nodes by export.fused where it can (not for generating models:
-    their greedy decoding loop stays tf2onnx's); converted by tf2onnx otherwise.
+    Written with fused recurrent nodes by export.fused (export.fused_decoder for generating models)
+    where it can; converted by tf2onnx otherwise.
     """
     notes = {"right_padding_only": False}
     try:
         if generates:
-            raise Unsupported("greedy decoding")
-        onnx_model, notes = fused_onnx(model, ONNX_OPSET)
+            vocab = Vocabulary(tuple(contract["output_vocabulary"]))
+            onnx_model, notes = greedy_decoder_onnx(model, vocab, contract["spec"]["max_output_len"],
+                                                    ONNX_OPSET)
+        else:
+            onnx_model, notes = fused_onnx(model, ONNX_OPSET)
         written_by = "rnn-zoo"
     except Unsupported:
         onnx_model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature,
@@ -75,7 +80,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
         archive.track(model)
         archive.add_endpoint("serving_default", function)
         archive.write_out(str(staging), verbose=False)
-        onnx_model, graph = _onnx_graph(model, function, task.generates)
+        onnx_model, graph = _onnx_graph(model, function, contract, task.generates)
         onnx.save(onnx_model, staging / "model.onnx")
         try:
             verification = verify(function, staging, staging / "model.onnx", example_batches(examples))

@@ -4,11 +4,14 @@ tf2onnx turns GRU, SimpleRNN and every masked recurrent layer into a generic ONN
 Runtime runs step by step. For models that are a chain of the layers below (the zoo's one_to_one,
 many_to_one and tagging), this module writes the whole graph itself: the recurrent layers as ONNX's
 own operators, with `sequence_lens` taken from the mask, and the few layers around them as plain ops.
+export.fused_decoder builds the generating tasks' graphs from the same pieces.
 
 The mask becomes lengths, which only describe right padding (real steps first). A row whose mask
 has holes or leading padding would be computed wrongly, so the graph answers NaN for such a row
 instead, and the server refuses it with a 400.
 """
+
+import functools
 
 import keras
 import numpy as np
@@ -26,7 +29,9 @@ class Unsupported(ValueError):
     """The model has a layer or setting this writer does not translate; tf2onnx converts it instead."""
 
 
-class _Graph:
+class Graph:
+    """The nodes and constants of one ONNX graph as it is written, with unique tensor names."""
+
     def __init__(self):
         self.nodes, self.initializers, self._count = [], [], 0
 
@@ -47,17 +52,36 @@ class _Graph:
         self.nodes.append(helper.make_node(op_type, inputs, names, **attributes))
         return names[0] if outputs == 1 else names
 
+    def subgraph(self, build, name, inputs, outputs):
+        """The nodes and constants that `build(*input names)` adds, as a graph (an If branch, a Loop body).
 
-def _numpy(variable):
+        inputs and outputs: (ONNX type, rank) pairs; `build` returns the output names.
+        """
+        outer = self.nodes, self.initializers
+        self.nodes, self.initializers = [], []
+        try:
+            inputs = [helper.make_tensor_value_info(self.fresh_name(name), kind, [None] * rank)
+                      for kind, rank in inputs]
+            results = build(*(i.name for i in inputs))
+            outputs = [helper.make_tensor_value_info(self.fresh_name(name), kind, [None] * rank)
+                       for kind, rank in outputs]
+            self.nodes += [helper.make_node("Identity", [r], [o.name]) for r, o in zip(results, outputs)]
+            return helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
+        finally:
+            self.nodes, self.initializers = outer
+
+
+def float32(variable):
+    """A Keras weight as a float32 numpy array."""
     return keras.ops.convert_to_numpy(variable).astype(np.float32)
 
 
 def _direction_weights(layer):
     """ONNX W, R and B for one direction of a Keras SimpleRNN, GRU or LSTM layer."""
     cell = layer.cell
-    kernel, recurrent = _numpy(cell.kernel).T, _numpy(cell.recurrent_kernel).T  # [gates*units, in]
+    kernel, recurrent = float32(cell.kernel).T, float32(cell.recurrent_kernel).T  # [gates*units, in]
     units = cell.units
-    bias = _numpy(cell.bias) if cell.use_bias else np.zeros_like(kernel[:, 0])
+    bias = float32(cell.bias) if cell.use_bias else np.zeros_like(kernel[:, 0])
     if isinstance(layer, keras.layers.LSTM):
         def reorder(matrix):
             return matrix.reshape(4, units, -1)[LSTM_GATE_ORDER].reshape(4 * units, -1)
@@ -83,174 +107,199 @@ def _check_cell(layer):
         raise Unsupported(f"{layer.name}: stateful or unrolled")
 
 
-class _Writer:
-    """Walks the model's layers in order, keeping the current tensor and, once known, its mask."""
+def layer_inputs(layer):
+    """The Keras tensors a layer was called on: its input first, then any initial states.
 
-    def __init__(self, model):
-        self.g = _Graph()
-        (self.input,) = model.inputs
-        self.x = self.input.name
-        self.mask = None  # bool [batch, time] while the tensor is a masked sequence
-        self.real = None  # the same as float 1/0, where a layer computed it that way
+    A layer that takes a mask lists it too; the mask is followed by LayerWriter instead, so it is left out.
+    """
+    inputs = layer.input if isinstance(layer.input, list) else [layer.input]
+    return [inputs[0]] + [t for t in inputs[1:] if t.dtype != "bool"]
+
+
+def layer_outputs(layer):
+    return layer.output if isinstance(layer.output, list) else [layer.output]
+
+
+class LayerWriter:
+    """Writes layers one at a time, keeping the current tensor and, once known, its mask."""
+
+    def __init__(self, graph, model_input):
+        self.g = graph
+        self.input = model_input
+        self.x = model_input.name
+        self.padded = None  # float [batch, time], 1 at padded steps, while the tensor is a masked sequence
         self.lengths = None  # int32 [batch], real steps per row, once a fused node needs them
-        self.right_padded = None  # bool [batch], False where the mask is not real-steps-first
+        self.misplaced = None  # float [batch, 1], above 0 where a real step follows padding
         self.pad_value = None  # what marks a padded step of the input, where a layer masks it
-        previous = self.input
-        for layer in model.layers:
-            if not isinstance(layer, keras.layers.InputLayer):
-                # A layer that takes a mask lists it after its input; the mask is followed here anyway.
-                inputs = layer.input if isinstance(layer.input, list) else [layer.input]
-                if inputs[0] is not previous or any(t.dtype != "bool" for t in inputs[1:]):
-                    raise Unsupported("a model that is not one chain of layers")
-                previous = layer.output
-            self.write(layer)
 
     def write(self, layer):
+        """Writes `layer` on the current tensor; returns the names of its outputs, in Keras' order."""
         g = self.g
-        if isinstance(layer, keras.layers.InputLayer):
-            return
         if isinstance(layer, keras.layers.Embedding):
-            self.x = g.op("Gather", [g.const(_numpy(layer.embeddings), "embeddings"), self.x])
+            self.x = g.op("Gather", [g.const(float32(layer.embeddings), "embeddings"), self.x])
             if layer.mask_zero:
                 self.pad_value = 0
-                self.mask = g.op("Not", [g.op("Equal", [self.input.name, g.const(0, dtype=np.int32)])])
+                self.padded = g.op("Cast", [g.op("Equal", [self.input.name, g.const(0, dtype=np.int32)])],
+                                   to=TensorProto.FLOAT)
         elif isinstance(layer, keras.layers.Masking):
             self.pad_value = float(layer.mask_value)
-            real = g.op("Not", [g.op("Equal", [self.x, g.const(layer.mask_value)])])
-            self.real = g.op("ReduceMax", [g.op("Cast", [real], to=TensorProto.FLOAT)], axes=[-1], keepdims=0)
-            self.mask = g.op("Cast", [self.real], to=TensorProto.BOOL)
+            # A step is padding where every feature equals mask_value.
+            padded_features = g.op("Equal", [self.x, g.const(layer.mask_value)])
+            self.padded = g.op("ReduceMin", [g.op("Cast", [padded_features], to=TensorProto.FLOAT)],
+                               axes=[-1], keepdims=0)
             # Keras also zeroes the padded steps; no node here reads them, so the graph leaves them.
         elif isinstance(layer, keras.layers.Rescaling):
             self.x = g.op("Add", [g.op("Mul", [self.x, g.const(layer.scale)]), g.const(layer.offset)])
         elif isinstance(layer, keras.layers.Reshape):
             self.x = g.op("Reshape", [self.x, g.ints([-1, *layer.target_shape])])
         elif isinstance(layer, keras.layers.Dense):
-            x = g.op("MatMul", [self.x, g.const(_numpy(layer.kernel))])
+            x = g.op("MatMul", [self.x, g.const(float32(layer.kernel))])
             if layer.use_bias:
-                x = g.op("Add", [x, g.const(_numpy(layer.bias))])
+                x = g.op("Add", [x, g.const(float32(layer.bias))])
             if layer.activation is keras.activations.softmax:
                 x = g.op("Softmax", [x], axis=-1)
+            elif layer.activation is keras.activations.tanh:
+                x = g.op("Tanh", [x])
             elif layer.activation is not keras.activations.linear:
                 raise Unsupported(f"{layer.name}: activation {layer.activation.__name__}")
             self.x = x
         elif isinstance(layer, keras.layers.Bidirectional):
             if layer.merge_mode != "concat":
                 raise Unsupported(f"{layer.name}: merge mode {layer.merge_mode}")
-            self._recurrent([layer.forward_layer, layer.backward_layer], layer.return_sequences)
+            return self._recurrent([layer.forward_layer, layer.backward_layer], layer.return_sequences,
+                                   layer.return_state)
         elif isinstance(layer, keras.layers.RNN):
             if layer.go_backwards:
                 raise Unsupported(f"{layer.name}: go_backwards outside Bidirectional")
-            self._recurrent([layer], layer.return_sequences)
+            return self._recurrent([layer], layer.return_sequences, layer.return_state)
         else:
             raise Unsupported(f"layer {type(layer).__name__}")
+        return [self.x]
 
     def _sequence_lens(self):
-        """The mask as ONNX sequence_lens (real steps per row), and the check that it is right padding."""
-        if self.mask is None:
+        """The mask as ONNX sequence_lens (real steps per row), and the check that it is right padding.
+
+        Every node here runs on each call, so they are as few as the check allows (make bench-export).
+        """
+        if self.padded is None:
             return ""
         if self.lengths is not None:
             return self.lengths
         g = self.g
-        real = self.real or g.op("Cast", [self.mask], to=TensorProto.FLOAT)  # 1 real step, 0 padding
+        real = g.op("Sub", [g.const(1.0), self.padded])
         real_count = g.op("ReduceSum", [real, g.ints([1])], keepdims=0)
         self.lengths = g.op("Cast", [real_count], to=TensorProto.INT32)
         # Padding seen so far, at each step: a real step after any padding breaks right padding.
-        padding_before = g.op("CumSum", [g.op("Sub", [g.const(1.0), real]), g.const(1, dtype=np.int64)])
-        real_after_padding = g.op("ReduceMax", [g.op("Mul", [real, padding_before])], axes=[1], keepdims=0)
-        self.right_padded = g.op("Equal", [real_after_padding, g.const(0.0)])
+        padding_before = g.op("CumSum", [self.padded, g.const(1, dtype=np.int64)])
+        self.misplaced = g.op("ReduceMax", [g.op("Mul", [real, padding_before])], axes=[1], keepdims=1)
         return self.lengths
 
-    def _recurrent(self, directions, return_sequences):
+    def _real_steps(self, rank):
+        """The mask as bool, true at real steps, shaped [batch, time] and then 1s up to `rank`."""
+        return self._to_rank(self.g.op("Equal", [self.padded, self.g.const(0.0)]), rank)
+
+    def _to_rank(self, tensor, rank):
+        """A [batch, n] tensor with 1s appended to its shape up to `rank`, to broadcast at that rank."""
+        return tensor if rank == 2 else self.g.op("Unsqueeze", [tensor, self.g.ints(list(range(2, rank)))])
+
+    def _recurrent(self, directions, return_sequences, return_state):
+        """Writes a recurrent layer (both of its directions); returns its output, then its states if asked."""
         for layer in directions:
             _check_cell(layer)
         if isinstance(directions[0], keras.layers.SimpleRNN):
-            x = self._simple_rnn(directions, return_sequences)
+            outputs = self._simple_rnn(directions, return_sequences, return_state)
         else:
-            x = self._fused(directions, return_sequences)
-        self.x = x
+            outputs = self._fused(directions, return_sequences, return_state)
+        self.x = outputs[0]
         if not return_sequences:
-            self.mask = self.real = None
+            self.padded = None
+        return outputs
 
-    def _simple_rnn(self, directions, return_sequences):
+    def _simple_rnn(self, directions, return_sequences, return_state):
         """ONNX Runtime's fused RNN kernel is the fastest for few rows, but from batch x units > 256
         a Scan is faster (and both beat tf2onnx's Loop): an If picks one per call (make bench-export)."""
         g = self.g
         self._sequence_lens()  # made (and cached) outside the branches, which both read it
-        batch = g.op("Squeeze", [g.op("Slice", [g.op("Shape", [self.x]), g.ints([0]), g.ints([1])])])
         most_rows = max(1, SIMPLE_RNN_FUSED_UP_TO // directions[0].cell.units)
-        few_rows = g.op("LessOrEqual", [batch, g.ints(most_rows)])
-        rank = 3 if return_sequences else 2
-        fused = self._branch(lambda: self._fused(directions, return_sequences), rank)
-        scan = self._branch(lambda: self._scan(directions, return_sequences), rank)
-        return g.op("If", [few_rows], then_branch=fused, else_branch=scan)
+        few_rows = g.op("LessOrEqual", [g.op("Shape", [self.x], start=0, end=1), g.ints([most_rows])])
+        outputs = [(TensorProto.FLOAT, 3 if return_sequences else 2)]
+        outputs += [(TensorProto.FLOAT, 2)] * (len(directions) if return_state else 0)
+        fused, scan = (g.subgraph(functools.partial(build, directions, return_sequences, return_state),
+                                  build.__name__, [], outputs) for build in (self._fused, self._scan))
+        chosen = g.op("If", [few_rows], outputs=len(outputs), then_branch=fused, else_branch=scan)
+        return chosen if return_state else [chosen]
 
-    def _branch(self, build, rank):
-        """The nodes `build` adds, as a subgraph for If; its constants stay in the outer graph."""
-        g = self.g
-        outer, g.nodes = g.nodes, []
-        output = build()
-        nodes, g.nodes = g.nodes, outer
-        result = helper.make_tensor_value_info(g.fresh_name("branch"), TensorProto.FLOAT, [None] * rank)
-        nodes.append(helper.make_node("Identity", [output], [result.name]))
-        return helper.make_graph(nodes, result.name, [], [result])
+    def recurrent_node(self, directions, time_major, sequence_lens="", initial_states=(), outputs=2):
+        """One ONNX RNN / GRU / LSTM node for the layer, forward or bidirectional.
 
-    def _fused(self, directions, return_sequences):
-        """The layer as one ONNX RNN / GRU / LSTM node, forward or bidirectional."""
-        g = self.g
+        Returns its `outputs` first outputs: Y [time, directions, batch, units], Y_h, and Y_c for LSTM.
+        """
         weights = [_direction_weights(layer) for layer in directions]
-        units = directions[0].cell.units
         direction = "forward" if len(directions) == 1 else "bidirectional"
-        attributes = {"hidden_size": units, "direction": direction}
+        attributes = {"hidden_size": directions[0].cell.units, "direction": direction}
         if isinstance(directions[0], keras.layers.GRU):
             attributes["linear_before_reset"] = int(directions[0].cell.reset_after)
-        w, r, b = (g.const(np.stack([d[i] for d in weights]), name) for i, name in enumerate("WRB"))
-        time_major = g.op("Transpose", [self.x], perm=[1, 0, 2])
+        w, r, b = (self.g.const(np.stack([d[i] for d in weights]), name) for i, name in enumerate("WRB"))
         op = ONNX_OPS[type(directions[0]).__name__]
-        every_step, last = g.op(op, [time_major, w, r, b, self._sequence_lens()], outputs=2, **attributes)
+        return self.g.op(op, [time_major, w, r, b, sequence_lens, *initial_states], outputs=outputs,
+                         **attributes)
+
+    def _fused(self, directions, return_sequences, return_state):
+        """The layer as one fused node: [its output, then each direction's states if return_state]."""
+        g = self.g
+        time_major = g.op("Transpose", [self.x], perm=[1, 0, 2])
+        state_count = 2 if isinstance(directions[0], keras.layers.LSTM) else 1
+        every_step, *finals = self.recurrent_node(directions, time_major, self._sequence_lens(),
+                                                  outputs=1 + (state_count if return_state else 1))
+        # [directions, batch, units] -> [batch, units] per direction, forward first, h then c: Keras' order.
+        states = [g.op("Gather", [final, g.const(d, dtype=np.int64)], axis=0)
+                  for d in range(len(directions)) for final in finals] if return_state else []
         if not return_sequences:
             # [directions, batch, units] -> [batch, directions * units]: forward then backward, as Keras.
-            return g.op("Reshape", [g.op("Transpose", [last], perm=[1, 0, 2]), g.ints([0, -1])])
+            last = g.op("Reshape", [g.op("Transpose", [finals[0]], perm=[1, 0, 2]), g.ints([0, -1])])
+            return [last, *states]
         # [time, directions, batch, units] -> [batch, time, directions * units]
         steps = g.op("Reshape", [g.op("Transpose", [every_step], perm=[2, 0, 1, 3]), g.ints([0, 0, -1])])
-        if self.mask is None or len(directions) == 2:
-            return steps
+        if self.padded is None or len(directions) == 2:
+            return [steps, *states]
         # Keras carries the last real output over padded steps; ONNX leaves zeros there.
-        final = g.op("Transpose", [last], perm=[1, 0, 2])  # [batch, 1, units]
-        return g.op("Where", [g.op("Unsqueeze", [self.mask, g.ints([-1])]), steps, final])
+        final = g.op("Transpose", [finals[0]], perm=[1, 0, 2])  # [batch, 1, units]
+        return [g.op("Where", [self._real_steps(3), steps, final]), *states]
 
-    def _scan(self, directions, return_sequences):
+    def _scan(self, directions, return_sequences, return_state):
         """SimpleRNN as an ONNX Scan: the input projection of every step in one MatMul, then per step
         only h @ R + tanh, with the mask applied as Keras applies it."""
         g = self.g
         units = directions[0].cell.units
         zero_padded_outputs = len(directions) == 2  # Bidirectional zeroes padded steps' outputs
-        batch = g.op("Slice", [g.op("Shape", [self.x]), g.ints([0]), g.ints([1])])
+        batch = g.op("Shape", [self.x], start=0, end=1)
         initial = g.op("ConstantOfShape", [g.op("Concat", [batch, g.ints([units])], axis=0)],
                        value=numpy_helper.from_array(np.zeros(1, np.float32)))
-        results = []
+        results, finals = [], []
         for layer in directions:
             kernel, recurrent, bias = _direction_weights(layer)
             # Both biases go into the projection, once for all steps (Keras' SimpleRNN has one bias).
             bias = bias[:units] + bias[units:]
             projected = g.op("Add", [g.op("MatMul", [self.x, g.const(kernel.T)]), g.const(bias)])
-            body = _simple_rnn_step(recurrent.T, self.mask is not None, zero_padded_outputs)
-            scanned = [projected] + ([g.op("Unsqueeze", [self.mask, g.ints([-1])])]
-                                     if self.mask is not None else [])
+            body = _simple_rnn_step(recurrent.T, self.padded is not None, zero_padded_outputs)
+            scanned = [projected] + ([self._real_steps(3)] if self.padded is not None else [])
             backwards = int(layer.go_backwards)
             count = len(scanned)
             final, steps = g.op("Scan", [initial, *scanned], outputs=2, body=body, num_scan_inputs=count,
                                 scan_input_axes=[1] * count, scan_input_directions=[backwards] * count,
                                 scan_output_axes=[1], scan_output_directions=[backwards])
             results.append(steps if return_sequences else final)
-        return results[0] if len(results) == 1 else g.op("Concat", results, axis=-1)
+            finals.append(final)
+        output = results[0] if len(results) == 1 else g.op("Concat", results, axis=-1)
+        return [output, *finals] if return_state else [output]
 
     def output(self, rank):
         """The final tensor (of `rank`), NaN in every row whose padding was not all after its real steps."""
-        if self.right_padded is None:
+        if self.misplaced is None:
             return self.x
         g = self.g
-        per_row = g.op("Unsqueeze", [self.right_padded, g.ints(list(range(1, rank)))])
-        return g.op("Where", [per_row, self.x, g.const(np.nan)])
+        right_padded = g.op("Equal", [self._to_rank(self.misplaced, rank), g.const(0.0)])
+        return g.op("Where", [right_padded, self.x, g.const(np.nan)])
 
 
 def _simple_rnn_step(recurrent, masked, zero_padded_outputs):
@@ -290,17 +339,33 @@ def fused_onnx(model, opset):
     """
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise Unsupported("models with several inputs or outputs")
-    writer = _Writer(model)
-    (output_name,) = model.output_names
-    g = writer.g
     (inputs,) = model.inputs
+    g = Graph()
+    writer = LayerWriter(g, inputs)
+    previous = inputs
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if layer_inputs(layer) != [previous] or len(layer_outputs(layer)) != 1:
+            raise Unsupported("a model that is not one chain of layers")
+        (previous,) = layer_outputs(layer)
+        writer.write(layer)
+    (output_name,) = model.output_names
     (outputs,) = model.outputs
-    g.nodes.append(helper.make_node("Identity", [writer.output(len(outputs.shape))], [output_name]))
-    dtype = TensorProto.INT32 if "int" in str(inputs.dtype) else TensorProto.FLOAT
+    output = (output_name, TensorProto.FLOAT, list(outputs.shape))
+    onnx_model = finish_model(g, model.name, opset, inputs, output, writer.output(len(outputs.shape)))
+    return onnx_model, {"right_padding_only": writer.misplaced is not None, "pad_value": writer.pad_value}
+
+
+def finish_model(g, name, opset, model_input, model_output, result):
+    """The graph as a checked ONNX model: `model_input` (a Keras input) in, `result` out as
+    `model_output` (name, ONNX type, shape)."""
+    g.nodes.append(helper.make_node("Identity", [result], [model_output[0]]))
+    input_type = TensorProto.INT32 if "int" in str(model_input.dtype) else TensorProto.FLOAT
     graph = helper.make_graph(
-        g.nodes, model.name, [helper.make_tensor_value_info(inputs.name, dtype, list(inputs.shape))],
-        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, list(outputs.shape))], g.initializers)
+        g.nodes, name, [helper.make_tensor_value_info(model_input.name, input_type, list(model_input.shape))],
+        [helper.make_tensor_value_info(*model_output)], g.initializers)
     onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                                    producer_name="rnn-zoo")
     onnx.checker.check_model(onnx_model, full_check=True)
-    return onnx_model, {"right_padding_only": writer.right_padded is not None, "pad_value": writer.pad_value}
+    return onnx_model

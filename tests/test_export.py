@@ -13,8 +13,9 @@ import pytest
 import zoo
 from export import ExportError, export_model, export_run
 from export.layout import versions
-from tests.tiny import TINY, tiny_trained
-from zoo.data import PAD_ID, PAD_VALUE
+from tests.tiny import OUTPUT_VOCABULARY, TINY, tiny_trained
+from zoo.data import PAD_ID, PAD_VALUE, Vocabulary
+from zoo.decoding import decoder
 from zoo.training import TrainConfig, train
 
 MATRIX = [
@@ -41,7 +42,8 @@ def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirecti
         assert model_input["shape"][1] is None  # time is dynamic
     for name in ("saved_model.pb", "model.onnx", "variables/variables.index"):
         assert metadata["sha256"][name]
-    _assert_graph(metadata["onnx_graph"], task, cell, masked=task_name != "one_to_one")
+    masked = task_name in ("many_to_one", "seq2seq", "tagging")  # the tasks that read a sequence
+    _assert_graph(metadata["onnx_graph"], task, cell, masked)
 
 
 # The fused node each cell's layers become (export.fused); SimpleRNN has a Scan beside it for many rows.
@@ -49,12 +51,11 @@ FUSED_OPS = {"lstm": ["LSTM"], "gru": ["GRU"], "simple_rnn": ["RNN"]}
 
 
 def _assert_graph(graph, task, cell, masked):
-    if task.generates:  # greedy decoding stays tf2onnx's Loop
-        assert graph["written_by"] == "tf2onnx" and graph["has_loop"]
-        return
-    assert graph["written_by"] == "rnn-zoo" and not graph["has_loop"]
+    assert graph["written_by"] == "rnn-zoo"
     assert graph["fused_recurrent_ops"] == FUSED_OPS[cell]
-    assert graph["has_scan"] == (cell == "simple_rnn")
+    assert graph["has_loop"] == task.generates  # greedy decoding's own loop, no per-step one for a layer
+    # one_to_many's only recurrent layers are its decoder's, one step per turn of the decoding loop.
+    assert graph["has_scan"] == (cell == "simple_rnn" and task.name != "one_to_many")
     assert graph["right_padding_only"] == masked
 
 
@@ -125,19 +126,33 @@ def test_masked_simple_rnn_matches_keras_in_both_of_its_graphs(bidirectional, rn
     assert json.loads((version_dir / "metadata.json").read_text())["verification"]["passed"]
 
 
-@pytest.mark.parametrize("cell", zoo.CELLS)
-def test_masks_that_are_not_right_padding_never_give_silent_answers(cell, rng, tmp_path):
-    task, model, contract, source = tiny_trained("tagging", rng, cell=cell, bidirectional=True)
+def _not_right_padded(task_name, cell, rng, tmp_path):
+    """Keras' and ONNX's answers for 3 rows: padded first, with a hole, and right-padded."""
+    task, model, contract, source = tiny_trained(task_name, rng, cell=cell, bidirectional=True)
     version_dir = export_model(model, task, contract, source, tmp_path, "m")
     holes = source[:3].copy()
     holes[0, :2] = PAD_ID  # left padding
     holes[1, 1] = PAD_ID  # a hole (row 1 is padded from step 4)
     session = onnxruntime.InferenceSession(str(version_dir / "model.onnx"),
                                            providers=["CPUExecutionProvider"])
-    (onnx_out,) = session.run(None, {"tokens": holes})
-    keras_out = model(holes, training=False).numpy()
+    (onnx_out,) = session.run(None, {model.inputs[0].name: holes})
+    if task.generates:
+        decode = decoder(model, Vocabulary(tuple(OUTPUT_VOCABULARY)), contract["spec"]["max_output_len"])
+        return decode(holes).numpy(), onnx_out
+    return model(holes, training=False).numpy(), onnx_out
+
+
+@pytest.mark.parametrize("cell", zoo.CELLS)
+def test_masks_that_are_not_right_padding_never_give_silent_answers(cell, rng, tmp_path):
+    keras_out, onnx_out = _not_right_padded("tagging", cell, rng, tmp_path)
     np.testing.assert_allclose(onnx_out[2], keras_out[2], rtol=1e-5, atol=1e-5)  # right-padded row
     assert np.isnan(onnx_out[:2]).all()  # sequence_lens cannot say these: NaN, never a plausible answer
+
+
+def test_a_generated_answer_to_a_source_not_right_padded_is_minus_ones(rng, tmp_path):
+    keras_out, onnx_out = _not_right_padded("seq2seq", "gru", rng, tmp_path)
+    np.testing.assert_array_equal(onnx_out[2], keras_out[2])
+    assert (onnx_out[:2] == -1).all()  # no token has that id
 
 
 @pytest.fixture(scope="module")
