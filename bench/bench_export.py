@@ -7,8 +7,11 @@ tf2onnx's conversion of the same function, and the PyTorch twin (bench/torch_twi
 weights in torch.nn, exported by torch.onnx.export). The masked model is the zoo's many_to_one
 (Masking, Rescaling, one recurrent layer, Dense softmax; 8 features, 4 classes), the unmasked one
 the same without Masking; random weights, as latency does not depend on what they learned.
-ONNX Runtime times are medians of the three graphs called in turns for 1.5 s. Prints a Markdown table and
-writes it into README.md between the bench-export markers.
+ONNX Runtime's graphs are timed in turns (paired_timings), and each is checked against Keras first.
+
+A second table does the same for greedy decoding (one_to_many and seq2seq at the data's sizes): the
+SavedModel, tf2onnx's graph of zoo.decoding's loop, and the one `make export` writes
+(export.fused_decoder). Both tables go into README.md between their markers.
 """
 
 import os
@@ -35,12 +38,26 @@ from bench.torch_twin import twin_onnx  # noqa: E402
 from export import export_model  # noqa: E402
 from export.artifacts import ONNX_OPSET  # noqa: E402
 from export.serving import serving_function  # noqa: E402
-from zoo.data import PAD_VALUE, DataSpec  # noqa: E402
+from zoo.data import PAD_VALUE, DataSpec, Vocabulary  # noqa: E402
 
 FEATURES, CLASSES = 8, 4
 SPEC = DataSpec(kind="classification", num_outputs=CLASSES, num_features=FEATURES,
                 feature_mean=(0.0,) * FEATURES, feature_variance=(1.0,) * FEATURES)
 CONTRACT = {"spec": asdict(SPEC), "pad_value": PAD_VALUE}
+# Greedy decoding at the sizes of the zoo's data: 5 tokens from 13 (digit words or digits and specials),
+# from an image of 8x32 pixels (one_to_many) or from "999+999", 7 characters of 12 (seq2seq).
+DECODING_VOCABULARY = Vocabulary((Vocabulary.PAD, Vocabulary.BOS, Vocabulary.EOS, *"0123456789"))
+DECODING = {
+    "one_to_many": (
+        DataSpec(kind="classification", num_outputs=13, num_features=256, feature_mean=(0.0,) * 256,
+                 feature_variance=(1.0,) * 256, max_output_len=5),
+        lambda rng, batch: rng.normal(size=(batch, 256)).astype("float32"),
+    ),
+    "seq2seq": (
+        DataSpec(kind="classification", num_outputs=13, input_vocab_size=12, max_output_len=5),
+        lambda rng, batch: rng.integers(1, 12, size=(batch, 7)).astype("int32"),
+    ),
+}
 
 
 def median_ms(call, *args, repeats, **kwargs):
@@ -55,21 +72,38 @@ def median_ms(call, *args, repeats, **kwargs):
     return 1000 * statistics.median(times)
 
 
-def interleaved_ms(calls, seconds=1.5):
-    """Median milliseconds of each call, taken in turns (a, b, c, a, b, c, ...) for `seconds`, so that
-    the machine's drift over time hits every graph alike. Close ratios need this: the same graph
-    timed a minute apart differed by up to 50% here."""
+def paired_timings(calls, seconds=3.0, block_ms=5.0):
+    """`calls` timed in turns (a, b, c, a, b, c, ...) for `seconds`, each turn a block of about
+    `block_ms`, so that the machine's drift hits every call alike: the same graph timed a minute
+    apart differed by up to 50% here, and neighbouring turns far less.
+
+    Returns each call's median milliseconds, and for each later call the quartiles (25%, 50%, 75%)
+    of the first call's time over its time in the same turn.
+    """
     for call in calls:
         call()
-        call()
-    times = [[] for _ in calls]
+    started = time.perf_counter()
+    calls[0]()
+    repeats = max(1, round(block_ms / 1000 / (time.perf_counter() - started)))
+    turns = []
     deadline = time.perf_counter() + seconds
-    while len(times[0]) < 20 or time.perf_counter() < deadline:
-        for call, taken in zip(calls, times):
+    while len(turns) < 15 or time.perf_counter() < deadline:
+        turn = []
+        for call in calls:
             started = time.perf_counter()
-            call()
-            taken.append(time.perf_counter() - started)
-    return [1000 * statistics.median(taken) for taken in times]
+            for _ in range(repeats):
+                call()
+            turn.append(1000 * (time.perf_counter() - started) / repeats)
+        turns.append(turn)
+    medians = [statistics.median(turn[i] for turn in turns) for i in range(len(calls))]
+    ratios = [statistics.quantiles([turn[0] / turn[i] for turn in turns], n=4) for i in range(1, len(calls))]
+    return medians, ratios
+
+
+def ratio_text(quartiles):
+    """The median ratio, and the middle half of the turns' ratios."""
+    low, median, high = quartiles
+    return f"{median:.2f}x ({low:.2f}-{high:.2f})"
 
 
 def build(cell, units, masked):
@@ -85,52 +119,95 @@ def session(onnx_bytes):
     return onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
 
 
-def main():
-    predict_repeats = int(os.environ.get("REPEATS", "20"))
-    rng = np.random.default_rng(0)
+def exported(model, task_name, contract, examples, workdir, name):
+    """`make export`'s artifacts of `model`: (its graph's recurrent ops, SavedModel signature,
+    ONNX Runtime session of the written graph, and of tf2onnx's conversion of the same function)."""
+    task = zoo.get_task(task_name)
+    version_dir = export_model(model, task, contract, examples, workdir, name)
+    graph = json.loads((version_dir / "metadata.json").read_text())["onnx_graph"]
+    ops = "+".join(graph["fused_recurrent_ops"] + ["Scan"] * graph["has_scan"] + ["Loop"] * graph["has_loop"])
+    function = serving_function(model, contract, generates=task.generates)
+    converted, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature,
+                                                 opset=ONNX_OPSET)
+    saved = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    return ops, saved, session(str(version_dir / "model.onnx")), session(converted.SerializeToString())
+
+
+def latency_rows(rng, workdir, predict_repeats):
     rows = []
-    with tempfile.TemporaryDirectory() as workdir:
-        for cell, units, masked in itertools.product(zoo.CELLS, (64, 256), (True, False)):
-            keras.utils.set_random_seed(0)
-            model = build(cell, units, masked)
-            examples = rng.normal(size=(8, 50, FEATURES)).astype("float32")
-            name = f"{cell}-{units}-{'masked' if masked else 'unmasked'}"
-            version_dir = export_model(model, zoo.get_task("many_to_one"), CONTRACT, examples, workdir, name)
-            graph = json.loads((version_dir / "metadata.json").read_text())["onnx_graph"]
-            ops = "+".join(graph["fused_recurrent_ops"] + ["Scan"] * graph["has_scan"])
-            function = serving_function(model, CONTRACT, generates=False)
-            converted, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature,
-                                                         opset=ONNX_OPSET)
-            saved = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-            ours = session(str(version_dir / "model.onnx"))
-            alone = session(converted.SerializeToString())
-            twin = session(twin_onnx(model, "sequence", "label", ONNX_OPSET))
-            for batch, length in itertools.product((1, 64), (50, 200)):
-                x = rng.normal(size=(batch, length, FEATURES)).astype("float32")
-                feed = {"sequence": x}
-                reference = model(x, training=False).numpy()
-                for other in (ours, alone, twin):  # the same network, three graphs
-                    np.testing.assert_allclose(other.run(None, feed)[0], reference, atol=1e-4)
-                onnx_ms = interleaved_ms([functools.partial(s.run, None, feed) for s in (alone, ours, twin)])
-                rows.append((
-                    cell, units, "yes" if masked else "no", batch, length,
-                    median_ms(model.predict, x, verbose=0, repeats=predict_repeats),
-                    median_ms(saved, sequence=tf.constant(x), repeats=predict_repeats), *onnx_ms, ops,
-                ))
-                print(rows[-1], flush=True)
-    table = [
+    for cell, units, masked in itertools.product(zoo.CELLS, (64, 256), (True, False)):
+        keras.utils.set_random_seed(0)
+        model = build(cell, units, masked)
+        examples = rng.normal(size=(8, 50, FEATURES)).astype("float32")
+        name = f"{cell}-{units}-{'masked' if masked else 'unmasked'}"
+        ops, saved, ours, alone = exported(model, "many_to_one", CONTRACT, examples, workdir, name)
+        twin = session(twin_onnx(model, "sequence", "label", ONNX_OPSET))
+        for batch, length in itertools.product((1, 64), (50, 200)):
+            x = rng.normal(size=(batch, length, FEATURES)).astype("float32")
+            feed = {"sequence": x}
+            reference = model(x, training=False).numpy()
+            for other in (ours, alone, twin):  # the same network, three graphs
+                np.testing.assert_allclose(other.run(None, feed)[0], reference, atol=1e-4)
+            (ours_ms, alone_ms, twin_ms), (to_alone, to_twin) = paired_timings(
+                [functools.partial(s.run, None, feed) for s in (ours, alone, twin)])
+            rows.append((
+                cell, units, "yes" if masked else "no", batch, length,
+                median_ms(model.predict, x, verbose=0, repeats=predict_repeats),
+                median_ms(saved, sequence=tf.constant(x), repeats=predict_repeats),
+                alone_ms, ours_ms, twin_ms, to_twin, to_alone, ops,
+            ))
+            print(rows[-1], flush=True)
+    for column, against in ((-3, "PyTorch"), (-2, "tf2onnx")):
+        worst = max(rows, key=lambda row: row[column][1])
+        print(f"worst rnn-zoo / {against}: {ratio_text(worst[column])} in {worst[:5]}")
+    return [
         "| cell | hidden | masked | batch | length | Keras `predict` ms | SavedModel ms | tf2onnx ONNX ms "
         "| rnn-zoo ONNX ms | PyTorch twin ONNX ms | rnn-zoo / PyTorch | rnn-zoo / tf2onnx | rnn-zoo graph |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        *(f"| {c} | {u} | {m} | {b} | {t} | {k:.2f} | {s:.2f} | {a:.3f} | {o:.3f} | {p:.3f} | {o / p:.2f}x "
-          f"| {o / a:.2f}x | {g} |" for c, u, m, b, t, k, s, a, o, p, g in rows),
+        *(f"| {c} | {u} | {m} | {b} | {t} | {k:.2f} | {s:.2f} | {a:.3f} | {o:.3f} | {p:.3f} "
+          f"| {ratio_text(to_p)} | {ratio_text(to_a)} | {g} |"
+          for c, u, m, b, t, k, s, a, o, p, to_p, to_a, g in rows),
     ]
-    text = "\n".join(table)
-    print(text)
-    worst_twin = max(o / p for *_, a, o, p, _ in rows)
-    worst_alone = max(o / a for *_, a, o, p, _ in rows)
-    print(f"worst rnn-zoo / PyTorch: {worst_twin:.2f}x; worst rnn-zoo / tf2onnx: {worst_alone:.2f}x")
-    write_table("bench-export", text)
+
+
+def decoding_rows(rng, workdir, repeats):
+    rows = []
+    for task_name, cell in itertools.product(DECODING, zoo.CELLS):
+        spec, sources = DECODING[task_name]
+        keras.utils.set_random_seed(0)
+        model = zoo.get_task(task_name).build_model(spec, cell=cell, units=64)
+        contract = {"spec": asdict(spec), "output_vocabulary": list(DECODING_VOCABULARY.tokens)}
+        ops, saved, ours, alone = exported(model, task_name, contract, sources(rng, 8), workdir,
+                                           f"{task_name}-{cell}")
+        source_name = model.inputs[0].name
+        for batch in (1, 64):
+            x = sources(rng, batch)
+            feed = {source_name: x}
+            reference = saved(**{source_name: tf.constant(x)})["token_ids"].numpy()
+            for graph in (ours, alone):
+                np.testing.assert_array_equal(graph.run(None, feed)[0], reference)
+            (ours_ms, alone_ms), (to_alone,) = paired_timings(
+                [functools.partial(s.run, None, feed) for s in (ours, alone)])
+            saved_ms = median_ms(saved, **{source_name: tf.constant(x)}, repeats=repeats)
+            rows.append((task_name, cell, batch, saved_ms, alone_ms, ours_ms, to_alone, ops))
+            print(rows[-1], flush=True)
+    return [
+        "| task | cell | batch | SavedModel ms | tf2onnx ONNX ms | rnn-zoo ONNX ms | rnn-zoo / tf2onnx "
+        "| rnn-zoo graph |",
+        "|---|---|---|---|---|---|---|---|",
+        *(f"| {t} | {c} | {b} | {s:.2f} | {a:.3f} | {o:.3f} | {ratio_text(to_a)} | {g} |"
+          for t, c, b, s, a, o, to_a, g in rows),
+    ]
+
+
+def main():
+    repeats = int(os.environ.get("REPEATS", "20"))
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as workdir:
+        for name, rows in (("bench-export", latency_rows), ("bench-export-decoding", decoding_rows)):
+            text = "\n".join(rows(rng, workdir, repeats))
+            print(text)
+            write_table(name, text)
 
 
 if __name__ == "__main__":

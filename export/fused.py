@@ -204,8 +204,6 @@ class LayerWriter:
 
     def _recurrent(self, directions, return_sequences, return_state):
         """Writes a recurrent layer (both of its directions); returns its output, then its states if asked."""
-        for layer in directions:
-            _check_cell(layer)
         if isinstance(directions[0], keras.layers.SimpleRNN):
             outputs = self._simple_rnn(directions, return_sequences, return_state)
         else:
@@ -234,6 +232,8 @@ class LayerWriter:
 
         Returns its `outputs` first outputs: Y [time, directions, batch, units], Y_h, and Y_c for LSTM.
         """
+        for layer in directions:
+            _check_cell(layer)
         weights = [_direction_weights(layer) for layer in directions]
         direction = "forward" if len(directions) == 1 else "bidirectional"
         attributes = {"hidden_size": directions[0].cell.units, "direction": direction}

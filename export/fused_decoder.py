@@ -65,12 +65,13 @@ def _decoding_loop(g, writer, source_name, decoder, vocab, max_len):
     for layer, states in recurrent:
         if not isinstance(layer, keras.layers.RNN) or layer.go_backwards or not states:
             raise Unsupported(f"{layer.name}: not a forward recurrent layer started from the source")
-    if head.activation is not keras.activations.softmax:
-        raise Unsupported(f"{head.name}: the decoder's head must be a softmax")
+    if head.activation is not keras.activations.softmax or not head.use_bias:
+        raise Unsupported(f"{head.name}: the decoder's head must be a softmax with a bias")
     # Carried through the loop with a leading time axis of 1, the shape fused nodes read and write:
     # the last tokens [1, batch], which rows have ended [1, batch], each layer's states [1, batch, units].
     batch = g.op("Shape", [source_name], start=0, end=1)
     one_by_batch = g.op("Concat", [g.ints([1]), batch], axis=0)
+
     def filled(value):
         return g.op("ConstantOfShape", [one_by_batch], value=numpy_helper.from_array(np.array([value])))
 
