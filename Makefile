@@ -35,7 +35,7 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) $(if $(filter all,$(VERSIONS)),--all-versions)
 
 .PHONY: setup tasks train tune tune-chief tune-worker export serve test lint bench bench-setup bench-export \
-	bench-tune bench-serve
+	bench-tune bench-serve bench-results
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -71,7 +71,7 @@ test: lint
 	$(VENV)/bin/pytest -q
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
-bench: bench-export bench-tune bench-serve
+bench: bench-export bench-tune bench-serve bench-results
 
 # PyTorch (for bench-export's twin) is installed here, never by `make setup`.
 bench-setup:
@@ -85,6 +85,11 @@ bench-tune:
 
 bench-serve:
 	$(VENV)/bin/python -m bench.bench_serve
+
+# Trains the zoo's models on public tasks and writes RESULTS.md (under 60 minutes); QUICK=1 checks it
+# in a few minutes and writes into its runs folder instead.
+bench-results:
+	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_results
 
 lint:
 	$(VENV)/bin/ruff check zoo tuning export serving bench tests
