@@ -293,13 +293,18 @@ class LayerWriter:
         output = results[0] if len(results) == 1 else g.op("Concat", results, axis=-1)
         return [output, *finals] if return_state else [output]
 
-    def output(self, rank):
-        """The final tensor (of `rank`), NaN in every row whose padding was not all after its real steps."""
+    def guarded(self, tensor, rank, invalid):
+        """`tensor` (of `rank`) with `invalid` (a numpy scalar of its dtype) in every row whose padding was
+        not all after its real steps, once a fused node has read the mask as lengths."""
         if self.misplaced is None:
-            return self.x
+            return tensor
         g = self.g
         right_padded = g.op("Equal", [self._to_rank(self.misplaced, rank), g.const(0.0)])
-        return g.op("Where", [right_padded, self.x, g.const(np.nan)])
+        return g.op("Where", [right_padded, tensor, g.const(invalid, dtype=invalid.dtype)])
+
+    def notes(self):
+        """What metadata.json says of the graph's padding: right_padding_only and pad_value."""
+        return {"right_padding_only": self.misplaced is not None, "pad_value": self.pad_value}
 
 
 def _simple_rnn_step(recurrent, masked, zero_padded_outputs):
@@ -353,8 +358,8 @@ def fused_onnx(model, opset):
     (output_name,) = model.output_names
     (outputs,) = model.outputs
     output = (output_name, TensorProto.FLOAT, list(outputs.shape))
-    onnx_model = finish_model(g, model.name, opset, inputs, output, writer.output(len(outputs.shape)))
-    return onnx_model, {"right_padding_only": writer.misplaced is not None, "pad_value": writer.pad_value}
+    result = writer.guarded(writer.x, len(outputs.shape), np.float32(np.nan))
+    return finish_model(g, model.name, opset, inputs, output, result), writer.notes()
 
 
 def finish_model(g, name, opset, model_input, model_output, result):

@@ -47,12 +47,10 @@ def greedy_decoder_onnx(model, vocab, max_len, opset):
             writer.x = names[id(first)]
             names.update(zip(map(id, layer_outputs(layer)), writer.write(layer)))
     token_ids = _decoding_loop(g, writer, source.name, decoder, vocab, max_len)
-    if writer.misplaced is not None:  # tokens have no NaN: -1 marks a row whose padding came first
-        right_padded = g.op("Equal", [writer.misplaced, g.const(0.0)])
-        token_ids = g.op("Where", [right_padded, token_ids, g.const(-1, dtype=np.int32)])
-    onnx_model = finish_model(g, model.name, opset, source, ("token_ids", TensorProto.INT32, [None, max_len]),
-                              token_ids)
-    return onnx_model, {"right_padding_only": writer.misplaced is not None, "pad_value": writer.pad_value}
+    # Tokens have no NaN: -1, which is no token's id, marks a row whose padding was not at the end.
+    token_ids = writer.guarded(token_ids, 2, np.int32(-1))
+    output = ("token_ids", TensorProto.INT32, [None, max_len])
+    return finish_model(g, model.name, opset, source, output, token_ids), writer.notes()
 
 
 def _decoding_loop(g, writer, source_name, decoder, vocab, max_len):
