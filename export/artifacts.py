@@ -15,13 +15,14 @@ from export.layout import next_version, sha256_of, staged_version
 from export.serving import describe_signature, serving_function
 from export.verify import example_batches, verify
 from zoo.data import Vocabulary
+from zoo.errors import ZooError
 from zoo.registry import get_task
 
 ONNX_OPSET = 17
 RECURRENT_OPS = ("RNN", "GRU", "LSTM")
 
 
-class ExportError(ValueError):
+class ExportError(ZooError):
     """An export that cannot be made or does not match its Keras model; nothing was published."""
 
 

@@ -9,6 +9,7 @@ import keras
 import keras_tuner
 
 from zoo.architecture import CELLS, Architecture
+from zoo.errors import ZooError
 from zoo.registry import get_task, loss_and_metrics
 
 MAX_LAYERS = 4
@@ -39,11 +40,11 @@ class TaskHyperModel(keras_tuner.HyperModel):
         self.fixed = dict(fixed or {})
         unknown = set(self.fixed) - set(SEARCHABLE)
         if unknown:
-            raise ValueError(f"Cannot fix {', '.join(sorted(unknown))}; "
+            raise ZooError(f"Cannot fix {', '.join(sorted(unknown))}; "
                              f"fixable: {', '.join(SEARCHABLE)}.")
         if self.task.name == "one_to_many":
             if self.fixed.get("bidirectional"):
-                raise ValueError("one_to_many cannot be bidirectional.")
+                raise ZooError("one_to_many cannot be bidirectional.")
             self.fixed["bidirectional"] = False
         # Checks fixed values early, with the same messages as a training run.
         Architecture(**{k: v for k, v in self.fixed.items() if k != "learning_rate"})

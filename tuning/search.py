@@ -19,6 +19,7 @@ from tuning import distributed
 from tuning.hypermodels import MAX_LAYERS, TaskHyperModel, objective
 from zoo.architecture import require_positive_int
 from zoo.decoding import ValidationExactMatch
+from zoo.errors import ZooError
 from zoo.registry import get_task
 from zoo.training import TrainConfig, train, write_json
 
@@ -48,7 +49,7 @@ class TuneConfig:
 
     def __post_init__(self):
         if self.tuner not in TUNERS:
-            raise ValueError(f"Unknown tuner {self.tuner!r}; choose one of {', '.join(TUNERS)}.")
+            raise ZooError(f"Unknown tuner {self.tuner!r}; choose one of {', '.join(TUNERS)}.")
         for name in ("max_trials", "epochs", "patience", "workers"):
             require_positive_int(name, getattr(self, name))
 

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 import keras
 
+from zoo.errors import ZooError
+
 CELLS = {
     "simple_rnn": keras.layers.SimpleRNN,
     "lstm": keras.layers.LSTM,
@@ -13,7 +15,7 @@ CELLS = {
 
 def require_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        raise ZooError(f"{name} must be a positive integer, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -28,19 +30,19 @@ class Architecture:
 
     def __post_init__(self):
         if self.cell not in CELLS:
-            raise ValueError(f"Unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}.")
+            raise ZooError(f"Unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}.")
         require_positive_int("layers", self.layers)
         if isinstance(self.units, list | tuple):
             object.__setattr__(self, "units", tuple(self.units))
             if len(self.units) != self.layers:
-                raise ValueError(f"units gives {len(self.units)} sizes for {self.layers} layers: "
+                raise ZooError(f"units gives {len(self.units)} sizes for {self.layers} layers: "
                                  "give one size, or one per layer.")
             for size in self.units:
                 require_positive_int("units", size)
         else:
             require_positive_int("units", self.units)
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
+            raise ZooError(f"dropout must be in [0, 1), got {self.dropout!r}.")
 
     @property
     def layer_units(self):

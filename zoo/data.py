@@ -5,6 +5,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from zoo.errors import ZooError
+
 # Continuous sequences are right-padded with this value and a Masking layer skips those steps.
 # Zero cannot serve: real series (sunspot counts, the adding problem's markers) contain zeros.
 PAD_VALUE = -1.0e9
@@ -31,8 +33,13 @@ class Vocabulary:
     def build(cls, sequences, min_count=1, max_size=None, specials=(UNK,)):
         """Tokens seen at least `min_count` times, the most frequent first, capped at `max_size`."""
         counts = Counter(token for sequence in sequences for token in sequence)
-        kept = sorted((t for t, n in counts.items() if n >= min_count and t not in specials),
-                      key=lambda t: (-counts[t], t))
+        return cls.from_counts(counts, min_count, max_size, specials)
+
+    @classmethod
+    def from_counts(cls, counts, min_count=1, max_size=None, specials=(UNK,)):
+        """As `build`, from {token: count}; ties go to the token that sorts first."""
+        kept = sorted((t for t, n in counts.items() if n >= min_count and t not in specials
+                       and t != cls.PAD), key=lambda t: (-counts[t], t))
         if max_size is not None:
             kept = kept[: max(0, max_size - 1 - len(specials))]
         return cls((cls.PAD, *specials, *kept))
@@ -44,7 +51,7 @@ class Vocabulary:
         index = self._index.get(token)
         if index is None:
             if self.UNK not in self._index:
-                raise ValueError(f"Token {token!r} is not in the vocabulary and it has no {self.UNK}.")
+                raise ZooError(f"Token {token!r} is not in the vocabulary and it has no {self.UNK}.")
             index = self._index[self.UNK]
         return index
 
@@ -105,9 +112,9 @@ class DataSpec:
 
     def __post_init__(self):
         if self.kind not in ("classification", "regression"):
-            raise ValueError(f"kind must be 'classification' or 'regression', got {self.kind!r}.")
+            raise ZooError(f"kind must be 'classification' or 'regression', got {self.kind!r}.")
         if (self.num_features is None) == (self.input_vocab_size is None):
-            raise ValueError("Give exactly one of num_features (continuous) or input_vocab_size (tokens).")
+            raise ZooError("Give exactly one of num_features (continuous) or input_vocab_size (tokens).")
 
 
 @dataclass
@@ -130,6 +137,10 @@ class Dataset:
     output_vocab: Vocabulary | None = None
     truncated: int = 0
     notes: dict = field(default_factory=dict)
+    # Runs on the user's files: how strings become ids and answers become strings (zoo.text),
+    # and the first test inputs as the file wrote them, to check an export's text signature.
+    text: dict | None = None
+    text_examples: list | None = None
 
     def head(self, count):
         """The same data set with only the first `count` examples of each split."""
@@ -151,6 +162,7 @@ class Dataset:
             "labels": self.labels,
             "input_vocabulary": list(self.input_vocab.tokens) if self.input_vocab else None,
             "output_vocabulary": list(self.output_vocab.tokens) if self.output_vocab else None,
+            **({"text": self.text} if self.text else {}),
         }
 
     def describe(self):
@@ -192,6 +204,6 @@ def label_ids(train_labels, *other_splits):
     index = {name: i for i, name in enumerate(names)}
     unknown = set().union(*map(set, other_splits)) - set(names)
     if unknown:
-        raise ValueError(f"Labels {sorted(unknown)} appear outside the training split only.")
+        raise ZooError(f"Labels {sorted(unknown)} appear outside the training split only.")
     return names, [np.array([index[v] for v in split], dtype="int32") for split in
                    (train_labels, *other_splits)]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from zoo.architecture import Architecture, require_positive_int
 from zoo.data import Dataset, DataSpec
+from zoo.errors import ZooError
 
 _TASKS = {}
 
@@ -21,6 +22,7 @@ class Task:
         dataset_defaults: name -> the ones a data set changes
     generates: the model is trained with teacher forcing ([source, decoder_input] -> next token)
         and generates by greedy decoding (zoo.decoding)
+    formats: the zoo.files.FileFormat of each kind of file the task reads (the user's own data)
     """
 
     name: str
@@ -33,10 +35,11 @@ class Task:
     regression_datasets: tuple = ()
     dataset_defaults: dict = field(default_factory=dict)
     generates: bool = False
+    formats: tuple = ()
 
     def check_dataset(self, name):
         if name not in self.datasets:
-            raise ValueError(
+            raise ZooError(
                 f"Unknown data set {name!r} for task {self.name!r}; "
                 f"choose one of {', '.join(sorted(self.datasets))}."
             )
@@ -50,35 +53,50 @@ class Task:
         name = self.check_dataset(dataset or self.default_dataset)
         return {**self.defaults, **self.dataset_defaults.get(name, {})}
 
-    def load(self, dataset=None, seed=0, max_len=None, limit=None, **options) -> Dataset:
-        """Loads a data set of this task.
+    def load(self, dataset=None, seed=0, max_len=None, limit=None, data=None, val_data=None,
+             test_data=None, **options) -> Dataset:
+        """Loads a bundled data set of this task, or the user's own files (`data=`).
 
-        max_len cuts longer sequences (and says how many in `Dataset.truncated`); limit keeps the
-        first examples of each split; options go to the data set's loader (e.g. seq_len=200).
+        data: a file or a folder (zoo.files), or NumPy arrays (x, y); val_data / test_data name
+        the files of those splits. max_len cuts longer sequences (and says how many in
+        `Dataset.truncated`); limit keeps the first examples of each split; options go to the data
+        set's loader or the file format (e.g. seq_len=200, text="review").
         """
-        name = self.check_dataset(dataset or self.default_dataset)
         if max_len is not None:
             require_positive_int("max_len", max_len)
-        loader = self.datasets[name]
-        accepted = set(inspect.signature(loader).parameters) - {"seed", "max_len"}
-        unknown = set(options) - accepted
-        if unknown:
-            raise ValueError(
-                f"Data set {name!r} takes no option {', '.join(sorted(unknown))}; "
-                f"its options are: {', '.join(sorted(accepted)) or 'none'}."
-            )
-        data = loader(seed=seed, max_len=max_len, **options)
-        return data.head(limit) if limit else data
+        if data is not None:
+            from zoo import files
+
+            loaded = files.load(self, data, val_data, test_data, seed=seed, max_len=max_len, options=options)
+        else:
+            if val_data is not None or test_data is not None:
+                raise ZooError("VAL_DATA and TEST_DATA go with DATA (your own files), "
+                               "not with a bundled data set.")
+            name = self.check_dataset(dataset or self.default_dataset)
+            loader = self.datasets[name]
+            loaded = loader(seed=seed, max_len=max_len,
+                            **checked_options(loader, options, f"Data set {name!r}"))
+        return loaded.head(limit) if limit else loaded
 
     def build_model(self, spec, **architecture):
         return self.build(spec, Architecture(**architecture))
 
 
+def checked_options(loader, options, what):
+    """`options` if `loader` takes them all; else a ZooError listing the ones it takes."""
+    accepted = set(inspect.signature(loader).parameters) - {"seed", "max_len", "files"}
+    unknown = set(options) - accepted
+    if unknown:
+        raise ZooError(f"{what} take no option {', '.join(sorted(unknown))}; "
+                       f"the options are: {', '.join(sorted(accepted)) or 'none'}.")
+    return options
+
+
 def register(task):
     if task.name in _TASKS:
-        raise ValueError(f"Task {task.name!r} is registered twice.")
+        raise ZooError(f"Task {task.name!r} is registered twice.")
     if task.default_dataset not in task.datasets:
-        raise ValueError(
+        raise ZooError(
             f"Task {task.name!r}: default data set {task.default_dataset!r} is not one of its own."
         )
     _TASKS[task.name] = task
@@ -100,7 +118,7 @@ def get_task(name):
     try:
         return _tasks()[name]
     except KeyError:
-        raise ValueError(f"Unknown task {name!r}; choose one of {', '.join(_TASKS)}.") from None
+        raise ZooError(f"Unknown task {name!r}; choose one of {', '.join(_TASKS)}.") from None
 
 
 def loss_and_metrics(kind):

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from zoo.architecture import Architecture, require_positive_int
 from zoo.decoding import decoding_metrics
+from zoo.errors import ZooError
 from zoo.registry import get_task, loss_and_metrics
 
 RUNS_ROOT = Path("runs")
@@ -66,7 +67,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "patience"):
             require_positive_int(name, getattr(config, name))
         if not config.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {config.learning_rate!r}.")
+            raise ZooError(f"learning_rate must be positive, got {config.learning_rate!r}.")
         return config
 
 
@@ -93,10 +94,10 @@ def choose_run_dir(config, run_dir=None, root=RUNS_ROOT):
     if run_dir is not None:
         run_dir = Path(run_dir)
         if (run_dir / "metrics.json").exists():
-            raise ValueError(f"{run_dir} holds a finished run; give another RUN_DIR.")
+            raise ZooError(f"{run_dir} holds a finished run; give another RUN_DIR.")
         config_file = run_dir / "config.json"
         if config_file.exists() and json.loads(config_file.read_text()) != asdict(config):
-            raise ValueError(f"{run_dir} holds an unfinished run of another config; give another RUN_DIR.")
+            raise ZooError(f"{run_dir} holds an unfinished run of another config; give another RUN_DIR.")
         return run_dir
     root = Path(root)
     unfinished = _unfinished_run(config, root)

@@ -6,10 +6,15 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from zoo import files
 from zoo.architecture import recurrent_stack
 from zoo.data import PAD_VALUE, Dataset, DataSpec, Vocabulary, continuous_spec, label_ids, pad
+from zoo.errors import DataFileError, ZooError
+from zoo.files.series import read_arff, read_npz, read_ts
+from zoo.files.tables import read_table
 from zoo.model_io import prediction_head, sequence_input
 from zoo.registry import Task, register
+from zoo.text import tokenize
 
 
 def build(spec, arch):
@@ -19,7 +24,7 @@ def build(spec, arch):
     return keras.Model(inputs, outputs, name="many_to_one")
 
 
-def _continuous(name, kind, train, val, test, max_len, labels=None, notes=None):
+def _continuous(name, kind, train, val, test, max_len, labels=None, notes=None, text=None):
     """Pads three splits of (sequences, targets); sequences are arrays of shape (steps, features)."""
     (x_train, cut_train), (x_val, cut_val), (x_test, cut_test) = (
         pad(split[0], max_len, PAD_VALUE, "float32") for split in (train, val, test)
@@ -28,7 +33,7 @@ def _continuous(name, kind, train, val, test, max_len, labels=None, notes=None):
     spec = continuous_spec(kind, num_outputs, x_train, train[1])
     return Dataset(
         name, spec, x_train, train[1], x_val, val[1], x_test, test[1],
-        labels=labels, truncated=cut_train + cut_val + cut_test, notes=notes or {},
+        labels=labels, truncated=cut_train + cut_val + cut_test, notes=notes or {}, text=text,
     )
 
 
@@ -88,7 +93,7 @@ def load_adding(seed=0, max_len=None, seq_len=50, train_size=10000, eval_size=10
     one marked in each half. Predicting the mean (1.0) scores an MSE of about 0.167.
     """
     if seq_len < 2:
-        raise ValueError(f"seq_len must be at least 2, got {seq_len!r}.")
+        raise ZooError(f"seq_len must be at least 2, got {seq_len!r}.")
     rng = np.random.default_rng(seed)
 
     def split(count):
@@ -135,6 +140,111 @@ def load_imdb_reviews(seed=0, max_len=None, vocab_size=20000):
     )
 
 
+EXAMPLES = 32  # test inputs kept as the file wrote them, to check an export's text signature
+
+
+def load_series_files(files_, seed=0, max_len=None):
+    """UCR/UEA `.ts` / `.arff`: one labelled series per case; missing splits cut stratified."""
+    read = read_ts if files_.extension == ".ts" else read_arff
+    train, validation, test = files.read_splits(files_, read)
+    train, validation, test = files.split(train, validation, test, seed, labels=train[1])
+    return _labelled_series(files_, train, validation, test, max_len)
+
+
+def _labelled_series(files_, train, validation, test, max_len):
+    labels, (y_train, y_val, y_test) = files.label_ids(train[1], validation[1], test[1], files_)
+    return _continuous(files_.name, "classification", (train[0], y_train), (validation[0], y_val),
+                       (test[0], y_test), max_len, labels=labels, notes={"source": str(files_.train)},
+                       text={"input": None, "output": "label_name"})
+
+
+def load_npz_files(files_, seed=0, max_len=None):
+    """`.npz` with x ([examples, steps, features], or an object array of [steps, features] arrays)
+    and y: class labels (integers or strings), or float targets (regression)."""
+    train, validation, test = files.read_splits(files_, read_npz)
+    regression = np.asarray(train[1]).dtype.kind == "f"
+    train = (list(train[0]) if isinstance(train[0], np.ndarray) else train[0], train[1])
+    if isinstance(train[0][0], np.ndarray) and train[0][0].ndim != 2:
+        raise DataFileError(files_.train if files_.name != "arrays" else "x",
+                            f"'x' must hold sequences [steps, features]; got examples of shape "
+                            f"{list(np.shape(train[0][0]))}. Vectors are one_to_one's data.")
+    train, validation, test = files.split(train, validation, test, seed,
+                                          labels=None if regression else train[1])
+    if not regression:
+        return _labelled_series(files_, train, validation, test, max_len)
+    targets = [np.asarray(split[1], dtype="float32").reshape(len(split[1]), -1)
+               for split in (train, validation, test)]
+    return _continuous(files_.name, "regression", (train[0], targets[0]), (validation[0], targets[1]),
+                       (test[0], targets[2]), max_len, notes={"source": str(files_.train)},
+                       text={"input": None, "output": None})
+
+
+def load_table_files(files_, seed=0, max_len=None, text="text", label="label", vocab_size=20000,
+                     target=None, window=None, horizon=1):
+    """`.csv` / `.tsv` / `.jsonl`: a text column and a label column (text classification), or,
+    with target= or window=, numeric series columns, one row per time step (forecasting)."""
+    if target is not None or window is not None:
+        return _forecast(files_, target, window or 24, horizon, max_len)
+    tables = files.read_splits(files_, read_table)
+    columns = [None if t is None else (t.texts(text, "text"), t.texts(label, "label").to_numpy(
+        zero_copy_only=False)) for t in tables]
+    train, validation, test = files.split(columns[0], columns[1], columns[2], seed, labels=columns[0][1])
+    labels, label_splits = files.label_ids(train[1], validation[1], test[1], files_)
+    contract = {"input": "words", "lower_and_strip": True, "output": "label_name"}
+    token_splits = [tokenize(split[0], contract) for split in (train, validation, test)]
+    vocab = Vocabulary.from_counts(token_splits[0].counts(), max_size=vocab_size)
+    (x_train, c1), (x_val, c2), (x_test, c3) = (tokens.padded(vocab, max_len) for tokens in token_splits)
+    spec = DataSpec(kind="classification", num_outputs=len(labels), input_vocab_size=len(vocab))
+    return Dataset(
+        files_.name, spec, x_train, label_splits[0], x_val, label_splits[1], x_test, label_splits[2],
+        labels=labels, input_vocab=vocab, truncated=c1 + c2 + c3, notes={"source": str(files_.train)},
+        text=contract, text_examples=test[0][:EXAMPLES].to_pylist(),
+    )
+
+
+def _forecast(files_, target, window, horizon, max_len):
+    """Windows of `window` steps of every numeric column -> `target` `horizon` steps after the window.
+
+    Split in time, never shuffled: the last 20% of windows are the test set, the 10% before them
+    validation (unless VAL_DATA / TEST_DATA give them).
+    """
+    for name, value in (("window", window), ("horizon", horizon)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ZooError(f"{name} must be a positive integer, got {value!r}.")
+    tables = files.read_splits(files_, read_table)
+    columns = tables[0].table.column_names
+    if target is None:
+        if len(columns) != 1:
+            raise ZooError(f"{files_.train} has columns {', '.join(map(repr, columns))}: say which one to "
+                           "forecast with OPTIONS=\"target=<column>\".")
+        target = columns[0]
+    splits = []
+    for table in tables:
+        if table is None:
+            splits.append(None)
+            continue
+        series = table.numbers(columns, "series values")
+        if len(series) < window + horizon:
+            raise DataFileError(table.path, f"{len(series)} time steps are fewer than window + horizon "
+                                f"({window} + {horizon}).")
+        windows = np.lib.stride_tricks.sliding_window_view(series, window, axis=0).transpose(0, 2, 1)
+        count = len(series) - window - horizon + 1
+        targets = series[window + horizon - 1 :, columns.index(target)][:count, None]
+        splits.append((list(windows[:count]), targets))
+    train, validation, test = splits
+    if test is None:
+        keep = len(train[1]) - max(1, round(len(train[1]) * 0.2))
+        train, test = (train[0][:keep], train[1][:keep]), (train[0][keep:], train[1][keep:])
+    if validation is None:
+        keep = len(train[1]) - max(1, round(len(train[1]) * 0.125))
+        train, validation = (train[0][:keep], train[1][:keep]), (train[0][keep:], train[1][keep:])
+    if min(len(part[1]) for part in (train, validation, test)) == 0:
+        raise ZooError(f"{files_.train} gives too few windows to split in time; give more rows.")
+    return _continuous(files_.name, "regression", train, validation, test, max_len,
+                       notes={"source": str(files_.train), "target": target, "window": window,
+                              "horizon": horizon}, text={"input": None, "output": None})
+
+
 TASK = register(
     Task(
         name="many_to_one",
@@ -149,6 +259,12 @@ TASK = register(
         },
         default_dataset="gun_point",
         regression_datasets=("sunspots", "adding"),
+        formats=(
+            files.FileFormat("UCR/UEA time series", (".ts", ".arff"), load_series_files),
+            files.FileFormat("NumPy arrays x, y", (".npz",), load_npz_files),
+            files.FileFormat("text and label columns, or numeric series (OPTIONS=\"target=... window=...\")",
+                             (".csv", ".tsv", ".jsonl"), load_table_files),
+        ),
         # UCR training sets are small (GunPoint: 40 after the validation hold-out) and the loss
         # sits on a plateau for dozens of epochs before it falls: hence the long patience.
         defaults={"epochs": 200, "batch_size": 16, "learning_rate": 1e-3, "patience": 40},

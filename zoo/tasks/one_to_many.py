@@ -7,10 +7,17 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from zoo import files
 from zoo.architecture import decoder_stack, decoder_units
 from zoo.data import Dataset, Vocabulary, continuous_spec, pad
+from zoo.errors import DataFileError, ZooError
+from zoo.files.lines import read_lines
+from zoo.files.series import read_npz
+from zoo.files.tables import read_table
 from zoo.model_io import standardize
 from zoo.registry import Task, register
+from zoo.tasks.seq2seq import encoded_targets
+from zoo.text import split as split_text
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 MAX_DIGITS = 4
@@ -18,7 +25,7 @@ MAX_DIGITS = 4
 
 def build(spec, arch):
     if arch.bidirectional:
-        raise ValueError(
+        raise ZooError(
             "one_to_many has no input sequence to read both ways, and its decoder must not see "
             "the tokens it predicts: use bidirectional=False."
         )
@@ -89,6 +96,52 @@ def load_digit_captions(seed=0, max_len=None, train_size=6000, eval_size=1000):
     )
 
 
+def _read_jsonl(path):
+    table = read_table(path)
+    vectors = table.column("vector", "vector")
+    lengths = np.asarray(vectors.value_lengths())
+    if len(set(lengths.tolist())) != 1:
+        row = int(np.flatnonzero(lengths != lengths[0])[0])
+        raise DataFileError(path, f"'vector' has {lengths[row]} numbers where the first line has "
+                            f"{lengths[0]}.", table.line(row))
+    x = np.asarray(vectors.flatten(), dtype="float32").reshape(len(lengths), -1)
+    return x, table.texts("caption", "caption")
+
+
+def _npz_with_captions(captions):
+    def read(path):
+        if captions is None:
+            raise ZooError(f"{path}: an .npz of vectors needs its captions file, one caption per line: "
+                           "OPTIONS=\"captions=<file>\".")
+        x = read_npz(path, needs=("x",))[0]
+        lines = read_lines(captions)
+        texts = lines.strings(lines.starts, lines.ends)
+        if len(texts) != len(x):
+            raise DataFileError(captions, f"has {len(texts)} lines but {path} has {len(x)} vectors: "
+                                "one caption per vector, in order.")
+        return np.asarray(x, dtype="float32"), texts
+    return read
+
+
+def load_caption_files(files_, seed=0, max_len=None, captions=None, vocab_size=None):
+    """`.jsonl` of {"vector": [...], "caption": "..."}, or `.npz` x with a captions file
+    (OPTIONS="captions=<file>", one line per vector). Captions are lower-cased words."""
+    del max_len  # captions are generated whole
+    read = _read_jsonl if files_.extension == ".jsonl" else _npz_with_captions(captions)
+    train, validation, test = files.split(*files.read_splits(files_, read), seed)
+    tokens = [split_text(split[1], "words") for split in (train, validation, test)]
+    vocab = Vocabulary.from_counts(tokens[0].counts(), max_size=vocab_size,
+                                   specials=(Vocabulary.BOS, Vocabulary.EOS, Vocabulary.UNK))
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
+        ([split[0], decoder_input], target) for split, (decoder_input, target)
+        in zip((train, validation, test), (encoded_targets(t, vocab) for t in tokens)))
+    spec = replace(continuous_spec("classification", len(vocab), x_train[0]),
+                   max_output_len=int(tokens[0].lengths.max()) + 1)
+    return Dataset(files_.name, spec, x_train, y_train, x_val, y_val, x_test, y_test, output_vocab=vocab,
+                   notes={"source": str(files_.train)},
+                   text={"input": None, "output": "text", "join": " "})
+
+
 TASK = register(
     Task(
         name="one_to_many",
@@ -99,5 +152,6 @@ TASK = register(
         default_dataset="digit_captions",
         defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
         generates=True,
+        formats=(files.FileFormat("vectors with captions", (".jsonl", ".npz"), load_caption_files),),
     )
 )

@@ -1,11 +1,16 @@
 """one_to_one: a feature vector -> a class, read by the recurrent stack as a one-step sequence."""
 
 import keras
+import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from zoo import files
 from zoo.architecture import recurrent_stack
 from zoo.data import Dataset, continuous_spec
+from zoo.errors import ZooError
+from zoo.files.series import read_npz
+from zoo.files.tables import read_table
 from zoo.model_io import prediction_head, standardize
 from zoo.registry import Task, register
 
@@ -36,6 +41,37 @@ def load_digits_vectors(seed=0, max_len=None):
     )
 
 
+def load_vector_files(files_, seed=0, max_len=None, label="label"):
+    """`.csv` / `.tsv` / `.jsonl` of numeric feature columns and a label column, or `.npz` x, y."""
+    del max_len  # a vector has no length to cut
+    if files_.extension == ".npz":
+        def read(path):
+            x, y = read_npz(path)
+            if not isinstance(x, np.ndarray) or x.ndim != 2:
+                raise ZooError(f"{path}: 'x' must be vectors [examples, features] for one_to_one; "
+                               "sequences are many_to_one's data.")
+            return x, y
+    else:
+        def read(path):
+            table = read_table(path)
+            features = [name for name in table.table.column_names if name != label]
+            table.column(label, "label")  # says which columns exist when the label column is missing
+            return table.numbers(features, "features"), table.texts(label, "label").to_numpy(
+                zero_copy_only=False)
+    train, validation, test = files.read_splits(files_, read)
+    train, validation, test = files.split(train, validation, test, seed, labels=train[1])
+    for split in (validation, test):
+        if split[0].shape[1] != train[0].shape[1]:
+            raise ZooError(f"{files_.train} has {train[0].shape[1]} features but another split has "
+                           f"{split[0].shape[1]}.")
+    labels, (y_train, y_val, y_test) = files.label_ids(train[1], validation[1], test[1], files_)
+    return Dataset(
+        files_.name, continuous_spec("classification", len(labels), train[0]),
+        train[0], y_train, validation[0], y_val, test[0], y_test, labels=labels,
+        notes={"source": str(files_.train)}, text={"input": None, "output": "label_name"},
+    )
+
+
 TASK = register(
     Task(
         name="one_to_one",
@@ -44,6 +80,8 @@ TASK = register(
         build=build,
         datasets={"digits": load_digits_vectors},
         default_dataset="digits",
+        formats=(files.FileFormat("feature columns and a label column, or NumPy x, y",
+                                  (".csv", ".tsv", ".jsonl", ".npz"), load_vector_files),),
         defaults={"epochs": 60, "batch_size": 32, "learning_rate": 3e-3, "patience": 8},
     )
 )

@@ -3,10 +3,14 @@
 import keras
 import numpy as np
 
+from zoo import files
 from zoo.architecture import decoder_stack, decoder_units, encoder_stack
 from zoo.data import Dataset, DataSpec, Vocabulary, pad
+from zoo.errors import ZooError
+from zoo.files.lines import read_lines
 from zoo.model_io import sequence_input
 from zoo.registry import Task, register
+from zoo.text import split as split_text
 
 
 def build(spec, arch):
@@ -31,7 +35,7 @@ def load_addition(seed=0, max_len=None, digits=3, train_size=45000, eval_size=25
     total = train_size + 2 * eval_size
     largest = 10**digits - 1
     if total > (largest + 1) ** 2 // 2:
-        raise ValueError(f"{total} distinct sums do not exist with {digits}-digit operands.")
+        raise ZooError(f"{total} distinct sums do not exist with {digits}-digit operands.")
     seen, questions, answers = set(), [], []
     while len(questions) < total:
         # Draw a number of digits per operand, then the operand (as keras-io does).
@@ -73,6 +77,59 @@ def load_addition(seed=0, max_len=None, digits=3, train_size=45000, eval_size=25
     )
 
 
+LEVELS = {"characters": "", "words": " "}  # how generated tokens are joined back into text
+EXAMPLES = 32
+
+
+def read_pairs(path):
+    """`source<TAB>target` per line (keras-io's fra.txt shape; further fields are ignored)."""
+    lines = read_lines(path)
+    rows = np.flatnonzero(~lines.blank)
+    count, field = lines.fields(rows, b"\t")
+    wrong = np.flatnonzero(count < 2)
+    if len(wrong):
+        lines.fail(rows[wrong[0]], "expected a source and a target separated by a tab (source<TAB>target).")
+    return lines.strings(*field(0)), lines.strings(*field(1))
+
+
+def encoded_targets(tokens, vocab):
+    """[<bos>, ids...] as decoder input and [ids..., <eos>] as target, right-padded with 0."""
+    decoder_input, _ = tokens.padded(vocab, shift=1)
+    decoder_input[:, 0] = vocab.id(vocab.BOS)
+    target, _ = tokens.padded(vocab, width=decoder_input.shape[1])
+    target[np.arange(len(tokens)), tokens.lengths] = vocab.id(vocab.EOS)
+    return decoder_input, target
+
+
+def load_pairs_files(files_, seed=0, max_len=None, level="characters", vocab_size=None):
+    """Pairs of texts, split into characters (default) or lower-cased words without punctuation."""
+    if level not in LEVELS:
+        raise ZooError(f"level={level!r}: choose one of {', '.join(LEVELS)}.")
+    train, validation, test = files.split(*files.read_splits(files_, read_pairs), seed)
+    lower = level == "words"
+    sources = [split_text(split[0], level, lower) for split in (train, validation, test)]
+    targets = [split_text(split[1], level, lower) for split in (train, validation, test)]
+    source_vocab = Vocabulary.from_counts(sources[0].counts(), max_size=vocab_size)
+    target_vocab = Vocabulary.from_counts(targets[0].counts(), max_size=vocab_size,
+                                          specials=(Vocabulary.BOS, Vocabulary.EOS, Vocabulary.UNK))
+    splits, cut = [], 0
+    for source_tokens, target_tokens in zip(sources, targets):
+        source, truncated = source_tokens.padded(source_vocab, max_len)
+        decoder_input, target = encoded_targets(target_tokens, target_vocab)
+        splits.append(([source, decoder_input], target))
+        cut += truncated
+    spec = DataSpec(kind="classification", num_outputs=len(target_vocab), input_vocab_size=len(source_vocab),
+                    max_output_len=int(targets[0].lengths.max()) + 1)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
+    return Dataset(
+        files_.name, spec, x_train, y_train, x_val, y_val, x_test, y_test,
+        input_vocab=source_vocab, output_vocab=target_vocab, truncated=cut,
+        notes={"source": str(files_.train), "level": level},
+        text={"input": level, "lower_and_strip": lower, "output": "text", "join": LEVELS[level]},
+        text_examples=test[0][:EXAMPLES].to_pylist(),
+    )
+
+
 TASK = register(
     Task(
         name="seq2seq",
@@ -83,5 +140,6 @@ TASK = register(
         default_dataset="addition",
         defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
         generates=True,
+        formats=(files.FileFormat("source<TAB>target pairs", (".tsv", ".txt"), load_pairs_files),),
     )
 )

@@ -4,9 +4,13 @@ import importlib.metadata
 
 import conllu
 import keras
+import numpy as np
 
+from zoo import files
 from zoo.architecture import recurrent_stack
 from zoo.data import Dataset, DataSpec, Vocabulary, pad
+from zoo.errors import DataFileError, ZooError
+from zoo.files.conll import read_conll2003, read_conllu
 from zoo.model_io import sequence_input
 from zoo.registry import Task, register
 
@@ -29,7 +33,7 @@ def _tagged(name, train, val, test, max_len, min_count=2, notes=None):
     for split, (sentences, tag_sequences) in zip(("train", "validation", "test"), (train, val, test)):
         for i, (words, word_tags) in enumerate(zip(sentences, tag_sequences)):
             if len(words) != len(word_tags):
-                raise ValueError(f"{name}: sentence {i} of the {split} split has {len(words)} words "
+                raise ZooError(f"{name}: sentence {i} of the {split} split has {len(words)} words "
                                  f"but {len(word_tags)} tags.")
         x, cut = pad([vocab.encode(s) for s in sentences], max_len)
         y, _ = pad([tags.encode(t) for t in tag_sequences], max_len)
@@ -80,6 +84,44 @@ def load_conll2003(seed=0, max_len=None):
     return _tagged("conll2003", *splits, max_len)
 
 
+EXAMPLES = 32  # test sentences kept as the file wrote them, to check an export's text signature
+
+
+def load_conll_files(files_, seed=0, max_len=None, tag="upos", min_count=2, vocab_size=None):
+    """CoNLL-U (`tag=upos` or `xpos`) or CoNLL-2003 (the last field is the tag) sentences.
+
+    Words seen fewer than `min_count` times in training become <unk>, as for the bundled treebank,
+    so the model learns what to do with words it has not seen.
+    """
+    if files_.extension == ".conllu":
+        def read(path):
+            return read_conllu(path, tag)
+    else:
+        if tag != "upos":
+            raise ZooError("tag= chooses a CoNLL-U column; a CoNLL-2003 file's tag is its last field.")
+        read = read_conll2003
+    train, validation, test = files.split(*files.read_splits(files_, read), seed)
+    vocab = Vocabulary.from_counts(train[0].counts(), min_count=min_count, max_size=vocab_size)
+    tags = Vocabulary.from_counts(train[1].counts(), specials=())
+    for name, held_out, path in (("validation", validation, files_.validation), ("test", test, files_.test)):
+        unseen = {tag: n for tag, n in held_out[1].counts().items() if tag not in tags.tokens}
+        if unseen:
+            raise DataFileError(path or f"the {name} split", f"{sum(unseen.values())} words have tags that "
+                                f"training never saw: {', '.join(map(repr, sorted(unseen)[:10]))}. Add "
+                                "sentences with them to the training file.")
+    (x_train, c1), (x_val, c2), (x_test, c3) = (split[0].padded(vocab, max_len)
+                                                 for split in (train, validation, test))
+    y_train, y_val, y_test = (split[1].padded(tags, max_len)[0] for split in (train, validation, test))
+    spec = DataSpec(kind="classification", num_outputs=len(tags), input_vocab_size=len(vocab))
+    return Dataset(
+        files_.name, spec, x_train, y_train, x_val, y_val, x_test, y_test,
+        labels=list(tags.tokens), input_vocab=vocab, truncated=c1 + c2 + c3,
+        notes={"source": str(files_.train)},
+        text={"input": "tokens", "output": "tag_names"},
+        text_examples=test[0].take(np.arange(min(EXAMPLES, len(test[0])))).lists(),
+    )
+
+
 TASK = register(
     Task(
         name="tagging",
@@ -88,6 +130,10 @@ TASK = register(
         build=build,
         datasets={"turkish_web_treebank": load_turkish_web_treebank, "conll2003": load_conll2003},
         default_dataset="turkish_web_treebank",
+        formats=(
+            files.FileFormat("CoNLL-U", (".conllu",), load_conll_files),
+            files.FileFormat("CoNLL-2003 (token ... tag per line)", (".conll",), load_conll_files),
+        ),
         defaults={"epochs": 30, "batch_size": 32, "learning_rate": 3e-3, "patience": 4},
     )
 )

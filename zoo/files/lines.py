@@ -1,0 +1,96 @@
+"""A text file as NumPy arrays of line and field boundaries: parsing without a Python loop per line.
+
+Used by the line formats (CoNLL-U, CoNLL-2003, source<TAB>target pairs). Every check reports the
+1-based line of the first offending line.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from zoo.errors import DataFileError
+
+
+def read_bytes(path):
+    """The file's bytes, checked to be non-empty UTF-8; DataFileError names the line that is not."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataFileError(path, f"cannot be read: {error.strerror or error}") from error
+    if not raw.strip():
+        raise DataFileError(path, "the file is empty.")
+    whole = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(raw)], np.int64)),
+                                             pa.py_buffer(raw))
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = raw.count(b"\n", 0, error.start) + 1
+            raise DataFileError(path, f"invalid UTF-8 (byte {error.start}); save the file as UTF-8.",
+                                line) from None
+    return raw
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Line i is data[starts[i]:ends[i]] (no newline, no carriage return); its number is i + 1."""
+
+    path: Path
+    data: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @property
+    def blank(self):
+        return self.starts == self.ends
+
+    def fail(self, line_index, message):
+        raise DataFileError(self.path, message, int(line_index) + 1)
+
+    def text(self, line_index):
+        return bytes(self.data[self.starts[line_index] : self.ends[line_index]]).decode("utf-8")
+
+    def fields(self, rows, separator_bytes):
+        """Fields of the lines `rows` (indices): (count per line, field(k) -> (starts, ends)).
+
+        field(k) with k < 0 counts from the end of each line.
+        """
+        is_separator = np.isin(self.data, np.frombuffer(separator_bytes, np.uint8))
+        separators = np.flatnonzero(is_separator)
+        padded = np.append(separators, len(self.data))  # so that a line's last field indexes safely
+        starts, ends = self.starts[rows], self.ends[rows]
+        first = np.searchsorted(separators, starts)
+        count = np.searchsorted(separators, ends) - first + 1
+
+        def field(k):
+            k = np.where(k < 0, count + k, k) if np.ndim(k) or k < 0 else np.full(len(rows), k)
+            left = np.where(k == 0, starts, padded[np.maximum(first + k - 1, 0)] + 1)
+            right = np.where(k == count - 1, ends, padded[first + k])
+            return left, right
+
+        return count, field
+
+    def strings(self, starts, ends):
+        """The spans data[starts[i]:ends[i]] as one Arrow string array, without a Python loop."""
+        lengths = (ends - starts).astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        index = np.arange(int(offsets[-1])) + np.repeat(starts - offsets[:-1], lengths)
+        return pa.LargeStringArray.from_buffers(len(lengths), pa.py_buffer(offsets),
+                                                pa.py_buffer(self.data[index].tobytes()))
+
+
+def read_lines(path):
+    raw = read_bytes(path)
+    data = np.frombuffer(raw, np.uint8)
+    newlines = np.flatnonzero(data == 10)
+    starts = np.concatenate([[0], newlines + 1])
+    ends = np.concatenate([newlines, [len(data)]])
+    if starts[-1] == len(data):  # the file ends with a newline: no line after it
+        starts, ends = starts[:-1], ends[:-1]
+    carriage = (ends > starts) & (data[np.maximum(ends - 1, 0)] == 13)
+    return Lines(Path(path), data, starts, ends - carriage)

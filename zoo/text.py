@@ -1,0 +1,169 @@
+"""Text to token ids and back, vectorised, in the manner of Keras `TextVectorization`.
+
+    words:      lower-case, strip punctuation, split on ASCII whitespace
+    characters: every Unicode code point is a token; nothing is changed
+    tokens:     the tokens are given (a CoNLL file's word forms)
+
+A batch of sequences is held dictionary-encoded (`Tokens`): lengths per row, and for every token
+an index into the batch's distinct token strings. Splitting runs in Arrow's C++ kernels or NumPy,
+never a Python loop per token, so a million rows load in seconds; the model server uses the same
+code for the strings it is sent, so serving tokenises exactly as training did. The exported
+SavedModel repeats the same steps in TensorFlow ops (export.text), checked equal on every export.
+No TensorFlow here: the ONNX server imports this module.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+SPLITS = ("words", "characters", "tokens")
+# Keras TextVectorization's default `lower_and_strip_punctuation` pattern (ASCII punctuation).
+STRIP_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Token sequences: row i holds types[codes[starts[i] : starts[i] + lengths[i]]]."""
+
+    lengths: np.ndarray
+    codes: np.ndarray
+    types: list
+
+    def __len__(self):
+        return len(self.lengths)
+
+    @property
+    def starts(self):
+        return np.cumsum(self.lengths) - self.lengths
+
+    def take(self, rows):
+        """The rows given (indices or a boolean mask), in that order."""
+        rows = np.arange(len(self))[rows] if np.asarray(rows).dtype == bool else np.asarray(rows, int)
+        lengths = self.lengths[rows]
+        index = _ragged_positions(self.starts[rows], lengths)
+        return Tokens(lengths, self.codes[index], self.types)
+
+    def counts(self):
+        """How often each distinct token occurs: {token: count}."""
+        counts = np.bincount(self.codes, minlength=len(self.types))
+        return {token: int(n) for token, n in zip(self.types, counts) if n}
+
+    def ids(self, vocabulary):
+        """Each token's id in `vocabulary` (a zoo.data.Vocabulary), unknown ones as its <unk>."""
+        lookup = np.array([vocabulary.id(token) for token in self.types] or [0], dtype="int32")
+        return lookup[self.codes]
+
+    def padded(self, vocabulary, max_len=None, shift=0, width=None):
+        """Ids right-padded with 0 into [rows, width]: (array, how many rows were cut to max_len).
+
+        shift leaves that many leading columns free (a decoder input starts with <bos>).
+        """
+        length = int(self.lengths.max(initial=0))
+        if max_len is not None:
+            length = min(length, max_len)
+        width = max(length + shift, 1) if width is None else width
+        out = np.zeros((len(self), width), dtype="int32")
+        rows = np.repeat(np.arange(len(self)), self.lengths)
+        positions = np.arange(len(self.codes)) - np.repeat(self.starts, self.lengths)
+        keep = positions < length
+        out[rows[keep], positions[keep] + shift] = self.ids(vocabulary)[keep]
+        return out, int(np.sum(self.lengths > length))
+
+    def lists(self):
+        """The rows as lists of token strings (for a handful of examples, not for a data set)."""
+        types = np.asarray(self.types, dtype=object)
+        return [types[self.codes[s : s + n]].tolist() for s, n in zip(self.starts, self.lengths)]
+
+
+def _ragged_positions(starts, lengths):
+    """Flat indices of the runs [start, start + length) one after another."""
+    total = int(lengths.sum())
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return np.arange(total) + offsets
+
+
+def _string_array(strings):
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    if not isinstance(strings, pa.Array):
+        strings = pa.array(list(strings), pa.large_string())
+    return strings.cast(pa.large_string())
+
+
+def split(strings, how, lower_and_strip=True):
+    """`Tokens` of a batch of strings, split into "words" or "characters"."""
+    strings = _string_array(strings)
+    if how == "words":
+        if lower_and_strip:
+            strings = pc.replace_substring_regex(pc.utf8_lower(strings), STRIP_PUNCTUATION, "")
+        lists = pc.ascii_split_whitespace(strings)
+        flat, parents = lists.flatten(), np.asarray(lists.value_parent_indices())
+        real = np.asarray(pc.not_equal(flat, "")).astype(bool)  # split leaves "" at either end
+        return encoded(flat.filter(pa.array(real)), np.bincount(parents[real], minlength=len(strings)))
+    if how == "characters":
+        return _characters(strings)
+    raise ValueError(f"Unknown split {how!r}; choose one of {', '.join(SPLITS[:2])}.")
+
+
+def token_lists(rows):
+    """`Tokens` of sequences that are already lists of token strings."""
+    lists = pa.array(rows, pa.list_(pa.large_string()))
+    return encoded(lists.flatten(), np.asarray(pc.list_value_length(lists).fill_null(0), dtype=np.int64))
+
+
+def encoded(flat, lengths):
+    encoded = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) \
+        else pc.dictionary_encode(flat)
+    return Tokens(np.asarray(lengths, dtype=np.int64), np.asarray(encoded.indices, dtype=np.int64),
+                  encoded.dictionary.to_pylist())
+
+
+def _characters(strings):
+    """Code points, decoded from the UTF-8 bytes with NumPy (Arrow has no per-character split)."""
+    _, offsets_buffer, data_buffer = strings.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int64)[strings.offset : strings.offset + len(strings) + 1]
+    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    data = np.concatenate([data[: offsets[-1]], np.zeros(3, np.uint8)]).astype(np.int64)
+    lead = (data & 0xC0) != 0x80
+    lead[offsets[-1] :] = False
+    lead[: offsets[0]] = False
+    starts = np.flatnonzero(lead)
+    b0, b1, b2, b3 = (data[starts + k] & (0xFF if k == 0 else 0x3F) for k in range(4))
+    points = np.where(b0 < 0x80, b0, np.where(
+        b0 < 0xE0, (b0 & 0x1F) << 6 | b1, np.where(
+            b0 < 0xF0, (b0 & 0x0F) << 12 | b1 << 6 | b2, (b0 & 0x07) << 18 | b1 << 12 | b2 << 6 | b3)))
+    seen = np.concatenate([[0], np.cumsum(lead)])
+    lengths = seen[offsets[1:]] - seen[offsets[:-1]]
+    distinct, codes = np.unique(points, return_inverse=True)
+    return Tokens(lengths.astype(np.int64), codes.astype(np.int64), [chr(c) for c in distinct.tolist()])
+
+
+def tokenize(strings, text):
+    """`Tokens` of what a client or a data file gives, as the run's text contract says."""
+    if text["input"] == "tokens":
+        return token_lists([[token for token in row if token != ""] for row in strings])
+    return split(strings, text["input"], text.get("lower_and_strip", False))
+
+
+def joined(token_ids, vocabulary, separator):
+    """Generated ids -> one string per row: the tokens before <eos>, padding left out."""
+    tokens = np.asarray(vocabulary, dtype=object)[token_ids]
+    eos = vocabulary.index("<eos>")
+    keep = (np.cumsum(token_ids == eos, axis=-1) == 0) & (token_ids != 0)
+    return np.array([separator.join(row[mask]) for row, mask in zip(tokens, keep)], dtype=object)
+
+
+def names(probabilities, labels, ids=None):
+    """The most probable label's name per row, or per step ("" where the step was padding)."""
+    chosen = np.asarray(labels, dtype=object)[np.argmax(probabilities, axis=-1)]
+    if ids is not None:
+        chosen[np.asarray(ids) == 0] = ""
+    return chosen
+
+
+def as_texts(value: Sequence):
+    """A list of Python strings from JSON values or a NumPy array of str/bytes."""
+    return [v.decode("utf-8") if isinstance(v, bytes) else v for v in value]
