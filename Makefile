@@ -5,7 +5,10 @@ ZOO := $(VENV)/bin/rnn-zoo
 
 TASK ?= many_to_one
 # Optional training settings: each is passed on only when set.
-TRAIN_ARGS := $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--cell $(CELL)) \
+# Your own files: DATA (a file or a folder), VAL_DATA, TEST_DATA; OPTIONS for the format's options.
+DATA_ARGS := $(if $(DATA),--data $(DATA)) $(if $(VAL_DATA),--val-data $(VAL_DATA)) \
+	$(if $(TEST_DATA),--test-data $(TEST_DATA))
+TRAIN_ARGS := $(DATA_ARGS) $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--cell $(CELL)) \
 	$(if $(filter 1 true yes,$(BIDIRECTIONAL)),--bidirectional) $(if $(LAYERS),--layers $(LAYERS)) \
 	$(if $(UNITS),--units $(UNITS)) $(if $(DROPOUT),--dropout $(DROPOUT)) \
 	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) \
@@ -15,7 +18,7 @@ TRAIN_ARGS := $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--cell $(CELL))
 	$(foreach option,$(OPTIONS),--option $(option))
 
 # Tuning: any of CELL, BIDIRECTIONAL (0/1), LAYERS, UNITS, DROPOUT, LEARNING_RATE fixes that value.
-TUNE_ARGS := $(if $(DATASET),--dataset $(DATASET)) $(if $(TUNER),--tuner $(TUNER)) \
+TUNE_ARGS := $(DATA_ARGS) $(if $(DATASET),--dataset $(DATASET)) $(if $(TUNER),--tuner $(TUNER)) \
 	$(if $(MAX_TRIALS),--max-trials $(MAX_TRIALS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
 	$(if $(TUNE_DIR),--tune-dir $(TUNE_DIR)) $(if $(SEED),--seed $(SEED)) \
 	$(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(MAX_LEN),--max-len $(MAX_LEN)) \

@@ -5,6 +5,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 
 import keras
+import numpy as np
 import onnx
 import tensorflow as tf
 import tf2onnx
@@ -13,7 +14,8 @@ from export.fused import Unsupported, fused_onnx
 from export.fused_decoder import greedy_decoder_onnx
 from export.layout import next_version, sha256_of, staged_version
 from export.serving import describe_signature, serving_function
-from export.verify import example_batches, verify
+from export.text import text_endpoints
+from export.verify import example_batches, verify, verify_text
 from zoo.data import Vocabulary
 from zoo.errors import ZooError
 from zoo.registry import get_task
@@ -64,27 +66,38 @@ def _onnx_graph(model, function, contract, generates):
     }
 
 
-def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None):
+def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None, text_examples=None):
     """Exports `model` to <export_dir>/<name>/<next version>/ and returns that directory.
 
-    contract: the run's data.json (spec, padding, vocabularies, labels).
-    examples: held-out inputs (the model's source input) to verify the artifacts on.
+    contract: the run's data.json (spec, padding, vocabularies, labels, text contract).
+    examples: held-out inputs (the model's source input) to verify the artifacts on;
+    text_examples: the same kind of inputs as strings, for a run with a text contract.
     """
     if not name or name != Path(name).name or name.startswith("."):
         raise ExportError(f"Model name {name!r} must be a plain directory name.")
     model_root = Path(export_dir) / name
     version = next_version(model_root)
     function = serving_function(model, contract, task.generates)
-    inputs, outputs = describe_signature(function)
+    endpoints, resources = text_endpoints(function, contract)
+    endpoints = endpoints or {"serving_default": function}
+    inputs, outputs = describe_signature(endpoints["serving_default"])
+    id_signature = "serving_ids" if "serving_ids" in endpoints else "serving_default"
     with staged_version(model_root, version) as staging:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serving_default", function)
+        for resource in resources:
+            archive.track(resource)
+        for signature_name, endpoint in endpoints.items():
+            archive.add_endpoint(signature_name, endpoint)
         archive.write_out(str(staging), verbose=False)
         onnx_model, graph = _onnx_graph(model, function, contract, task.generates)
         onnx.save(onnx_model, staging / "model.onnx")
         try:
-            verification = verify(function, staging, staging / "model.onnx", example_batches(examples))
+            verification = verify(function, staging, staging / "model.onnx", example_batches(examples),
+                                  id_signature)
+            if contract.get("text"):
+                strings = text_examples if contract["text"]["input"] else None
+                verification["text"] = verify_text(function, staging, contract, examples, strings)
         except ValueError as error:
             raise ExportError(f"Export verification failed, nothing was published: {error}") from error
         files = sorted(p for p in staging.rglob("*") if p.is_file())
@@ -95,6 +108,9 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             "signature_name": "serving_default",
             "inputs": inputs,
             "outputs": outputs,
+            # Token ids in, for clients that send ids; the ONNX graph takes these (no strings in ONNX).
+            "id_signature_name": id_signature,
+            "id_inputs": describe_signature(function)[0],
             **contract,
             **(extra_metadata or {}),
             "onnx_graph": graph,
@@ -121,6 +137,9 @@ def export_run(run_dir, export_dir="exports", name=None):
     for needed in ("config.json", "data.json", "metrics.json", "model.keras"):
         if not (run_dir / needed).is_file():
             raise ExportError(f"{run_dir} has no {needed}: export takes a finished `rnn-zoo train` run.")
+    if not (run_dir / "examples.npz").is_file():
+        raise ExportError(f"{run_dir} has no examples.npz, the held-out inputs export verifies on: "
+                          "it was trained before runs kept them; train it again.")
     config = json.loads((run_dir / "config.json").read_text())
     contract = json.loads((run_dir / "data.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -129,10 +148,11 @@ def export_run(run_dir, export_dir="exports", name=None):
     except Exception as error:  # Keras raises many kinds for a damaged file
         raise ExportError(f"Could not load {run_dir / 'model.keras'}: {error}") from error
     task = get_task(config["task"])
-    data = task.load(config["dataset"], seed=config["seed"], max_len=config["max_len"],
-                     limit=config["limit"], **config["options"])
-    source = data.x_test[0] if task.generates else data.x_test
+    with np.load(run_dir / "examples.npz", allow_pickle=False) as examples:
+        source = examples["source"]
+        text_examples = examples["text"].tolist() if "text" in examples.files else None
     return export_model(
         model, task, contract, source, export_dir, name or task.name,
         extra_metadata={"dataset": config["dataset"], "run": config, "test_metrics": metrics["test"]},
+        text_examples=text_examples,
     )

@@ -33,10 +33,10 @@ def _real_length(example):
 class Runtimes:
     """The three ways to run the same model: Keras in process, the SavedModel, ONNX Runtime."""
 
-    def __init__(self, function, saved_model_dir, onnx_path):
+    def __init__(self, function, saved_model_dir, onnx_path, signature="serving_default"):
         self.input_name = function.input_signature[0].name
         self.keras = function
-        self.saved_model = tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"]
+        self.saved_model = tf.saved_model.load(str(saved_model_dir)).signatures[signature]
         self.onnx = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         self.output_names = [o.name for o in self.onnx.get_outputs()]
 
@@ -47,13 +47,14 @@ class Runtimes:
         return keras_out, {"savedmodel": saved, "onnx": onnx}
 
 
-def verify(function, saved_model_dir, onnx_path, batches):
+def verify(function, saved_model_dir, onnx_path, batches, signature="serving_default"):
     """Runs every batch through all three runtimes and returns the figures.
 
+    signature: the SavedModel signature that takes what `function` takes (ids or numbers).
     Raises ValueError naming the runtime, output and difference if any output differs by
     more than TOLERANCE (absolute and relative, as numpy.allclose) or any token id differs.
     """
-    runtimes = Runtimes(function, saved_model_dir, onnx_path)
+    runtimes = Runtimes(function, saved_model_dir, onnx_path, signature)
     worst = {"savedmodel": 0.0, "onnx": 0.0}
     for batch in batches:
         reference, exported = runtimes.run_all(batch)
@@ -79,3 +80,36 @@ def verify(function, saved_model_dir, onnx_path, batches):
         "max_abs_diff": worst,
         "passed": True,
     }
+
+
+def verify_text(function, saved_model_dir, contract, examples, strings=None):
+    """The SavedModel's serving_default against zoo.text and the Keras model, on held-out examples.
+
+    With `strings` (a text input), zoo.text tokenises them and the Keras model answers the ids;
+    the signature takes the strings themselves. Either way its names (label_name, tag_names, text)
+    must equal zoo.text's from the Keras answer, and its numbers the Keras numbers.
+    """
+    from zoo.data import Vocabulary
+    from zoo.text import string_outputs, tokenize
+
+    signature = tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"]
+    name = function.input_signature[0].name
+    if strings is not None:
+        ids = tokenize(strings, contract["text"]).padded(Vocabulary(tuple(contract["input_vocabulary"])))[0]
+        sent = np.array(strings, dtype=object)
+    else:
+        ids = sent = np.asarray(examples[:32])
+    expected = {k: v.numpy() for k, v in function(tf.constant(ids)).items()}
+    expected.update(string_outputs(expected, ids, contract))
+    got = {k: v.numpy() for k, v in signature(**{name: tf.constant(sent)}).items()}
+    for key, want in expected.items():
+        have = got[key]
+        if want.dtype == object:
+            have = np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(have)
+            if not np.array_equal(have, want):
+                raise ValueError(f"the text signature's {key!r} differs from zoo.text's: {have[:3]} against "
+                                 f"{want[:3]}.")
+        elif have.shape != want.shape or not np.allclose(have, want, rtol=TOLERANCE, atol=TOLERANCE):
+            raise ValueError(f"the text signature's {key!r} differs from Keras on the same strings "
+                             f"(shapes {have.shape} and {want.shape}).")
+    return {"examples": len(sent), "outputs": sorted(expected), "passed": True}

@@ -21,7 +21,7 @@ from zoo.architecture import require_positive_int
 from zoo.decoding import ValidationExactMatch
 from zoo.errors import ZooError
 from zoo.registry import get_task
-from zoo.training import TrainConfig, train, write_json
+from zoo.training import TrainConfig, load_data, train, write_json
 
 TUNERS = {
     "random": keras_tuner.RandomSearch,
@@ -46,6 +46,9 @@ class TuneConfig:
     limit: int | None = None
     options: dict = field(default_factory=dict)
     workers: int = 1
+    data: str | None = None
+    val_data: str | None = None
+    test_data: str | None = None
 
     def __post_init__(self):
         if self.tuner not in TUNERS:
@@ -144,16 +147,20 @@ def tune(config, verbose="auto"):
     chief writes the reports. A process started as a worker only trains the trials it is given.
     """
     task = get_task(config.task)
-    dataset = task.check_dataset(config.dataset or task.default_dataset)
+    # The data set named as a training run names it: bundled, or the user's files.
+    run_config = TrainConfig(task=config.task, dataset=config.dataset, data=config.data,
+                             val_data=config.val_data, test_data=config.test_data, seed=config.seed,
+                             max_len=config.max_len, limit=config.limit, options=config.options).resolved()
+    dataset = run_config.dataset
     if config.workers > 1 and distributed.role() is None:
         distributed.run_local(config, config.workers)
         return Path(config.tune_dir) / project_name(task, dataset)
-    data = task.load(dataset, seed=config.seed, max_len=config.max_len, limit=config.limit, **config.options)
+    data = load_data(run_config)
     hypermodel = TaskHyperModel(task.name, data.spec, config.fixed)
     keras.utils.set_random_seed(config.seed)
     tuner = build_tuner(config, hypermodel, task, dataset, data.spec)
     project_dir = Path(tuner.project_dir)
-    batch_size = config.batch_size or task.training_defaults(dataset)["batch_size"]
+    batch_size = config.batch_size or run_config.batch_size
     callbacks = [keras.callbacks.EarlyStopping(patience=config.patience)]
     if task.generates:
         callbacks.insert(0, ValidationExactMatch(data))
@@ -181,7 +188,7 @@ def _retrain(config, dataset, batch_size, architecture, learning_rate, run_dir, 
         layers=architecture.layers, units=list(architecture.layer_units), dropout=architecture.dropout,
         learning_rate=learning_rate, epochs=config.epochs, batch_size=batch_size,
         patience=config.patience, seed=config.seed, max_len=config.max_len, limit=config.limit,
-        options=config.options,
+        options=config.options, data=config.data, val_data=config.val_data, test_data=config.test_data,
     ).resolved()
     config_file = run_dir / "config.json"
     if config_file.exists() and json.loads(config_file.read_text()) != asdict(best_config):

@@ -27,6 +27,13 @@ def _units(text):
     return sizes[0] if len(sizes) == 1 else sizes
 
 
+def _data_arguments(parser):
+    parser.add_argument("--data", help="your own data: a file, or a folder with train.* and optionally "
+                        "validation.* (or dev.*) and test.*; the format follows the extension")
+    parser.add_argument("--val-data", help="the validation file (default: cut from the training file)")
+    parser.add_argument("--test-data", help="the test file (default: cut from the training file)")
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="rnn-zoo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -34,7 +41,9 @@ def _parser():
 
     train = commands.add_parser("train", help="train a task's model into a run directory")
     train.add_argument("--task", required=True)
-    train.add_argument("--dataset", help="default: the task's default data set")
+    train.add_argument("--dataset", help="default: the task's default data set (with --data: a name "
+                       "for the run, default the file's)")
+    _data_arguments(train)
     # Spelled out, not read from zoo.CELLS: importing zoo loads TensorFlow, which `serve` does without.
     train.add_argument("--cell", default="lstm", help="simple_rnn, lstm or gru")
     train.add_argument("--bidirectional", action="store_true")
@@ -58,6 +67,7 @@ def _parser():
     tune = commands.add_parser("tune", help="search depth, hidden sizes, cell and more with KerasTuner")
     tune.add_argument("--task", required=True)
     tune.add_argument("--dataset")
+    _data_arguments(tune)
     tune.add_argument("--tuner", default="random", help="random, bayesian or hyperband")
     tune.add_argument("--max-trials", type=int, default=10)
     tune.add_argument("--epochs", type=int, default=20, help="per trial (hyperband: its max_epochs)")
@@ -115,7 +125,7 @@ def _tune(args):
         task=args.task, dataset=args.dataset, tuner=args.tuner, max_trials=args.max_trials,
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, tune_dir=args.tune_dir,
         fixed=fixed, max_len=args.max_len, limit=args.limit, options=dict(args.option),
-        workers=args.workers,
+        workers=args.workers, data=args.data, val_data=args.val_data, test_data=args.test_data,
     ))
 
 
@@ -157,12 +167,15 @@ def _train(args):
         layers=args.layers, units=args.units, dropout=args.dropout, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         seed=args.seed, max_len=args.max_len, limit=args.limit, options=dict(args.option),
+        data=args.data, val_data=args.val_data, test_data=args.test_data,
     )
     train(config, run_dir=args.run_dir)
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    from zoo.errors import ZooError
+
     try:
         if args.command == "tasks":
             _print_tasks()
@@ -174,7 +187,7 @@ def main(argv=None):
             _export(args)
         else:
             _serve(args)
-    except ValueError as error:
+    except ZooError as error:  # the project's own: one line; anything else keeps its traceback
         print(f"rnn-zoo: error: {error}", file=sys.stderr)
         return 2
     return 0

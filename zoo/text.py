@@ -167,3 +167,19 @@ def names(probabilities, labels, ids=None):
 def as_texts(value: Sequence):
     """A list of Python strings from JSON values or a NumPy array of str/bytes."""
     return [v.decode("utf-8") if isinstance(v, bytes) else v for v in value]
+
+
+def string_outputs(outputs, ids, contract):
+    """The names a text contract adds to a model's outputs (as export.text computes them in-graph).
+
+    outputs: the id model's outputs (NumPy); ids: its input (0 marks padding for tags).
+    """
+    text = (contract.get("text") or {})
+    kind = text.get("output")
+    if kind == "text":
+        return {"text": joined(outputs["token_ids"], contract["output_vocabulary"], text.get("join", ""))}
+    if kind in ("label_name", "tag_names"):
+        (probabilities,) = outputs.values()
+        labels = [str(label) for label in contract["labels"]]
+        return {kind: names(probabilities, labels, ids if kind == "tag_names" else None)}
+    return {}

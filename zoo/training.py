@@ -1,7 +1,8 @@
 """Trains a task's model into a run directory that resumes, reloads and exports as it is.
 
 A run directory holds config.json (written first), data.json (padding, vocabularies, label
-names), backup/ (while training), model.keras,
+names, text contract), examples.npz (held-out inputs that `make export` verifies on, so that it
+needs no data), backup/ (while training), model.keras,
 history.csv, training_curves.png, logs/ (TensorBoard) and metrics.json (written last: a run
 without it is unfinished, and the same command resumes it).
 """
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from zoo.architecture import Architecture, require_positive_int
@@ -32,6 +34,10 @@ class TrainConfig:
 
     task: str
     dataset: str | None = None
+    # The user's own files (zoo.files): DATA (a file or a folder), VAL_DATA, TEST_DATA.
+    data: str | None = None
+    val_data: str | None = None
+    test_data: str | None = None
     cell: str = "lstm"
     bidirectional: bool = False
     layers: int = 1
@@ -59,8 +65,14 @@ class TrainConfig:
     def resolved(self):
         """The config with the data set and training settings the user left out filled in."""
         task = get_task(self.task)
-        dataset = task.check_dataset(self.dataset or task.default_dataset)
-        defaults = task.training_defaults(dataset)
+        if self.data is not None:
+            from zoo import files
+
+            named = files.resolve(self.data, self.val_data, self.test_data)
+            dataset, defaults = self.dataset or named.name, task.defaults
+        else:
+            dataset = task.check_dataset(self.dataset or task.default_dataset)
+            defaults = task.training_defaults(dataset)
         filled = {name: defaults[name] if getattr(self, name) is None else getattr(self, name)
                   for name in ("epochs", "batch_size", "learning_rate", "patience")}
         config = replace(self, dataset=dataset, **filled)
@@ -133,9 +145,41 @@ def _plot_history(history_csv, png_path):
     plt.close(figure)
 
 
+def load_data(config):
+    """The data set a resolved config names: bundled, or the user's files."""
+    task = get_task(config.task)
+    return task.load(None if config.data else config.dataset, seed=config.seed, max_len=config.max_len,
+                     limit=config.limit, data=config.data, val_data=config.val_data,
+                     test_data=config.test_data, **config.options)
+
+
+EXAMPLES = 32
+
+
+def write_examples(path, data, generates):
+    """The first held-out inputs (and, for text runs, the same inputs as text), for export to verify."""
+    source = data.x_test[0] if generates else data.x_test
+    arrays = {"source": source[:EXAMPLES]}
+    if data.text_examples:
+        rows = data.text_examples[:EXAMPLES]
+        if isinstance(rows[0], list):  # token lists: padded with "" as the text signature takes them
+            width = max(len(row) for row in rows)
+            rows = [row + [""] * (width - len(row)) for row in rows]
+        arrays["text"] = np.array(rows, dtype=str)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
 def train(config, run_dir=None, callbacks=(), verbose="auto"):
-    """Trains, evaluates on the test split and returns the run directory."""
+    """Trains, evaluates on the test split and returns the run directory.
+
+    The data loads before the run directory is made: a file that does not read leaves nothing behind.
+    """
     config = config.resolved()
+    task = get_task(config.task)
+    data = load_data(config)
     run_dir = choose_run_dir(config, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
@@ -147,12 +191,10 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    task = get_task(config.task)
-    data = task.load(config.dataset, seed=config.seed, max_len=config.max_len,
-                     limit=config.limit, **config.options)
     if data.truncated:
         print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
     write_json(run_dir / "data.json", data.contract())
+    write_examples(run_dir / "examples.npz", data, task.generates)
     model = task.build(data.spec, config.architecture)
     loss, metrics = loss_and_metrics(data.spec.kind)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
