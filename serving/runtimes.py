@@ -29,6 +29,8 @@ class ServedVersion:
 
     inputs / outputs: metadata.json's signature ({name, dtype, shape}; None where dynamic),
     outputs including `token_strings` when the model generates ids from a vocabulary.
+    A run trained on text takes strings (tokenised by zoo.text, as in training) or token ids, and
+    answers the names its text contract gives (label_name, tag_names, text) either way.
     """
 
     def __init__(self, version_dir, runtime):
@@ -40,15 +42,25 @@ class ServedVersion:
         self.name = self.metadata["name"]
         self.version = int(self.directory.name)
         self.inputs = self.metadata["inputs"]
+        self.id_inputs = {spec["name"]: spec for spec in self.metadata.get("id_inputs", self.inputs)}
+        self.text = self.metadata.get("text")
         self.output_vocabulary = self.metadata.get("output_vocabulary")
         self.outputs = list(self.metadata["outputs"])
         if self.output_vocabulary and any(o["name"] == "token_ids" for o in self.outputs):
             token_ids = next(o for o in self.outputs if o["name"] == "token_ids")
             self.outputs.append({"name": TOKEN_STRINGS, "dtype": "string", "shape": token_ids["shape"]})
-        self._run = _onnx_runner(self.directory) if runtime == "onnx" else _saved_model_runner(self.directory)
+        self._run = _onnx_runner(self.directory) if runtime == "onnx" else _saved_model_runner(
+            self.directory, self.metadata.get("id_signature_name", SIGNATURE_NAME))
 
     def input_array(self, spec, value):
-        """`value` (JSON lists or an array) as the array input `spec` takes; InvalidInput if it can't be."""
+        """`value` (JSON lists or an array) as the array input `spec` takes; InvalidInput if it can't be.
+
+        Strings sent to a text model become token ids here, exactly as its training file's did.
+        """
+        if spec["dtype"] == "string":
+            spec = self.id_inputs[spec["name"]]
+            if _holds_strings(value):
+                value = self._token_ids(spec["name"], value)
         array = _input_array(spec, value, self._vocabulary_size(spec))
         graph = self.metadata.get("onnx_graph", {})
         if self.runtime == "onnx" and graph.get("right_padding_only"):
@@ -64,9 +76,33 @@ class ServedVersion:
         if len(set(batches.values())) > 1:
             raise InvalidInput(f"All inputs must have the same batch size, got {batches}.")
         outputs = self._run(arrays)
+        if self.text:
+            from zoo.text import string_outputs
+
+            (ids,) = arrays.values()
+            outputs.update(string_outputs(outputs, ids, self.metadata))
         if TOKEN_STRINGS in {o["name"] for o in self.outputs}:
             outputs[TOKEN_STRINGS] = _token_strings(outputs["token_ids"], self.output_vocabulary)
         return outputs
+
+    def _token_ids(self, name, value):
+        from zoo.data import Vocabulary
+        from zoo.text import as_texts, tokenize
+
+        how = self.text["input"]
+        if how == "tokens":
+            if not all(isinstance(row, list | tuple | np.ndarray) for row in value):
+                raise InvalidInput(f"Input {name!r} takes one list of token strings per example.")
+            rows = [as_texts(list(row)) for row in value]
+        else:
+            rows = as_texts(list(np.asarray(value, dtype=object).ravel()) if isinstance(value, np.ndarray)
+                            else value)
+        flat = [t for row in rows for t in (row if how == "tokens" else [row])]
+        if not rows or not all(isinstance(t, str) for t in flat):
+            raise InvalidInput(f"Input {name!r} takes " + ("lists of token strings" if how == "tokens" else
+                               "one string per example") + ", or token ids.")
+        vocabulary = Vocabulary(tuple(self.metadata["input_vocabulary"]))
+        return tokenize(rows, self.text).padded(vocabulary)[0]
 
     def _vocabulary_size(self, spec):
         if np.dtype(spec["dtype"]).kind != "i":
@@ -106,15 +142,26 @@ def _onnx_runner(directory):
     return run
 
 
-def _saved_model_runner(directory):
+def _saved_model_runner(directory, signature_name):
     import tensorflow as tf
 
-    signature = tf.saved_model.load(str(directory)).signatures[SIGNATURE_NAME]
+    signature = tf.saved_model.load(str(directory)).signatures[signature_name]
 
     def run(arrays):
-        return {k: v.numpy() for k, v in signature(**{k: tf.constant(a) for k, a in arrays.items()}).items()}
+        outputs = signature(**{k: tf.constant(a) for k, a in arrays.items()})
+        # The names (strings) are added by ServedVersion.predict, the same way for either runtime.
+        return {k: v.numpy() for k, v in outputs.items() if v.dtype != tf.string}
 
     return run
+
+
+def _holds_strings(value):
+    """Whether a JSON value or array holds strings (at any depth) rather than numbers."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "USO" and value.size and isinstance(value.flat[0], str | bytes)
+    while isinstance(value, list | tuple) and value:
+        value = value[0]
+    return isinstance(value, str | bytes)
 
 
 def _input_array(spec, value, vocabulary_size):

@@ -17,6 +17,8 @@ ACCEPTED = {
     "float32": {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64"},
     "int32": {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"},
 }
+# A text model's input takes BYTES (strings, tokenised by the server) or token ids.
+ACCEPTED["string"] = {"BYTES", *ACCEPTED["int32"]}
 
 
 def _tensor_type(spec):

@@ -78,6 +78,15 @@ class Tokens:
         return [types[self.codes[s : s + n]].tolist() for s, n in zip(self.starts, self.lengths)]
 
 
+def teacher_forcing(tokens, vocabulary):
+    """[<bos>, ids...] as decoder input and [ids..., <eos>] as target, right-padded with 0."""
+    decoder_input, _ = tokens.padded(vocabulary, shift=1)
+    decoder_input[:, 0] = vocabulary.id("<bos>")
+    target, _ = tokens.padded(vocabulary, width=decoder_input.shape[1])
+    target[np.arange(len(tokens)), tokens.lengths] = vocabulary.id("<eos>")
+    return decoder_input, target
+
+
 def _ragged_positions(starts, lengths):
     """Flat indices of the runs [start, start + length) one after another."""
     total = int(lengths.sum())

@@ -16,8 +16,8 @@ from zoo.files.series import read_npz
 from zoo.files.tables import read_table
 from zoo.model_io import standardize
 from zoo.registry import Task, register
-from zoo.tasks.seq2seq import encoded_targets
 from zoo.text import split as split_text
+from zoo.text import teacher_forcing
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 MAX_DIGITS = 4
@@ -134,7 +134,7 @@ def load_caption_files(files_, seed=0, max_len=None, captions=None, vocab_size=N
                                    specials=(Vocabulary.BOS, Vocabulary.EOS, Vocabulary.UNK))
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
         ([split[0], decoder_input], target) for split, (decoder_input, target)
-        in zip((train, validation, test), (encoded_targets(t, vocab) for t in tokens)))
+        in zip((train, validation, test), (teacher_forcing(t, vocab) for t in tokens)))
     spec = replace(continuous_spec("classification", len(vocab), x_train[0]),
                    max_output_len=int(tokens[0].lengths.max()) + 1)
     return Dataset(files_.name, spec, x_train, y_train, x_val, y_val, x_test, y_test, output_vocab=vocab,

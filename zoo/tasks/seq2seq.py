@@ -11,6 +11,7 @@ from zoo.files.lines import read_lines
 from zoo.model_io import sequence_input
 from zoo.registry import Task, register
 from zoo.text import split as split_text
+from zoo.text import teacher_forcing
 
 
 def build(spec, arch):
@@ -92,15 +93,6 @@ def read_pairs(path):
     return lines.strings(*field(0)), lines.strings(*field(1))
 
 
-def encoded_targets(tokens, vocab):
-    """[<bos>, ids...] as decoder input and [ids..., <eos>] as target, right-padded with 0."""
-    decoder_input, _ = tokens.padded(vocab, shift=1)
-    decoder_input[:, 0] = vocab.id(vocab.BOS)
-    target, _ = tokens.padded(vocab, width=decoder_input.shape[1])
-    target[np.arange(len(tokens)), tokens.lengths] = vocab.id(vocab.EOS)
-    return decoder_input, target
-
-
 def load_pairs_files(files_, seed=0, max_len=None, level="characters", vocab_size=None):
     """Pairs of texts, split into characters (default) or lower-cased words without punctuation."""
     if level not in LEVELS:
@@ -115,7 +107,7 @@ def load_pairs_files(files_, seed=0, max_len=None, level="characters", vocab_siz
     splits, cut = [], 0
     for source_tokens, target_tokens in zip(sources, targets):
         source, truncated = source_tokens.padded(source_vocab, max_len)
-        decoder_input, target = encoded_targets(target_tokens, target_vocab)
+        decoder_input, target = teacher_forcing(target_tokens, target_vocab)
         splits.append(([source, decoder_input], target))
         cut += truncated
     spec = DataSpec(kind="classification", num_outputs=len(target_vocab), input_vocab_size=len(source_vocab),

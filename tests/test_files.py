@@ -1,0 +1,198 @@
+"""The user's own files: every format loads into the Dataset a bundled set gives; bad files say where."""
+
+import importlib.metadata
+import json
+import os
+import shutil
+
+import aeon
+import numpy as np
+import pytest
+
+import zoo
+from tests.data_files import FORMATS, write
+from zoo import text
+from zoo.cli import main
+from zoo.data import Vocabulary
+from zoo.errors import DataFileError, ZooError
+
+SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+def _same_arrays(a, b):
+    for name in SPLITS:
+        left, right = getattr(a, name), getattr(b, name)
+        if not isinstance(left, list):
+            left, right = [left], [right]
+        for x, y in zip(left, right):
+            assert np.array_equal(x, y), name
+
+
+def test_gun_point_from_its_ts_files_equals_the_bundled_set(tmp_path):
+    archive = os.path.join(os.path.dirname(aeon.__file__), "datasets", "data", "GunPoint")
+    shutil.copy(os.path.join(archive, "GunPoint_TRAIN.ts"), tmp_path / "train.ts")
+    shutil.copy(os.path.join(archive, "GunPoint_TEST.ts"), tmp_path / "test.ts")
+    task = zoo.get_task("many_to_one")
+    mine, bundled = task.load(data=tmp_path, seed=3), task.load("gun_point", seed=3)
+    _same_arrays(mine, bundled)
+    assert mine.labels == bundled.labels and mine.spec == bundled.spec
+
+
+def test_turkish_treebank_from_its_conllu_files_equals_the_bundled_set(tmp_path):
+    package = importlib.metadata.distribution("turkish-treebanks")
+    splits = {"train": [], "dev": [], "test": []}
+    for section in ("web", "wiki"):
+        sentences = package.locate_file(f"data/{section}.conllu").read_text(encoding="utf-8").split("\n\n")
+        for i, sentence in enumerate(s for s in sentences if s.strip()):
+            splits[{8: "dev", 9: "test"}.get(i % 10, "train")].append(sentence)
+    for split, sentences in splits.items():
+        (tmp_path / f"{split}.conllu").write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
+    task = zoo.get_task("tagging")
+    mine, bundled = task.load(data=tmp_path), task.load()
+    _same_arrays(mine, bundled)
+    assert mine.input_vocab == bundled.input_vocab and mine.labels == bundled.labels
+
+
+@pytest.mark.parametrize("key", sorted(FORMATS))
+def test_every_format_loads_three_splits_that_fit_the_task(key, tmp_path):
+    task_name, path, options = write(tmp_path, key)
+    task = zoo.get_task(task_name)
+    data = task.load(data=path, seed=0, **options)
+    sizes = [len(data.y_train), len(data.y_val), len(data.y_test)]
+    assert min(sizes) > 0 and sizes[0] > sizes[1]
+    model = task.build_model(data.spec, units=4, cell="gru")
+    x = data.x_train
+    out = model.predict([part[:2] for part in x] if isinstance(x, list) else x[:2], verbose=0)
+    assert out.shape[0] == 2
+    contract = json.loads(json.dumps(data.contract()))  # what data.json will hold
+    assert contract["text"]["output"] in (None, "label_name", "tag_names", "text")
+
+
+def test_a_single_file_is_split_stratified_and_the_vocabulary_comes_from_training_only(tmp_path):
+    rows = "".join(f"word{i} common,{'ab'[i % 2]}\n" for i in range(100))
+    (tmp_path / "t.csv").write_text("text,label\n" + rows)
+    data = zoo.get_task("many_to_one").load(data=tmp_path / "t.csv", seed=1)
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (60, 20, 20)
+    for y in (data.y_train, data.y_val, data.y_test):
+        assert abs(np.mean(y) - 0.5) < 0.06  # stratified: both classes in every split
+    vocab = data.input_vocab
+    assert vocab.tokens[:3] == ("<pad>", "<unk>", "common")
+    # Every test review's own word was never seen in training: it reads <unk>.
+    assert np.all(data.x_test[:, 0] == vocab.id(vocab.UNK))
+    assert data.text_examples[0].startswith("word")
+
+
+def test_forecasting_splits_in_time_and_predicts_the_target_column(tmp_path):
+    rows = 60
+    (tmp_path / "s.csv").write_text("a,b\n" + "".join(f"{i},{10 * i}\n" for i in range(rows)))
+    data = zoo.get_task("many_to_one").load(data=tmp_path / "s.csv", target="b", window=4, horizon=2)
+    assert data.spec.kind == "regression" and data.x_train.shape[1:] == (4, 2)
+    # Window i covers rows i..i+3 and its target is b at row i+5; test is the last windows, in order.
+    assert data.y_train[0, 0] == 50 and data.x_train[0, -1, 0] == 3
+    assert data.y_test[-1, 0] == 10 * (rows - 1)
+    assert data.y_train.max() < data.y_val.min() < data.y_val.max() < data.y_test.min()
+
+
+def test_npz_sequences_of_different_lengths_and_vectors(tmp_path):
+    rng = np.random.default_rng(0)
+    series = np.empty(30, dtype=object)
+    for i in range(30):
+        series[i] = rng.normal(size=(3 + i % 5, 2))
+    np.savez(tmp_path / "s.npz", x=series, y=np.array(["u", "v", "w"] * 10))
+    data = zoo.get_task("many_to_one").load(data=tmp_path / "s.npz")
+    assert data.x_train.shape[1:] == (7, 2) and data.labels == ["u", "v", "w"]
+    vectors = zoo.get_task("one_to_one").load(data=(rng.normal(size=(40, 5)), np.arange(40) % 2))
+    assert vectors.x_train.shape[1] == 5 and vectors.labels == ["0", "1"]
+
+
+def test_arff_and_jsonl_text(tmp_path):
+    archive = os.path.join(os.path.dirname(aeon.__file__), "datasets", "data", "GunPoint")
+    shutil.copy(os.path.join(archive, "GunPoint_TRAIN.arff"), tmp_path / "gp.arff")
+    data = zoo.get_task("many_to_one").load(data=tmp_path / "gp.arff")
+    assert data.x_train.shape[1:] == (150, 1) and data.labels == ["1", "2"]
+    lines = "".join(json.dumps({"text": f"so {w}!", "label": w}) + "\n" for w in ("good", "bad") * 20)
+    (tmp_path / "r.jsonl").write_text(lines)
+    data = zoo.get_task("many_to_one").load(data=tmp_path / "r.jsonl")
+    assert data.labels == ["bad", "good"] and "so" in data.input_vocab.tokens
+
+
+def test_a_folder_and_named_splits(tmp_path):
+    _, path, _ = write(tmp_path, "conll2003")
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(path, folder / "train.conll")
+    shutil.copy(path, folder / "dev.conll")
+    (folder / "test.conll").write_text("Peter NNP B-NP B-PER\n\n")
+    data = zoo.get_task("tagging").load(data=folder)
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (30, 30, 1)
+    data = zoo.get_task("tagging").load(data=path, test_data=folder / "test.conll")
+    assert len(data.y_test) == 1 and len(data.y_train) + len(data.y_val) == 30
+
+
+def test_words_and_characters_split_as_text_vectorization_does():
+    tokens = text.split(["  Hello, WORLD!  it's ", "", "é-🙂"], "words")
+    assert tokens.lists() == [["hello", "world", "its"], [], ["é🙂"]]
+    characters = text.split(["añb🙂", "", "xy"], "characters")
+    assert characters.lists() == [list("añb🙂"), [], list("xy")]
+    vocab = Vocabulary.from_counts(characters.counts())
+    ids, cut = characters.padded(vocab, max_len=3)
+    assert ids.shape == (3, 3) and cut == 1 and ids[1].tolist() == [0, 0, 0]
+
+
+# (format key, how to break it, the line named, words of the message)
+BAD_FILES = [
+    ("text_csv", lambda s: s.replace("movie 1!,pos", "movie 1!,pos,extra"), 5, "expected 2 columns"),
+    ("vectors_csv", lambda s: s.replace("\n3,4,big", "\n3,four,big"), 5, "must hold numbers"),
+    ("conllu", lambda s: s.replace("3\t.\t.\tPUNCT", "x3\t.\t.\tPUNCT", 1), 6, "ID 'x3'"),
+    ("conllu", lambda s: s.replace("1\tKedi\tkedi\tNOUN", "1\tKedi\tNOUN", 1), 8, "10 tab-separated"),
+    ("conllu", lambda s: s.replace("2\tuyudu", "3\tuyudu", 1), 9, "word ID 3 where 2"),
+    ("ts", lambda s: s.replace(":a\n", ":a\n0.1,zz,0.3:b\n", 1), 11, "'zz' is not a number"),
+    ("pairs_tsv", lambda s: s.replace("2+5\t7\tCC-BY", "2+5 7"), 3, "separated by a tab"),
+    ("conll2003", lambda s: s.replace("rejects VBZ B-VP O", "rejects"), 4, "token and its tag"),
+    ("captions_jsonl", lambda s: s.replace('"caption"', 'caption', 1), 1, "not a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("key", "corrupt", "line", "words"), BAD_FILES)
+def test_a_malformed_file_names_its_line(key, corrupt, line, words, tmp_path):
+    task_name, path, options = write(tmp_path, key)
+    path.write_text(corrupt(path.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(DataFileError) as error:
+        zoo.get_task(task_name).load(data=path, **options)
+    assert error.value.line == line and str(path) in str(error.value) and words in str(error.value)
+
+
+def test_empty_files_and_invalid_utf8(tmp_path):
+    (tmp_path / "e.tsv").write_text("")
+    with pytest.raises(DataFileError, match="empty"):
+        zoo.get_task("seq2seq").load(data=tmp_path / "e.tsv")
+    (tmp_path / "u.tsv").write_bytes(b"a\tb\nc\td\xff\n")
+    with pytest.raises(DataFileError) as error:
+        zoo.get_task("seq2seq").load(data=tmp_path / "u.tsv")
+    assert error.value.line == 2 and "UTF-8" in str(error.value)
+
+
+def test_unknown_extensions_list_the_formats_and_wrong_tasks_say_which_fits(tmp_path):
+    (tmp_path / "d.xlsx").write_text("x")
+    with pytest.raises(ZooError, match=r"Formats for many_to_one: UCR/UEA time series \(.ts, .arff\)"):
+        zoo.get_task("many_to_one").load(data=tmp_path / "d.xlsx")
+    _, path, _ = write(tmp_path, "conllu")
+    with pytest.raises(ZooError, match="A .conllu file fits task tagging"):
+        zoo.get_task("seq2seq").load(data=path)
+
+
+def test_a_test_label_training_never_saw_is_reported_with_its_count(tmp_path):
+    (tmp_path / "train.csv").write_text("text,label\n" + "a b,x\nc d,y\n" * 10)
+    (tmp_path / "test.csv").write_text("text,label\na,x\nb,z\nc,z\n")
+    with pytest.raises(DataFileError, match=r"2 rows have labels that training never saw: 'z'"):
+        zoo.get_task("many_to_one").load(data=tmp_path)
+
+
+def test_a_bad_file_stops_the_cli_in_one_line_and_leaves_no_run(tmp_path, capsys):
+    task_name, path, options = write(tmp_path, "pairs_tsv")
+    path.write_text("1+1\t2\nno tab here\n")
+    run_dir = tmp_path / "run"
+    assert main(["train", "--task", task_name, "--data", str(path), "--run-dir", str(run_dir)]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.count("\n") == 0 and f"{path}, line 2:" in message
+    assert not run_dir.exists()
