@@ -113,8 +113,8 @@ def _answer(key, outputs):
                 else {name: outputs[name].tolist() for name in names}}
     if len(names) == 1:
         return {key: outputs[names[0]].tolist()}
-    batch = len(outputs[names[0]])
-    return {key: [{name: outputs[name][i].tolist() for name in names} for i in range(batch)]}
+    lists = {name: outputs[name].tolist() for name in names}
+    return {key: [{name: lists[name][i] for name in names} for i in range(len(lists[names[0]]))]}
 
 
 def router(repository):

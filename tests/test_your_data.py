@@ -1,0 +1,116 @@
+"""Your data end to end: every format trains, exports with its data file gone, and serves strings."""
+
+import json
+
+import numpy as np
+import pytest
+
+from export import export_run
+from serving.launch import running_server
+from tests.data_files import FORMATS, write
+from tests.tfserving_client import Client
+from zoo.training import TrainConfig, train
+
+# What the served answer names, per format: the strings a client gets beside the numbers.
+NAMES = {"ts": "label_name", "text_csv": "label_name", "text_tsv": "label_name", "forecast_csv": None,
+         "vectors_csv": "label_name", "conllu": "tag_names", "conll2003": "tag_names", "pairs_tsv": "text",
+         "captions_jsonl": "text"}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Each format trained for two epochs, its data file deleted, then exported as model `<key>`."""
+    root = tmp_path_factory.mktemp("your_data")
+    runs = {}
+    for key in FORMATS:
+        task, path, options = write(root, key)
+        run_dir = train(TrainConfig(task=task, data=str(path), epochs=2, units=4, options=options),
+                        run_dir=root / "runs" / key, verbose=0)
+        path.unlink()
+        export_run(run_dir, root / "exports", key)
+        with np.load(run_dir / "examples.npz") as examples:
+            runs[key] = {name: examples[name] for name in examples.files}
+    return root / "exports", runs
+
+
+def test_file_trained_runs_export_with_their_data_file_deleted(exported):
+    exports, _ = exported
+    for key, (task, _, _, _) in FORMATS.items():
+        metadata = json.loads((exports / key / "1" / "metadata.json").read_text())
+        assert metadata["task"] == task and metadata["verification"]["passed"]
+        text_input = metadata["text"]["input"]
+        expected = "string" if text_input else metadata["id_inputs"][0]["dtype"]
+        assert metadata["inputs"][0]["dtype"] == expected
+        names = [o["name"] for o in metadata["outputs"]]
+        assert (NAMES[key] in names) if NAMES[key] else not any(o["dtype"] == "string"
+                                                               for o in metadata["outputs"])
+        if NAMES[key]:
+            assert metadata["verification"]["text"]["passed"]
+
+
+@pytest.fixture(scope="module", params=["onnx", "savedmodel"])
+def client(request, exported, tmp_path_factory):
+    log = tmp_path_factory.mktemp("logs") / f"{request.param}.log"
+    with running_server(exported[0], request.param, log) as (base_url, _):
+        yield Client(base_url)
+
+
+def _rows(body):
+    predictions = body["predictions"]
+    if not isinstance(predictions[0], dict):  # one output: TF Serving answers its values alone
+        return {"output": predictions}
+    return {key: [row[key] for row in predictions] for key in predictions[0]}
+
+
+def _close(left, right):
+    for key, value in left.items():
+        if isinstance(np.asarray(value).flat[0], str):
+            assert value == right[key], key
+        else:
+            np.testing.assert_allclose(value, right[key], rtol=1e-5, atol=1e-5, err_msg=key)
+
+
+@pytest.mark.parametrize("key", sorted(FORMATS))
+def test_strings_in_and_names_out_equal_the_same_request_with_ids(client, exported, key):
+    examples = exported[1][key]
+    source = examples["source"][:3]
+    if source.dtype.kind == "i":  # token ids: trim the padding that only the longest test row needs
+        source = source[:, : max(1, int(np.flatnonzero(source.any(axis=0)).max()) + 1)]
+    status, by_ids = client.predict(key, {"instances": source.tolist()})
+    assert status == 200, by_ids
+    by_ids = _rows(by_ids)
+    if NAMES[key]:
+        assert all(isinstance(v, str) for v in np.ravel(by_ids[NAMES[key]]).tolist())
+    if "text" not in examples:
+        return
+    strings = examples["text"][:3].tolist()
+    if examples["text"].ndim == 2:  # token lists: send them ragged, as a client would
+        strings = [[token for token in row if token] for row in strings]
+    status, by_strings = client.predict(key, {"instances": strings})
+    assert status == 200, by_strings
+    _close(_rows(by_strings), by_ids)
+    # V2: the same strings as a BYTES tensor.
+    array = np.array(examples["text"][:3].tolist())
+    tensor = {"name": json.loads(json.dumps(client.call("GET", f"/v2/models/{key}")[1]))["inputs"][0]["name"],
+              "shape": list(array.shape), "datatype": "BYTES", "data": array.ravel().tolist()}
+    status, body = client.infer(key, {"inputs": [tensor]})
+    assert status == 200, body
+    v2 = {o["name"]: np.reshape(o["data"], o["shape"]).tolist() for o in body["outputs"]}
+    _close(v2, by_ids)
+
+
+def test_metadata_shows_a_string_input_for_text_models(client):
+    status, body = client.metadata("text_csv")
+    assert status == 200
+    signature = body["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert signature["inputs"]["sequence"]["dtype"] == "DT_STRING"
+    assert signature["outputs"]["label_name"]["dtype"] == "DT_STRING"
+    status, v2 = client.call("GET", "/v2/models/conllu")
+    assert v2["inputs"][0]["datatype"] == "BYTES" and v2["inputs"][0]["shape"] == [-1, -1]
+
+
+def test_a_text_model_refuses_numbers_where_strings_or_ids_belong(client):
+    status, body = client.predict("text_csv", {"instances": [1.5, 2.5]})
+    assert status == 400 and "error" in body
+    status, body = client.predict("conllu", {"instances": ["not", "lists"]})
+    assert status == 400 and "list of token strings" in body["error"]
