@@ -37,8 +37,8 @@ EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--nam
 SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--runtime $(RUNTIME)) \
 	$(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) $(if $(filter all,$(VERSIONS)),--all-versions)
 
-.PHONY: setup tasks train tune tune-chief tune-worker export serve test lint bench bench-setup bench-export \
-	bench-tune bench-serve bench-results
+.PHONY: setup tasks train tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
+	bench-export bench-tune bench-serve bench-results bench-data
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -73,8 +73,13 @@ serve:
 test: lint
 	$(VENV)/bin/pytest -q
 
+# A few minutes, for the development loop: registry, builders, data and files, nine exports, two servers.
+test-fast: lint
+	$(VENV)/bin/pytest -q tests/test_registry.py tests/test_builders.py tests/test_data.py tests/test_files.py \
+		tests/test_your_data.py
+
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
-bench: bench-export bench-tune bench-serve bench-results
+bench: bench-export bench-tune bench-serve bench-results bench-data
 
 # PyTorch (for bench-export's twin) is installed here, never by `make setup`.
 bench-setup:
@@ -88,6 +93,10 @@ bench-tune:
 
 bench-serve:
 	$(VENV)/bin/python -m bench.bench_serve
+
+# Reading a million rows of your own data, beside pandas.read_csv on the same files.
+bench-data:
+	$(VENV)/bin/python -m bench.bench_data
 
 # Trains the zoo's models on public tasks and writes RESULTS.md (under 60 minutes); QUICK=1 checks it
 # in a few minutes and writes into its runs folder instead.

@@ -114,3 +114,18 @@ def test_a_text_model_refuses_numbers_where_strings_or_ids_belong(client):
     assert status == 400 and "error" in body
     status, body = client.predict("conllu", {"instances": ["not", "lists"]})
     assert status == 400 and "list of token strings" in body["error"]
+
+
+def test_tune_searches_your_file_and_its_best_run_exports_without_it(tmp_path):
+    from tuning import TuneConfig, tune
+
+    task, path, options = write(tmp_path, "text_csv")
+    config = TuneConfig(task=task, data=str(path), max_trials=1, epochs=1, fixed={"units": 4, "layers": 1},
+                        tune_dir=str(tmp_path / "tuning"), options=options)
+    project = tune(config, verbose=0)
+    assert project.name == "many_to_one-reviews"
+    assert json.loads((project / "best_run" / "config.json").read_text())["data"] == str(path)
+    path.unlink()
+    version = export_run(project / "best_run", tmp_path / "exports")
+    metadata = json.loads((version / "metadata.json").read_text())
+    assert metadata["inputs"][0]["dtype"] == "string" and metadata["verification"]["text"]["passed"]

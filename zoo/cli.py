@@ -143,7 +143,8 @@ def _print_tasks():
     import zoo
     from zoo.registry import loss_and_metrics
 
-    header = ("task", "input -> output", "default data set", "loss", "metrics", "data sets")
+    header = ("task", "input -> output", "default data set", "loss", "metrics", "data sets",
+              "your files (DATA=)")
     rows = [header]
     for name in zoo.list_tasks():
         task = zoo.get_task(name)
@@ -152,8 +153,9 @@ def _print_tasks():
         metrics = [", ".join(m) for m in metrics]
         if task.generates:
             metrics = [f"{m}, exact_match, decoded_token_accuracy" for m in metrics]
+        extensions = sorted({extension for f in task.formats for extension in f.extensions})
         rows.append((name, task.shape, task.default_dataset, " | ".join(losses), " | ".join(metrics),
-                     ", ".join(task.datasets)))
+                     ", ".join(task.datasets), " ".join(extensions)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 SPLITS = ("words", "characters", "tokens")
+PAD_BLOCK = 1 << 16  # rows padded at a time
 # Keras TextVectorization's default `lower_and_strip_punctuation` pattern (ASCII punctuation).
 STRIP_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
 
@@ -51,25 +52,26 @@ class Tokens:
         counts = np.bincount(self.codes, minlength=len(self.types))
         return {token: int(n) for token, n in zip(self.types, counts) if n}
 
-    def ids(self, vocabulary):
-        """Each token's id in `vocabulary` (a zoo.data.Vocabulary), unknown ones as its <unk>."""
-        lookup = np.array([vocabulary.id(token) for token in self.types] or [0], dtype="int32")
-        return lookup[self.codes]
-
     def padded(self, vocabulary, max_len=None, shift=0, width=None):
         """Ids right-padded with 0 into [rows, width]: (array, how many rows were cut to max_len).
 
         shift leaves that many leading columns free (a decoder input starts with <bos>).
+        Filled a block of rows at a time, so the index arrays stay small beside the result.
         """
         length = int(self.lengths.max(initial=0))
         if max_len is not None:
             length = min(length, max_len)
         width = max(length + shift, 1) if width is None else width
         out = np.zeros((len(self), width), dtype="int32")
-        rows = np.repeat(np.arange(len(self)), self.lengths)
-        positions = np.arange(len(self.codes)) - np.repeat(self.starts, self.lengths)
-        keep = positions < length
-        out[rows[keep], positions[keep] + shift] = self.ids(vocabulary)[keep]
+        lookup = np.array([vocabulary.id(token) for token in self.types] or [0], dtype="int32")
+        starts = self.starts
+        for first in range(0, len(self), PAD_BLOCK):
+            lengths = self.lengths[first : first + PAD_BLOCK]
+            begin, count = int(starts[first]), int(lengths.sum())
+            rows = np.repeat(np.arange(len(lengths)), lengths)
+            positions = np.arange(count) - np.repeat(starts[first : first + PAD_BLOCK] - begin, lengths)
+            keep = positions < length
+            out[first + rows[keep], positions[keep] + shift] = lookup[self.codes[begin : begin + count][keep]]
         return out, int(np.sum(self.lengths > length))
 
     def lists(self):
@@ -107,7 +109,7 @@ def split(strings, how, lower_and_strip=True):
     strings = _string_array(strings)
     if how == "words":
         if lower_and_strip:
-            strings = pc.replace_substring_regex(pc.utf8_lower(strings), STRIP_PUNCTUATION, "")
+            strings = _lower_and_strip(strings)
         lists = pc.ascii_split_whitespace(strings)
         flat, parents = lists.flatten(), np.asarray(lists.value_parent_indices())
         real = np.asarray(pc.not_equal(flat, "")).astype(bool)  # split leaves "" at either end
@@ -126,15 +128,61 @@ def token_lists(rows):
 def encoded(flat, lengths):
     encoded = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) \
         else pc.dictionary_encode(flat)
-    return Tokens(np.asarray(lengths, dtype=np.int64), np.asarray(encoded.indices, dtype=np.int64),
-                  encoded.dictionary.to_pylist())
+    types = encoded.dictionary.to_pylist()
+    return Tokens(np.asarray(lengths, dtype=np.int64), _small(np.asarray(encoded.indices), types), types)
+
+
+def _small(codes, types):
+    """Codes in the narrowest unsigned type that holds them: characters take a byte each."""
+    return codes.astype(np.min_scalar_type(max(len(types) - 1, 0)))
+
+
+_PUNCTUATION = np.zeros(256, bool)
+_PUNCTUATION[np.frombuffer(b"!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'", np.uint8)] = True
+
+
+_ASCII_LOWER = np.arange(256, dtype=np.uint8)
+_ASCII_LOWER[ord("A") : ord("Z") + 1] += 32
+
+
+def _buffers(strings):
+    """(offsets, bytes) of an Arrow large_string array, as NumPy views."""
+    _, offsets_buffer, data_buffer = strings.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int64)[strings.offset : strings.offset + len(strings) + 1]
+    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _lower_and_strip(strings):
+    """STRIP_PUNCTUATION's characters removed and letters lower-cased, on the bytes where it can.
+
+    The punctuation is ASCII, and no byte of a multi-byte UTF-8 character is ASCII, so deleting
+    those bytes is safe; Arrow lower-cases non-ASCII text.
+    """
+    offsets, data = _buffers(strings)
+    text = data[offsets[0] : offsets[-1]]
+    if text.size and text.max() >= 0x80:
+        offsets, data = _buffers(pc.utf8_lower(strings))
+        text = data[offsets[0] : offsets[-1]]
+    else:
+        text = _ASCII_LOWER[text]
+    removed = np.flatnonzero(_PUNCTUATION[text])
+    starts = offsets - offsets[0]
+    kept_starts = starts - np.searchsorted(removed, starts)
+    return pa.LargeStringArray.from_buffers(len(strings), pa.py_buffer(kept_starts),
+                                            pa.py_buffer(np.delete(text, removed).tobytes()))
 
 
 def _characters(strings):
     """Code points, decoded from the UTF-8 bytes with NumPy (Arrow has no per-character split)."""
-    _, offsets_buffer, data_buffer = strings.buffers()
-    offsets = np.frombuffer(offsets_buffer, np.int64)[strings.offset : strings.offset + len(strings) + 1]
-    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    offsets, data = _buffers(strings)
+    text = data[offsets[0] : offsets[-1]]
+    if not text.size or text.max() < 0x80:  # ASCII: a byte is a character
+        distinct = np.flatnonzero(np.bincount(text, minlength=128))
+        remap = np.zeros(128, np.uint8)
+        remap[distinct] = np.arange(len(distinct))
+        types = [chr(c) for c in distinct.tolist()]
+        return Tokens(np.diff(offsets), _small(remap[text], types), types)
     data = np.concatenate([data[: offsets[-1]], np.zeros(3, np.uint8)]).astype(np.int64)
     lead = (data & 0xC0) != 0x80
     lead[offsets[-1] :] = False
@@ -147,7 +195,8 @@ def _characters(strings):
     seen = np.concatenate([[0], np.cumsum(lead)])
     lengths = seen[offsets[1:]] - seen[offsets[:-1]]
     distinct, codes = np.unique(points, return_inverse=True)
-    return Tokens(lengths.astype(np.int64), codes.astype(np.int64), [chr(c) for c in distinct.tolist()])
+    types = [chr(c) for c in distinct.tolist()]
+    return Tokens(lengths.astype(np.int64), _small(codes, types), types)
 
 
 def tokenize(strings, text):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.model_selection import train_test_split
 
 from zoo.errors import DataFileError, ZooError
@@ -165,18 +167,33 @@ def _cut(rows, share, seed, labels, in_time):
 
 
 def label_ids(train, validation, test, files):
-    """Label names (sorted, from training only) and each split's ids; unseen labels are an error."""
-    names = sorted(set(np.asarray(train).tolist()))
+    """Label names (sorted, from training only) and each split's ids; unseen labels are an error.
+
+    Labels are NumPy arrays, or Arrow string arrays from a table (looked up without a Python loop).
+    """
+    arrow = isinstance(train, pa.Array)
+    names = sorted(pc.unique(train).to_pylist() if arrow else set(np.asarray(train).tolist()))
     index = {name: i for i, name in enumerate(names)}
     out = []
     for split_name, labels, path in (("training", train, files.train), ("validation", validation,
                                      files.validation), ("test", test, files.test)):
-        labels = np.asarray(labels).tolist()
-        unseen = [label for label in labels if label not in index]
+        if arrow:
+            ids = pc.index_in(labels, value_set=pa.array(names, labels.type))
+            unseen = labels.filter(ids.is_null()).to_pylist()
+            ids = np.asarray(ids.fill_null(0), dtype="int32")
+        else:
+            labels = np.asarray(labels).tolist()
+            unseen = [label for label in labels if label not in index]
+            ids = np.array([index.get(label, 0) for label in labels], dtype="int32")
         if unseen:
             where = path if path is not None and split_name != "training" else f"the {split_name} split"
             raise DataFileError(where, f"{len(unseen)} rows have labels that training never saw: "
                                 f"{', '.join(map(repr, sorted(set(map(str, unseen)))[:10]))}. "
                                 "Add examples of them to the training file, or remove those rows.")
-        out.append(np.array([index[label] for label in labels], dtype="int32"))
+        out.append(ids)
     return [str(name) for name in names], out
+
+
+def class_codes(labels):
+    """Integer codes of string labels, to stratify a split by (fast where the labels are many)."""
+    return np.asarray(pc.dictionary_encode(labels).indices) if isinstance(labels, pa.Array) else labels

@@ -4,7 +4,6 @@ Read by Arrow's C++ readers. When a file does not parse, it is read again line b
 to name the first bad line.
 """
 
-import csv
 import io
 import json
 
@@ -88,7 +87,7 @@ def read_table(path):
     return Table(path, _delimited(path, raw, DELIMITERS[suffix]), 2, blank)
 
 
-def _delimited(path, raw, delimiter):
+def _delimited(path, raw, delimiter, use_threads=True):
     bad = []
 
     def invalid_row(row):
@@ -97,12 +96,15 @@ def _delimited(path, raw, delimiter):
 
     table = pa_csv.read_csv(
         pa.BufferReader(raw),
-        read_options=pa_csv.ReadOptions(use_threads=False),  # so that bad rows know their line
+        # Threads read faster; a bad row then knows no line, so it is read again in one thread.
+        read_options=pa_csv.ReadOptions(use_threads=use_threads),
         parse_options=pa_csv.ParseOptions(delimiter=delimiter, invalid_row_handler=invalid_row,
                                           newlines_in_values=False),
         convert_options=pa_csv.ConvertOptions(strings_can_be_null=False),
     )
     if bad:
+        if bad[0].number is None and use_threads:
+            return _delimited(path, raw, delimiter, use_threads=False)
         row = bad[0]
         raise DataFileError(path, f"expected {row.expected_columns} columns as in the header, found "
                             f"{row.actual_columns}" + (" (is the delimiter a tab? use .tsv)"
@@ -135,9 +137,3 @@ def _first_bad_json_line(path, raw, only_objects=False):
         if not isinstance(value, dict):
             raise DataFileError(path, f"expected one JSON object per line, got {type(value).__name__}.",
                                 number)
-
-
-def header_of(path):
-    """The first row of a delimited file (for messages)."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        return next(csv.reader(f, delimiter=DELIMITERS[path.suffix.lower()]), [])

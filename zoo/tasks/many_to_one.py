@@ -186,9 +186,9 @@ def load_table_files(files_, seed=0, max_len=None, text="text", label="label", v
     if target is not None or window is not None:
         return _forecast(files_, target, window or 24, horizon, max_len)
     tables = files.read_splits(files_, read_table)
-    columns = [None if t is None else (t.texts(text, "text"), t.texts(label, "label").to_numpy(
-        zero_copy_only=False)) for t in tables]
-    train, validation, test = files.split(columns[0], columns[1], columns[2], seed, labels=columns[0][1])
+    columns = [None if t is None else (t.texts(text, "text"), t.texts(label, "label")) for t in tables]
+    train, validation, test = files.split(columns[0], columns[1], columns[2], seed,
+                                          labels=files.class_codes(columns[0][1]))
     labels, label_splits = files.label_ids(train[1], validation[1], test[1], files_)
     contract = {"input": "words", "lower_and_strip": True, "output": "label_name"}
     token_splits = [tokenize(split[0], contract) for split in (train, validation, test)]

@@ -56,10 +56,9 @@ def load_vector_files(files_, seed=0, max_len=None, label="label"):
             table = read_table(path)
             features = [name for name in table.table.column_names if name != label]
             table.column(label, "label")  # says which columns exist when the label column is missing
-            return table.numbers(features, "features"), table.texts(label, "label").to_numpy(
-                zero_copy_only=False)
+            return table.numbers(features, "features"), table.texts(label, "label")
     train, validation, test = files.read_splits(files_, read)
-    train, validation, test = files.split(train, validation, test, seed, labels=train[1])
+    train, validation, test = files.split(train, validation, test, seed, labels=files.class_codes(train[1]))
     for split in (validation, test):
         if split[0].shape[1] != train[0].shape[1]:
             raise ZooError(f"{files_.train} has {train[0].shape[1]} features but another split has "
