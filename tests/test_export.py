@@ -252,6 +252,9 @@ def test_missing_unfinished_or_corrupt_runs_are_clear_errors(runs, tmp_path):
     with pytest.raises(ExportError, match="has no model.keras"):
         export_run(broken, tmp_path / "exports")
     (broken / "model.keras").write_bytes(b"not a zip file")
+    with pytest.raises(ExportError, match="has no examples.npz"):
+        export_run(broken, tmp_path / "exports")
+    (broken / "examples.npz").write_bytes((runs["seq2seq"] / "examples.npz").read_bytes())
     with pytest.raises(ExportError, match="Could not load .*model.keras"):
         export_run(broken, tmp_path / "exports")
     assert not (tmp_path / "exports").exists()
@@ -275,3 +278,12 @@ def test_reloaded_keras_model_matches_the_export_on_padded_input(runs, tmp_path)
     session = onnxruntime.InferenceSession(str(version_dir / "model.onnx"))
     np.testing.assert_allclose(session.run(["label"], {"sequence": batch})[0],
                                model.predict(batch, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_export_runs_no_data_loader(runs, tmp_path, monkeypatch):
+    def no_loading(**options):
+        raise AssertionError("export ran a data loader")
+
+    monkeypatch.setitem(zoo.get_task("seq2seq").datasets, "addition", no_loading)
+    version_dir = export_run(runs["seq2seq"], tmp_path)
+    assert json.loads((version_dir / "metadata.json").read_text())["verification"]["passed"]
