@@ -3,7 +3,7 @@
 import os
 
 # TensorFlow reads this when it is first imported: keep its C++ start-up chatter out of the way.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import ast  # noqa: E402
@@ -174,9 +174,32 @@ def _train(args):
     train(config, run_dir=args.run_dir)
 
 
+def _import_tensorflow_quietly():
+    """Imports TensorFlow and finds its devices with stderr closed for that moment only.
+
+    TensorFlow's C++ side writes its start-up lines (oneDNN, CUDA stubs, cuInit) to file
+    descriptor 2 before its logging is set up, where TF_CPP_MIN_LOG_LEVEL cannot reach them.
+    """
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    sys.stderr.flush()
+    os.dup2(null, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     from zoo.errors import ZooError
+
+    if not (args.command == "serve" and args.runtime == "onnx"):  # the ONNX server loads no TensorFlow
+        _import_tensorflow_quietly()
 
     try:
         if args.command == "tasks":
