@@ -91,6 +91,9 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             archive.add_endpoint(signature_name, endpoint)
         archive.write_out(str(staging), verbose=False)
         onnx_model, graph = _onnx_graph(model, function, contract, task.generates)
+        if contract.get("text", {}).get("input"):
+            # ONNX's standard string operators cannot tokenise as training did: the graph takes ids.
+            graph["takes"] = "token ids (id_inputs): tokenise strings as 'text' says, with input_vocabulary"
         onnx.save(onnx_model, staging / "model.onnx")
         try:
             verification = verify(function, staging, staging / "model.onnx", example_batches(examples),
