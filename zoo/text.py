@@ -110,10 +110,16 @@ def split(strings, how, lower_and_strip=True):
     if how == "words":
         if lower_and_strip:
             strings = _lower_and_strip(strings)
+        # Trimmed first, so that a split leaves no "" but the one of an empty row.
+        strings = pc.ascii_trim_whitespace(strings)
         lists = pc.ascii_split_whitespace(strings)
-        flat, parents = lists.flatten(), np.asarray(lists.value_parent_indices())
-        real = np.asarray(pc.not_equal(flat, "")).astype(bool)  # split leaves "" at either end
-        return encoded(flat.filter(pa.array(real)), np.bincount(parents[real], minlength=len(strings)))
+        flat, lengths = lists.flatten(), np.asarray(pc.list_value_length(lists), dtype=np.int64)
+        empty = np.asarray(pc.equal(pc.binary_length(strings), 0)).astype(bool)
+        if empty.any():
+            keep = np.ones(len(flat), bool)
+            keep[(np.cumsum(lengths) - lengths)[empty]] = False
+            flat, lengths = flat.filter(pa.array(keep)), np.where(empty, 0, lengths)
+        return encoded(flat, lengths)
     if how == "characters":
         return _characters(strings)
     raise ValueError(f"Unknown split {how!r}; choose one of {', '.join(SPLITS[:2])}.")

@@ -25,11 +25,6 @@ def _sentences(lines, word_rows, forms, tags):
     return encoded(forms, lengths), encoded(tags, lengths)
 
 
-def _span_counts(mask, starts, ends):
-    total = np.concatenate([[0], np.cumsum(mask)])
-    return total[ends] - total[starts]
-
-
 def read_conllu(path, tag="upos") -> tuple[Tokens, Tokens]:
     if tag not in CONLLU_TAG_COLUMNS:
         raise ValueError(f"tag={tag!r}: a CoNLL-U file has tag columns {', '.join(CONLLU_TAG_COLUMNS)}.")
@@ -43,11 +38,15 @@ def read_conllu(path, tag="upos") -> tuple[Tokens, Tokens]:
     if len(wrong):
         lines.fail(rows[wrong[0]], f"expected 10 tab-separated fields (CoNLL-U), found {count[wrong[0]]}.")
     id_start, id_end = field(0)
-    digit = (data >= ord("0")) & (data <= ord("9"))
-    dashes = _span_counts(data == ord("-"), id_start, id_end)
-    dots = _span_counts(data == ord("."), id_start, id_end)
-    others = _span_counts(~digit & (data != ord("-")) & (data != ord(".")), id_start, id_end)
     size = id_end - id_start
+    dashes, dots, others = (np.zeros(len(rows), np.int64) for _ in range(3))
+    for k in range(int(min(size.max(initial=0), 16))):  # IDs are a few bytes: look at each position
+        inside = k < size
+        byte = data[np.minimum(id_start + k, len(data) - 1)]
+        dashes += inside & (byte == ord("-"))
+        dots += inside & (byte == ord("."))
+        others += inside & ((byte < ord("0")) | (byte > ord("9"))) & (byte != ord("-")) & (byte != ord("."))
+    others += size > 16
     word = (size > 0) & (size <= 6) & (dashes == 0) & (dots == 0) & (others == 0)
     skipped = (size >= 3) & (others == 0) & (dashes + dots == 1)  # a range 3-4 or an empty node 5.1
     broken = np.flatnonzero(~word & ~skipped)
