@@ -15,6 +15,7 @@ from zoo import text
 from zoo.cli import main
 from zoo.data import Vocabulary
 from zoo.errors import DataFileError, ZooError
+from zoo.files import lines
 
 SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
@@ -160,6 +161,22 @@ def test_a_malformed_file_names_its_line(key, corrupt, line, words, tmp_path):
     with pytest.raises(DataFileError) as error:
         zoo.get_task(task_name).load(data=path, **options)
     assert error.value.line == line and str(path) in str(error.value) and words in str(error.value)
+
+
+@pytest.mark.parametrize("key", ["conllu", "conll2003", "pairs_tsv"])
+def test_line_files_read_in_small_blocks_give_the_same_data_and_line_numbers(key, tmp_path, monkeypatch):
+    task_name, path, options = write(tmp_path, key)
+    task = zoo.get_task(task_name)
+    whole = task.load(data=path, **options)
+    monkeypatch.setattr(lines, "BLOCK_BYTES", 150)  # several blocks, cut after blank lines
+    _same_arrays(task.load(data=path, **options), whole)
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    bad = len(text) - 3 if key != "pairs_tsv" else len(text) - 1
+    text[bad] = "broken\n" if key != "conllu" else "7\tbroken\n"
+    path.write_text("".join(text), encoding="utf-8")
+    with pytest.raises(DataFileError) as error:
+        task.load(data=path, **options)
+    assert error.value.line == bad + 1
 
 
 def test_empty_files_and_invalid_utf8(tmp_path):

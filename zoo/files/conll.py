@@ -10,6 +10,7 @@ Both read the whole file as arrays (zoo.files.lines), never line by line in Pyth
 """
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from zoo.files.lines import read_lines
@@ -18,21 +19,35 @@ from zoo.text import Tokens, encoded
 CONLLU_TAG_COLUMNS = {"upos": 3, "xpos": 4}
 
 
-def _sentences(lines, word_rows, forms, tags):
-    """Tokens of forms and of tags, one row per sentence (sentences split at blank lines)."""
-    sentence_of_line = np.cumsum(lines.blank)
-    _, lengths = np.unique(sentence_of_line[word_rows], return_counts=True)
-    return encoded(forms, lengths), encoded(tags, lengths)
-
-
 def read_conllu(path, tag="upos") -> tuple[Tokens, Tokens]:
     if tag not in CONLLU_TAG_COLUMNS:
         raise ValueError(f"tag={tag!r}: a CoNLL-U file has tag columns {', '.join(CONLLU_TAG_COLUMNS)}.")
-    lines = read_lines(path)
+    return _in_blocks(read_lines(path), "CoNLL-U", lambda block: _conllu_block(block, tag))
+
+
+def _in_blocks(lines, format_name, read_block):
+    """Reads a file a block of whole sentences at a time: (forms, tags) as Tokens of sentences."""
+    forms, tags, lengths = [], [], []
+    for block in lines.blocks(at_blank=True):
+        read = read_block(block)
+        if read is not None:
+            for parts, part in zip((forms, tags, lengths), read):
+                parts.append(part)
+    if not lengths:
+        raise_no_words(lines, format_name)
+    lengths = np.concatenate(lengths)
+    return encoded(pa.concat_arrays(forms), lengths), encoded(pa.concat_arrays(tags), lengths)
+
+
+def _sentence_lengths(lines, word_rows):
+    return np.unique(np.cumsum(lines.blank)[word_rows], return_counts=True)[1]
+
+
+def _conllu_block(lines, tag):
     data = lines.data
     rows = np.flatnonzero(~lines.blank & (data[np.minimum(lines.starts, len(data) - 1)] != ord("#")))
     if not len(rows):
-        raise_no_words(lines, "CoNLL-U")
+        return None
     count, field = lines.fields(rows, b"\t")
     wrong = np.flatnonzero(count != 10)
     if len(wrong):
@@ -69,30 +84,35 @@ def read_conllu(path, tag="upos") -> tuple[Tokens, Tokens]:
                    "expected: word IDs count 1, 2, ... in each sentence, and a blank line ends a sentence.")
     forms = lines.strings(*(part[word] for part in field(1)))
     tags = lines.strings(*(part[word] for part in field(CONLLU_TAG_COLUMNS[tag])))
-    return _sentences(lines, word_rows, forms, tags)
+    return forms, tags, _sentence_lengths(lines, word_rows)
 
 
 def read_conll2003(path) -> tuple[Tokens, Tokens]:
     """The first field of each line is the token, the last its tag."""
-    lines = read_lines(path)
+    return _in_blocks(read_lines(path), "CoNLL-2003", _conll2003_block)
+
+
+def _conll2003_block(lines):
     rows = np.flatnonzero(~lines.blank)
+    if not len(rows):
+        return None
     count, field = lines.fields(rows, b" \t")
     token_start, token_end = field(0)
     docstart = np.asarray(pc.equal(lines.strings(token_start, token_end), "-DOCSTART-"))
     rows, count = rows[~docstart], count[~docstart]
     if not len(rows):
-        raise_no_words(lines, "CoNLL-2003")
+        return None
     wrong = np.flatnonzero(count < 2)
     if len(wrong):
         lines.fail(rows[wrong[0]], "expected a token and its tag separated by a space (CoNLL-2003: "
                    "`token ... tag` per line, a blank line between sentences).")
     count, field = lines.fields(rows, b" \t")
-    forms = lines.strings(*field(0))
-    tags = lines.strings(*field(-1))
-    empty = np.flatnonzero((field(0)[1] == field(0)[0]) | (field(-1)[1] == field(-1)[0]))
+    (token_start, token_end), (tag_start, tag_end) = field(0), field(-1)
+    empty = np.flatnonzero((token_end == token_start) | (tag_end == tag_start))
     if len(empty):
         lines.fail(rows[empty[0]], "a token or tag is empty: separate fields by one space or tab.")
-    return _sentences(lines, rows, forms, tags)
+    forms, tags = lines.strings(token_start, token_end), lines.strings(tag_start, tag_end)
+    return forms, tags, _sentence_lengths(lines, rows)
 
 
 def raise_no_words(lines, format_name):

@@ -36,21 +36,43 @@ def read_bytes(path):
     return raw
 
 
+BLOCK_BYTES = 1 << 22  # lines are parsed a few MB at a time, so parsing needs little memory beside the file
+
+
 @dataclass(frozen=True)
 class Lines:
-    """Line i is data[starts[i]:ends[i]] (no newline, no carriage return); its number is i + 1."""
+    """Line i is data[starts[i]:ends[i]] (no newline, no carriage return); its number is
+    first_line + i + 1."""
 
     path: Path
     data: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
+    first_line: int = 0
 
     @property
     def blank(self):
         return self.starts == self.ends
 
     def fail(self, line_index, message):
-        raise DataFileError(self.path, message, int(line_index) + 1)
+        raise DataFileError(self.path, message, self.first_line + int(line_index) + 1)
+
+    def blocks(self, size=None, at_blank=False):
+        """The lines in consecutive pieces of about `size` bytes, each cut after a blank line if
+        at_blank (so that no sentence is split); each piece is a Lines over a view of the bytes."""
+        size, count = size or BLOCK_BYTES, len(self.starts)
+        candidates = np.flatnonzero(self.blank) + 1 if at_blank else np.arange(1, count + 1)
+        candidates = candidates[candidates < count]
+        targets = np.arange(size, int(self.ends[-1]) if count else 0, size)
+        picked = np.zeros(0, int)
+        if len(candidates):
+            picked = candidates[np.minimum(np.searchsorted(self.starts[candidates], targets),
+                                           len(candidates) - 1)]
+        cuts = np.unique(np.concatenate([[0], picked, [count]]))
+        for first, last in zip(cuts[:-1], cuts[1:]):
+            low, high = int(self.starts[first]), int(self.ends[last - 1])
+            yield Lines(self.path, self.data[low:high], self.starts[first:last] - low,
+                        self.ends[first:last] - low, self.first_line + int(first))
 
     def text(self, line_index):
         return bytes(self.data[self.starts[line_index] : self.ends[line_index]]).decode("utf-8")
@@ -63,8 +85,8 @@ class Lines:
         table = np.zeros(256, bool)
         table[np.frombuffer(separator_bytes, np.uint8)] = True
         is_separator = table[self.data]
-        separators = np.flatnonzero(is_separator)
-        padded = np.append(separators, len(self.data))  # so that a line's last field indexes safely
+        separators = np.append(np.flatnonzero(is_separator), len(self.data))  # the last field indexes safely
+        padded = separators
         starts, ends = self.starts[rows], self.ends[rows]
         first = np.searchsorted(separators, starts)
         count = np.searchsorted(separators, ends) - first + 1

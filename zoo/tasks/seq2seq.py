@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pyarrow as pa
 
 from zoo import files
 from zoo.architecture import decoder_stack, decoder_units, encoder_stack
@@ -84,13 +85,17 @@ EXAMPLES = 32
 
 def read_pairs(path):
     """`source<TAB>target` per line (keras-io's fra.txt shape; further fields are ignored)."""
-    lines = read_lines(path)
-    rows = np.flatnonzero(~lines.blank)
-    count, field = lines.fields(rows, b"\t")
-    wrong = np.flatnonzero(count < 2)
-    if len(wrong):
-        lines.fail(rows[wrong[0]], "expected a source and a target separated by a tab (source<TAB>target).")
-    return lines.strings(*field(0)), lines.strings(*field(1))
+    sources, targets = [], []
+    for lines in read_lines(path).blocks():
+        rows = np.flatnonzero(~lines.blank)
+        count, field = lines.fields(rows, b"\t")
+        wrong = np.flatnonzero(count < 2)
+        if len(wrong):
+            lines.fail(rows[wrong[0]], "expected a source and a target separated by a tab "
+                       "(source<TAB>target).")
+        sources.append(lines.strings(*field(0)))
+        targets.append(lines.strings(*field(1)))
+    return pa.concat_arrays(sources), pa.concat_arrays(targets)
 
 
 def load_pairs_files(files_, seed=0, max_len=None, level="characters", vocab_size=None):
