@@ -12,7 +12,9 @@ SavedModel repeats the same steps in TensorFlow ops (export.text), checked equal
 No TensorFlow here: the ONNX server imports this module.
 """
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,6 +212,12 @@ def tokenize(strings, text):
     if text["input"] == "tokens":
         return token_lists([[token for token in row if token != ""] for row in strings])
     return split(strings, text["input"], text.get("lower_and_strip", False))
+
+
+def tokenize_splits(splits, text):
+    """`tokenize` of each split, on threads: Arrow and NumPy let go of the GIL, so cores share it."""
+    with ThreadPoolExecutor(max_workers=min(len(splits), os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda strings: tokenize(strings, text), splits))
 
 
 def joined(token_ids, vocabulary, separator):

@@ -14,7 +14,7 @@ from zoo.files.series import read_arff, read_npz, read_ts
 from zoo.files.tables import read_table
 from zoo.model_io import prediction_head, sequence_input
 from zoo.registry import Task, register
-from zoo.text import tokenize
+from zoo.text import tokenize_splits
 
 
 def build(spec, arch):
@@ -191,7 +191,7 @@ def load_table_files(files_, seed=0, max_len=None, text="text", label="label", v
                                           labels=files.class_codes(columns[0][1]))
     labels, label_splits = files.label_ids(train[1], validation[1], test[1], files_)
     contract = {"input": "words", "lower_and_strip": True, "output": "label_name"}
-    token_splits = [tokenize(split[0], contract) for split in (train, validation, test)]
+    token_splits = tokenize_splits([split[0] for split in (train, validation, test)], contract)
     vocab = Vocabulary.from_counts(token_splits[0].counts(), max_size=vocab_size)
     (x_train, c1), (x_val, c2), (x_test, c3) = (tokens.padded(vocab, max_len) for tokens in token_splits)
     spec = DataSpec(kind="classification", num_outputs=len(labels), input_vocab_size=len(vocab))

@@ -11,8 +11,7 @@ from zoo.errors import ZooError
 from zoo.files.lines import read_lines
 from zoo.model_io import sequence_input
 from zoo.registry import Task, register
-from zoo.text import split as split_text
-from zoo.text import teacher_forcing
+from zoo.text import teacher_forcing, tokenize_splits
 
 
 def build(spec, arch):
@@ -104,8 +103,9 @@ def load_pairs_files(files_, seed=0, max_len=None, level="characters", vocab_siz
         raise ZooError(f"level={level!r}: choose one of {', '.join(LEVELS)}.")
     train, validation, test = files.split(*files.read_splits(files_, read_pairs), seed)
     lower = level == "words"
-    sources = [split_text(split[0], level, lower) for split in (train, validation, test)]
-    targets = [split_text(split[1], level, lower) for split in (train, validation, test)]
+    pieces = tokenize_splits([split[part] for part in (0, 1) for split in (train, validation, test)],
+                             {"input": level, "lower_and_strip": lower})
+    sources, targets = pieces[:3], pieces[3:]
     source_vocab = Vocabulary.from_counts(sources[0].counts(), max_size=vocab_size)
     target_vocab = Vocabulary.from_counts(targets[0].counts(), max_size=vocab_size,
                                           specials=(Vocabulary.BOS, Vocabulary.EOS, Vocabulary.UNK))
