@@ -1,12 +1,12 @@
 """The task registry: `list_tasks()` and `get_task(name)`, in the manner of timm and torchvision."""
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from zoo.architecture import Architecture, require_positive_int
 from zoo.data import Dataset, DataSpec
 from zoo.errors import ZooError
+from zoo.options import checked_options
 
 _TASKS = {}
 
@@ -67,7 +67,8 @@ class Task:
         if data is not None:
             from zoo import files
 
-            loaded = files.load(self, data, val_data, test_data, seed=seed, max_len=max_len, options=options)
+            loaded = files.load(self, data, val_data, test_data, seed=seed, max_len=max_len, options=options,
+                                other_tasks=[task for task in _tasks().values() if task is not self])
         else:
             if val_data is not None or test_data is not None:
                 raise ZooError("VAL_DATA and TEST_DATA go with DATA (your own files), "
@@ -80,16 +81,6 @@ class Task:
 
     def build_model(self, spec, **architecture):
         return self.build(spec, Architecture(**architecture))
-
-
-def checked_options(loader, options, what):
-    """`options` if `loader` takes them all; else a ZooError listing the ones it takes."""
-    accepted = set(inspect.signature(loader).parameters) - {"seed", "max_len", "files"}
-    unknown = set(options) - accepted
-    if unknown:
-        raise ZooError(f"{what} take no option {', '.join(sorted(unknown))}; "
-                       f"the options are: {', '.join(sorted(accepted)) or 'none'}.")
-    return options
 
 
 def register(task):

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from sklearn.model_selection import train_test_split
 
 from zoo.errors import DataFileError, ZooError
+from zoo.options import checked_options
 
 VALIDATION_STEMS = ("validation", "valid", "val", "dev")
 
@@ -87,8 +88,9 @@ def _one(folder, stems, required=False):
     return found[0] if found else None
 
 
-def format_for(task, files):
-    """The task's FileFormat for these files' extension, or a ZooError saying what is allowed."""
+def format_for(task, files, other_tasks=()):
+    """The task's FileFormat for these files' extension, or a ZooError saying what is allowed
+    (and which of `other_tasks` reads such a file)."""
     extension = files.extension
     for path in (files.validation, files.test):
         if path is not None and path.suffix.lower() != extension:
@@ -97,21 +99,16 @@ def format_for(task, files):
     for file_format in task.formats:
         if extension in file_format.extensions:
             return file_format
-    from zoo.registry import get_task, list_tasks
-
-    fits = [name for name in list_tasks() if name != task.name
-            and any(extension in f.extensions for f in get_task(name).formats)]
+    fits = [other.name for other in other_tasks if any(extension in f.extensions for f in other.formats)]
     hint = f" A {extension} file fits task {' or '.join(fits)}." if fits else ""
     allowed = "; ".join(f"{f.name} ({', '.join(f.extensions)})" for f in task.formats) or "none"
     raise ZooError(f"Task {task.name!r} cannot read {files.train} ({extension or 'no extension'}).{hint} "
                    f"Formats for {task.name}: {allowed}.")
 
 
-def load(task, data, val_data=None, test_data=None, seed=0, max_len=None, options=None):
+def load(task, data, val_data=None, test_data=None, seed=0, max_len=None, options=None, other_tasks=()):
     files = resolve(data, val_data, test_data)
-    file_format = format_for(task, files)
-    from zoo.registry import checked_options
-
+    file_format = format_for(task, files, other_tasks)
     options = checked_options(file_format.load, options or {}, f"{file_format.name} files")
     return file_format.load(files, seed=seed, max_len=max_len, **options)
 
