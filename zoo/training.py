@@ -179,6 +179,10 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
     """
     config = config.resolved()
     task = get_task(config.task)
+    # Seeded before loading, as runs always were: a loader that draws from the global generators
+    # would otherwise change the initial weights of a seed.
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
     data = load_data(config)
     run_dir = choose_run_dir(config, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -189,8 +193,6 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
     write_json(run_dir / "config.json", asdict(config))
     print(f"{'Resuming' if resuming else 'Starting'} run in {run_dir}")
 
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
     if data.truncated:
         print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
     write_json(run_dir / "data.json", data.contract())
