@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import zoo
+from zoo.errors import ZooError
 from zoo.training import TrainConfig, train
 
 TINY_RUN = {"units": 16, "epochs": 4, "limit": 64, "learning_rate": 1e-2, "patience": 10}
@@ -140,3 +141,33 @@ def test_data_json_holds_what_a_client_needs_to_encode_and_decode(trained):
     many_to_one = json.loads((trained["many_to_one"][0] / "data.json").read_text())
     assert many_to_one["pad_value"] == -1e9 and many_to_one["labels"] == ["1", "2"]
     assert many_to_one["spec"]["num_features"] == 1
+
+
+def test_a_torn_backup_resumes_from_the_one_before_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(task="one_to_one", units=8, epochs=5, limit=48, patience=10)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[Interrupt()], verbose=0)
+    (run_dir,) = (tmp_path / "runs" / "one_to_one").iterdir()
+    latest = run_dir / "backup" / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[:100])  # as a kill in the middle of the write leaves it
+    capsys.readouterr()
+    train(config, verbose=0)
+    assert "cannot be read" in capsys.readouterr().out
+    # Back to the state after epoch 0: epoch 1 runs again and history.csv holds each epoch once.
+    assert [int(row["epoch"]) for row in _history(run_dir)] == [0, 1, 2, 3, 4]
+    assert json.loads((run_dir / "metrics.json").read_text())["resumed"]
+
+
+@pytest.mark.parametrize(("settings", "words"), [
+    ({"task": "one_to_many", "bidirectional": True}, "bidirectional"),
+    ({"task": "one_to_one", "learning_rate": float("inf")}, "learning_rate"),
+    ({"task": "one_to_one", "limit": 0}, "limit"),
+    ({"task": "one_to_one", "seed": -1}, "seed"),
+    ({"task": "many_to_one", "max_len": -3}, "max_len"),
+])
+def test_bad_settings_are_refused_before_the_run_directory_exists(settings, words, tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(ZooError, match=words):
+        train(TrainConfig(**settings), run_dir=run_dir, verbose=0)
+    assert not run_dir.exists()

@@ -9,7 +9,9 @@ without it is unfinished, and the same command resumes it).
 
 import csv
 import json
+import math
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -78,9 +80,62 @@ class TrainConfig:
         config = replace(self, dataset=dataset, **filled)
         for name in ("epochs", "batch_size", "patience"):
             require_positive_int(name, getattr(config, name))
-        if not config.learning_rate > 0:
-            raise ZooError(f"learning_rate must be positive, got {config.learning_rate!r}.")
+        for name in ("max_len", "limit"):
+            if getattr(config, name) is not None:
+                require_positive_int(name, getattr(config, name))
+        if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+            raise ZooError(f"seed must be a non-negative integer, got {config.seed!r}.")
+        if not (isinstance(config.learning_rate, int | float) and math.isfinite(config.learning_rate)
+                and config.learning_rate > 0):
+            raise ZooError(f"learning_rate must be a positive finite number, got {config.learning_rate!r}.")
         return config
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore keeping the last two epochs (`double_checkpoint`).
+
+    A backup torn by a kill or a full disk falls back to the one before it, said in one line; with
+    none readable the run starts again from its first epoch, said too. history.csv keeps only the
+    epochs that the restored state has been through.
+    """
+
+    def __init__(self, backup_dir, history_csv):
+        super().__init__(str(backup_dir), double_checkpoint=True)
+        self._history_csv = Path(history_csv)
+
+    def on_train_begin(self, logs=None):
+        try:
+            self._load_model()
+        except (OSError, ValueError, KeyError) as error:
+            print(f"The last backup in {self.backup_dir} cannot be read ({type(error).__name__}); "
+                  "resuming from the one before it.")
+            try:
+                self._restore_previous()
+            except (OSError, ValueError, KeyError):
+                print(f"No backup in {self.backup_dir} can be read; training starts again from epoch 1.")
+                shutil.rmtree(self.backup_dir, ignore_errors=True)
+                self.model._initial_epoch = 0
+        _keep_epochs(self._history_csv, getattr(self.model, "_initial_epoch", 0) or 0)
+
+    def _restore_previous(self):
+        if not os.path.exists(self._prev_weights_path):
+            raise OSError("no earlier backup")
+        shutil.copy(self._prev_weights_path, self._weights_path)
+        if os.path.exists(self._prev_training_metadata_path):
+            shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
+        self._load_model()
+
+
+def _keep_epochs(history_csv, epochs):
+    """Drops the rows of history.csv from epoch `epochs` on (epochs a fallen-back backup never had)."""
+    if not history_csv.exists():
+        return
+    with open(history_csv, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < epochs]
+    if len(kept) != len(rows):
+        with open(history_csv, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
 
 
 def write_json(path, payload):
@@ -175,7 +230,7 @@ def write_examples(path, data, generates):
 def train(config, run_dir=None, callbacks=(), verbose="auto"):
     """Trains, evaluates on the test split and returns the run directory.
 
-    The data loads before the run directory is made: a file that does not read leaves nothing behind.
+    Data and model are made before the run directory: a bad file or setting leaves nothing behind.
     """
     config = config.resolved()
     task = get_task(config.task)
@@ -184,6 +239,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     data = load_data(config)
+    model = task.build(data.spec, config.architecture)  # refuses a bad architecture before RUN_DIR exists
     run_dir = choose_run_dir(config, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
@@ -197,7 +253,6 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
         print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
     write_json(run_dir / "data.json", data.contract())
     write_examples(run_dir / "examples.npz", data, task.generates)
-    model = task.build(data.spec, config.architecture)
     loss, metrics = loss_and_metrics(data.spec.kind)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
 
@@ -208,7 +263,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
         epochs=config.epochs,
         batch_size=config.batch_size,
         callbacks=[
-            keras.callbacks.BackupAndRestore(str(backup_dir)),
+            ResumableBackup(backup_dir, history_csv),
             keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
             keras.callbacks.CSVLogger(str(history_csv), append=True),
             keras.callbacks.TensorBoard(str(run_dir / "logs")),
