@@ -171,3 +171,26 @@ def test_bad_settings_are_refused_before_the_run_directory_exists(settings, word
     with pytest.raises(ZooError, match=words):
         train(TrainConfig(**settings), run_dir=run_dir, verbose=0)
     assert not run_dir.exists()
+
+
+def test_a_run_stopped_after_training_only_evaluates_when_run_again(tmp_path, monkeypatch, capsys):
+    import zoo.training
+
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(task="one_to_one", units=8, epochs=3, limit=48, patience=10)
+    plot = zoo.training._plot_history
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # after fit, model.keras and trained.json: before metrics.json
+
+    monkeypatch.setattr(zoo.training, "_plot_history", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, verbose=0)
+    (run_dir,) = (tmp_path / "runs" / "one_to_one").iterdir()
+    assert (run_dir / "model.keras").exists() and not (run_dir / "backup").exists()
+    monkeypatch.setattr(zoo.training, "_plot_history", plot)
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained again"))
+    assert train(config, verbose=0) == run_dir.relative_to(tmp_path)
+    assert "evaluating the saved model" in capsys.readouterr().out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and metrics["resumed"] and metrics["train_seconds"] > 0

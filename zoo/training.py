@@ -2,7 +2,8 @@
 
 A run directory holds config.json (written first), data.json (padding, vocabularies, label
 names, text contract), examples.npz (held-out inputs that `make export` verifies on, so that it
-needs no data), backup/ (while training), model.keras,
+needs no data), backup/ (while training), model.keras, trained.json (once model.keras is the
+trained model: a run stopped after it only evaluates when run again),
 history.csv, training_curves.png, logs/ (TensorBoard) and metrics.json (written last: a run
 without it is unfinished, and the same command resumes it).
 """
@@ -100,7 +101,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     """
 
     def __init__(self, backup_dir, history_csv):
-        super().__init__(str(backup_dir), double_checkpoint=True)
+        # Not deleted when fit ends: train() removes it once model.keras is saved.
+        super().__init__(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
         self._history_csv = Path(history_csv)
 
     def on_train_begin(self, logs=None):
@@ -227,6 +229,34 @@ def write_examples(path, data, generates):
     os.replace(tmp, path)
 
 
+def _fit(model, data, config, run_dir, callbacks, verbose):
+    """Fits from the backup (if any), saves model.keras atomically and returns the fit's seconds."""
+    backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
+    loss, metrics = loss_and_metrics(data.spec.kind)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
+    started = time.perf_counter()
+    model.fit(
+        data.x_train, data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        callbacks=[
+            ResumableBackup(backup_dir, history_csv),
+            keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
+            keras.callbacks.CSVLogger(str(history_csv), append=True),
+            keras.callbacks.TensorBoard(str(run_dir / "logs")),
+            *callbacks,
+        ],
+        verbose=verbose,
+    )
+    train_seconds = round(time.perf_counter() - started, 2)
+    fd, tmp_model = tempfile.mkstemp(dir=run_dir, prefix=".model.", suffix=".keras")
+    os.close(fd)
+    model.save(tmp_model)
+    os.replace(tmp_model, run_dir / "model.keras")
+    return train_seconds
+
+
 def train(config, run_dir=None, callbacks=(), verbose="auto"):
     """Trains, evaluates on the test split and returns the run directory.
 
@@ -243,7 +273,8 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
     run_dir = choose_run_dir(config, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
-    resuming = backup_dir.exists()
+    trained = run_dir / "trained.json"  # written once model.keras holds the trained model
+    resuming = backup_dir.exists() or trained.exists()
     if not resuming and history_csv.exists():
         history_csv.unlink()  # epochs of an attempt that left no backup are not part of this run
     write_json(run_dir / "config.json", asdict(config))
@@ -253,30 +284,15 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
         print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
     write_json(run_dir / "data.json", data.contract())
     write_examples(run_dir / "examples.npz", data, task.generates)
-    loss, metrics = loss_and_metrics(data.spec.kind)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
-
-    started = time.perf_counter()
-    model.fit(
-        data.x_train, data.y_train,
-        validation_data=(data.x_val, data.y_val),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        callbacks=[
-            ResumableBackup(backup_dir, history_csv),
-            keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
-            keras.callbacks.CSVLogger(str(history_csv), append=True),
-            keras.callbacks.TensorBoard(str(run_dir / "logs")),
-            *callbacks,
-        ],
-        verbose=verbose,
-    )
-    train_seconds = time.perf_counter() - started
-
-    fd, tmp_model = tempfile.mkstemp(dir=run_dir, prefix=".model.", suffix=".keras")
-    os.close(fd)
-    model.save(tmp_model)
-    os.replace(tmp_model, run_dir / "model.keras")
+    if trained.exists():
+        # Stopped after training, before metrics.json: evaluate the saved model, train nothing again.
+        print("Training had finished; evaluating the saved model.")
+        model = keras.saving.load_model(run_dir / "model.keras")
+        train_seconds = json.loads(trained.read_text())["train_seconds"]
+    else:
+        train_seconds = _fit(model, data, config, run_dir, callbacks, verbose)
+        write_json(trained, {"train_seconds": train_seconds})
+        shutil.rmtree(backup_dir, ignore_errors=True)  # kept through fit, so that no kill loses epochs
 
     test = model.evaluate(data.x_test, data.y_test, batch_size=config.batch_size,
                           return_dict=True, verbose=0)
@@ -288,7 +304,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
     results = {
         "test": {name: float(value) for name, value in test.items()},
         "epochs": epochs_run,
-        "train_seconds": round(train_seconds, 2),
+        "train_seconds": train_seconds,
         "resumed": resuming,
         "data": data.describe(),
     }
