@@ -15,8 +15,6 @@ import tensorflow as tf
 
 from zoo.text import STRIP_PUNCTUATION
 
-OUTPUT_NAMES = ("label_name", "tag_names", "text")
-
 
 def _table(tokens, default):
     keys = list(tokens)

@@ -4,7 +4,7 @@ import numpy as np
 import onnxruntime
 import tensorflow as tf
 
-from zoo.data import PAD_ID, PAD_VALUE
+from zoo.data import EXAMPLES, PAD_ID, PAD_VALUE
 
 TOLERANCE = 1e-5
 
@@ -98,7 +98,7 @@ def verify_text(function, saved_model_dir, contract, examples, strings=None):
         ids = tokenize(strings, contract["text"]).padded(Vocabulary(tuple(contract["input_vocabulary"])))[0]
         sent = np.array(strings, dtype=object)
     else:
-        ids = sent = np.asarray(examples[:32])
+        ids = sent = np.asarray(examples[:EXAMPLES])
     expected = {k: v.numpy() for k, v in function(tf.constant(ids)).items()}
     expected.update(string_outputs(expected, ids, contract))
     got = {k: v.numpy() for k, v in signature(**{name: tf.constant(sent)}).items()}

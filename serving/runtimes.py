@@ -44,6 +44,11 @@ class ServedVersion:
         self.inputs = self.metadata["inputs"]
         self.id_inputs = {spec["name"]: spec for spec in self.metadata.get("id_inputs", self.inputs)}
         self.text = self.metadata.get("text")
+        self._input_vocabulary = None
+        if self.text and self.text["input"]:
+            from zoo.data import Vocabulary
+
+            self._input_vocabulary = Vocabulary(tuple(self.metadata["input_vocabulary"]))
         self.output_vocabulary = self.metadata.get("output_vocabulary")
         self.outputs = list(self.metadata["outputs"])
         if self.output_vocabulary and any(o["name"] == "token_ids" for o in self.outputs):
@@ -86,7 +91,6 @@ class ServedVersion:
         return outputs
 
     def _token_ids(self, name, value):
-        from zoo.data import Vocabulary
         from zoo.text import as_texts, tokenize
 
         how = self.text["input"]
@@ -101,8 +105,7 @@ class ServedVersion:
         if not rows or not all(isinstance(t, str) for t in flat):
             raise InvalidInput(f"Input {name!r} takes " + ("lists of token strings" if how == "tokens" else
                                "one string per example") + ", or token ids.")
-        vocabulary = Vocabulary(tuple(self.metadata["input_vocabulary"]))
-        return tokenize(rows, self.text).padded(vocabulary)[0]
+        return tokenize(rows, self.text).padded(self._input_vocabulary)[0]
 
     def _vocabulary_size(self, spec):
         if np.dtype(spec["dtype"]).kind != "i":

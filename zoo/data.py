@@ -12,6 +12,8 @@ from zoo.errors import ZooError
 PAD_VALUE = -1.0e9
 # Token sequences reserve id 0 for padding (Embedding(mask_zero=True)).
 PAD_ID = 0
+# Held-out inputs a run keeps (examples.npz, and as the file wrote them), for export to verify on.
+EXAMPLES = 32
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ No TensorFlow here: the ONNX server imports this module.
 """
 
 import os
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ import pyarrow.compute as pc
 
 SPLITS = ("words", "characters", "tokens")
 PAD_BLOCK = 1 << 16  # rows padded at a time
-# Keras TextVectorization's default `lower_and_strip_punctuation` pattern (ASCII punctuation).
-STRIP_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+# What Keras TextVectorization's default `lower_and_strip_punctuation` strips (ASCII punctuation),
+# as a regex for export.text's TensorFlow ops and as a byte table for zoo.text's NumPy.
+PUNCTUATION = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'"
+STRIP_PUNCTUATION = "[" + re.escape(PUNCTUATION) + "]"
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,10 @@ class Tokens:
 def teacher_forcing(tokens, vocabulary):
     """[<bos>, ids...] as decoder input and [ids..., <eos>] as target, right-padded with 0."""
     decoder_input, _ = tokens.padded(vocabulary, shift=1)
-    decoder_input[:, 0] = vocabulary.id("<bos>")
-    target, _ = tokens.padded(vocabulary, width=decoder_input.shape[1])
+    target = np.zeros_like(decoder_input)
+    target[:, :-1] = decoder_input[:, 1:]  # the same ids one step earlier
     target[np.arange(len(tokens)), tokens.lengths] = vocabulary.id("<eos>")
+    decoder_input[:, 0] = vocabulary.id("<bos>")
     return decoder_input, target
 
 
@@ -146,7 +150,7 @@ def _small(codes, types):
 
 
 _PUNCTUATION = np.zeros(256, bool)
-_PUNCTUATION[np.frombuffer(b"!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'", np.uint8)] = True
+_PUNCTUATION[np.frombuffer(PUNCTUATION.encode(), np.uint8)] = True
 
 
 _ASCII_LOWER = np.arange(256, dtype=np.uint8)

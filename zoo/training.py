@@ -8,6 +8,7 @@ history.csv, training_curves.png, logs/ (TensorBoard) and metrics.json (written 
 without it is unfinished, and the same command resumes it).
 """
 
+import contextlib
 import csv
 import json
 import math
@@ -24,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.architecture import Architecture, require_positive_int
+from zoo.data import EXAMPLES
 from zoo.decoding import decoding_metrics
 from zoo.errors import ZooError
 from zoo.registry import get_task, loss_and_metrics
@@ -140,12 +142,23 @@ def _keep_epochs(history_csv, epochs):
             csv.writer(f).writerows(kept)
 
 
+@contextlib.contextmanager
+def replacing(path):
+    """A temporary path beside `path`, renamed onto it when the block ends well: a reader never
+    sees half a file, and a failed write leaves none."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def write_json(path, payload):
-    """Writes beside the target, then renames: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
+    with replacing(path) as tmp, open(tmp, "w") as f:
         json.dump(payload, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def _unfinished_run(config, root):
@@ -210,9 +223,6 @@ def load_data(config):
                      test_data=config.test_data, **config.options)
 
 
-EXAMPLES = 32
-
-
 def write_examples(path, data, generates):
     """The first held-out inputs (and, for text runs, the same inputs as text), for export to verify."""
     source = data.x_test[0] if generates else data.x_test
@@ -223,10 +233,8 @@ def write_examples(path, data, generates):
             width = max(len(row) for row in rows)
             rows = [row + [""] * (width - len(row)) for row in rows]
         arrays["text"] = np.array(rows, dtype=str)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
+    with replacing(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
-    os.replace(tmp, path)
 
 
 def _fit(model, data, config, run_dir, callbacks, verbose):
@@ -250,10 +258,8 @@ def _fit(model, data, config, run_dir, callbacks, verbose):
         verbose=verbose,
     )
     train_seconds = round(time.perf_counter() - started, 2)
-    fd, tmp_model = tempfile.mkstemp(dir=run_dir, prefix=".model.", suffix=".keras")
-    os.close(fd)
-    model.save(tmp_model)
-    os.replace(tmp_model, run_dir / "model.keras")
+    with replacing(run_dir / "model.keras") as tmp:
+        model.save(tmp)
     return train_seconds
 
 

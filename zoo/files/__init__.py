@@ -33,7 +33,6 @@ class FileFormat:
     name: str
     extensions: tuple
     load: Callable
-    example: str = ""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zoo.errors import DataFileError
 from zoo.files.lines import read_lines
 from zoo.text import Tokens, encoded
 
@@ -39,8 +40,13 @@ def _in_blocks(lines, format_name, read_block):
     return encoded(pa.concat_arrays(forms), lengths), encoded(pa.concat_arrays(tags), lengths)
 
 
-def _sentence_lengths(lines, word_rows):
-    return np.unique(np.cumsum(lines.blank)[word_rows], return_counts=True)[1]
+def _sentences(lines, word_rows):
+    """The sentence of each word line: sentences are cut at blank lines."""
+    return np.cumsum(lines.blank)[word_rows]
+
+
+def _lengths(sentence):
+    return np.unique(sentence, return_counts=True)[1]
 
 
 def _conllu_block(lines, tag):
@@ -74,7 +80,7 @@ def _conllu_block(lines, tag):
     for k in range(int(sizes.max(initial=0))):
         inside = k < sizes
         value[inside] = value[inside] * 10 + data[starts[inside] + k] - ord("0")
-    sentence = np.cumsum(lines.blank)[word_rows]
+    sentence = _sentences(lines, word_rows)
     first_of_sentence = np.concatenate([[True], sentence[1:] != sentence[:-1]])
     position = np.arange(len(word_rows)) - np.maximum.accumulate(
         np.where(first_of_sentence, np.arange(len(word_rows)), 0))
@@ -84,7 +90,7 @@ def _conllu_block(lines, tag):
                    "expected: word IDs count 1, 2, ... in each sentence, and a blank line ends a sentence.")
     forms = lines.strings(*(part[word] for part in field(1)))
     tags = lines.strings(*(part[word] for part in field(CONLLU_TAG_COLUMNS[tag])))
-    return forms, tags, _sentence_lengths(lines, word_rows)
+    return forms, tags, _lengths(sentence)
 
 
 def read_conll2003(path) -> tuple[Tokens, Tokens]:
@@ -97,25 +103,23 @@ def _conll2003_block(lines):
     if not len(rows):
         return None
     count, field = lines.fields(rows, b" \t")
-    token_start, token_end = field(0)
-    docstart = np.asarray(pc.equal(lines.strings(token_start, token_end), "-DOCSTART-"))
-    rows, count = rows[~docstart], count[~docstart]
+    (token_start, token_end), (tag_start, tag_end) = field(0), field(-1)
+    kept = ~np.asarray(pc.equal(lines.strings(token_start, token_end), "-DOCSTART-"))
+    rows, count = rows[kept], count[kept]
+    token_start, token_end, tag_start, tag_end = (part[kept] for part in (token_start, token_end, tag_start,
+                                                                          tag_end))
     if not len(rows):
         return None
     wrong = np.flatnonzero(count < 2)
     if len(wrong):
         lines.fail(rows[wrong[0]], "expected a token and its tag separated by a space (CoNLL-2003: "
                    "`token ... tag` per line, a blank line between sentences).")
-    count, field = lines.fields(rows, b" \t")
-    (token_start, token_end), (tag_start, tag_end) = field(0), field(-1)
     empty = np.flatnonzero((token_end == token_start) | (tag_end == tag_start))
     if len(empty):
         lines.fail(rows[empty[0]], "a token or tag is empty: separate fields by one space or tab.")
     forms, tags = lines.strings(token_start, token_end), lines.strings(tag_start, tag_end)
-    return forms, tags, _sentence_lengths(lines, rows)
+    return forms, tags, _lengths(_sentences(lines, rows))
 
 
 def raise_no_words(lines, format_name):
-    from zoo.errors import DataFileError
-
     raise DataFileError(lines.path, f"holds no word lines; is it a {format_name} file?")

@@ -74,9 +74,6 @@ class Lines:
             yield Lines(self.path, self.data[low:high], self.starts[first:last] - low,
                         self.ends[first:last] - low, self.first_line + int(first))
 
-    def text(self, line_index):
-        return bytes(self.data[self.starts[line_index] : self.ends[line_index]]).decode("utf-8")
-
     def fields(self, rows, separator_bytes):
         """Fields of the lines `rows` (indices): (count per line, field(k) -> (starts, ends)).
 
@@ -86,15 +83,14 @@ class Lines:
         table[np.frombuffer(separator_bytes, np.uint8)] = True
         is_separator = table[self.data]
         separators = np.append(np.flatnonzero(is_separator), len(self.data))  # the last field indexes safely
-        padded = separators
         starts, ends = self.starts[rows], self.ends[rows]
         first = np.searchsorted(separators, starts)
         count = np.searchsorted(separators, ends) - first + 1
 
         def field(k):
             k = np.where(k < 0, count + k, k) if np.ndim(k) or k < 0 else np.full(len(rows), k)
-            left = np.where(k == 0, starts, padded[np.maximum(first + k - 1, 0)] + 1)
-            right = np.where(k == count - 1, ends, padded[first + k])
+            left = np.where(k == 0, starts, separators[np.maximum(first + k - 1, 0)] + 1)
+            right = np.where(k == count - 1, ends, separators[first + k])
             return left, right
 
         return count, field

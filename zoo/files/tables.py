@@ -121,11 +121,12 @@ def _jsonl(path, raw):
     except pa.ArrowInvalid as error:
         _first_bad_json_line(path, raw)
         raise DataFileError(path, f"is not JSON Lines: {error}") from error
-    _first_bad_json_line(path, raw, only_objects=True) if table.num_columns == 0 else None
+    if table.num_columns == 0:
+        _first_bad_json_line(path, raw)
     return table
 
 
-def _first_bad_json_line(path, raw, only_objects=False):
+def _first_bad_json_line(path, raw):
     for number, line in enumerate(io.StringIO(raw.decode("utf-8")), start=1):
         if not line.strip():
             continue

@@ -7,8 +7,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from zoo import files
-from zoo.architecture import recurrent_stack
-from zoo.data import PAD_VALUE, Dataset, DataSpec, Vocabulary, continuous_spec, label_ids, pad
+from zoo.architecture import recurrent_stack, require_positive_int
+from zoo.data import EXAMPLES, PAD_VALUE, Dataset, DataSpec, Vocabulary, continuous_spec, label_ids, pad
 from zoo.errors import DataFileError, ZooError
 from zoo.files.series import read_arff, read_npz, read_ts
 from zoo.files.tables import read_table
@@ -140,9 +140,6 @@ def load_imdb_reviews(seed=0, max_len=None, vocab_size=20000):
     )
 
 
-EXAMPLES = 32  # test inputs kept as the file wrote them, to check an export's text signature
-
-
 def load_series_files(files_, seed=0, max_len=None):
     """UCR/UEA `.ts` / `.arff`: one labelled series per case; missing splits cut stratified."""
     read = read_ts if files_.extension == ".ts" else read_arff
@@ -208,9 +205,8 @@ def _forecast(files_, target, window, horizon, max_len):
     Split in time, never shuffled: the last 20% of windows are the test set, the 10% before them
     validation (unless VAL_DATA / TEST_DATA give them).
     """
-    for name, value in (("window", window), ("horizon", horizon)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ZooError(f"{name} must be a positive integer, got {value!r}.")
+    require_positive_int("window", window)
+    require_positive_int("horizon", horizon)
     tables = files.read_splits(files_, read_table)
     columns = tables[0].table.column_names
     if target is None:

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from zoo import files
 from zoo.architecture import decoder_stack, decoder_units, encoder_stack
-from zoo.data import Dataset, DataSpec, Vocabulary, pad
+from zoo.data import EXAMPLES, Dataset, DataSpec, Vocabulary, pad
 from zoo.errors import ZooError
 from zoo.files.lines import read_lines
 from zoo.model_io import sequence_input
@@ -79,7 +79,6 @@ def load_addition(seed=0, max_len=None, digits=3, train_size=45000, eval_size=25
 
 
 LEVELS = {"characters": "", "words": " "}  # how generated tokens are joined back into text
-EXAMPLES = 32
 
 
 def read_pairs(path):

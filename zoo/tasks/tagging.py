@@ -8,7 +8,7 @@ import numpy as np
 
 from zoo import files
 from zoo.architecture import recurrent_stack
-from zoo.data import Dataset, DataSpec, Vocabulary, pad
+from zoo.data import EXAMPLES, Dataset, DataSpec, Vocabulary, pad
 from zoo.errors import DataFileError, ZooError
 from zoo.files.conll import read_conll2003, read_conllu
 from zoo.model_io import sequence_input
@@ -82,9 +82,6 @@ def load_conll2003(seed=0, max_len=None):
             tags.append([tag_names[tag] for tag in row["pos"]])
         splits.append((sentences, tags))
     return _tagged("conll2003", *splits, max_len)
-
-
-EXAMPLES = 32  # test sentences kept as the file wrote them, to check an export's text signature
 
 
 def load_conll_files(files_, seed=0, max_len=None, tag="upos", min_count=2, vocab_size=None):
