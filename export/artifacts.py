@@ -12,7 +12,7 @@ import tf2onnx
 
 from export.fused import Unsupported, fused_onnx
 from export.fused_decoder import greedy_decoder_onnx
-from export.layout import next_version, sha256_of, staged_version
+from export.layout import publish, sha256_of, staged_version
 from export.serving import describe_signature, serving_function
 from export.text import text_endpoints
 from export.verify import example_batches, verify, verify_text
@@ -67,7 +67,7 @@ def _onnx_graph(model, function, contract, generates):
 
 
 def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None, text_examples=None):
-    """Exports `model` to <export_dir>/<name>/<next version>/ and returns that directory.
+    """Exports `model` to <export_dir>/<name>/<next free version>/ and returns that directory.
 
     contract: the run's data.json (spec, padding, vocabularies, labels, text contract).
     examples: held-out inputs (the model's source input) to verify the artifacts on;
@@ -76,13 +76,12 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
     if not name or name != Path(name).name or name.startswith("."):
         raise ExportError(f"Model name {name!r} must be a plain directory name.")
     model_root = Path(export_dir) / name
-    version = next_version(model_root)
     function = serving_function(model, contract, task.generates)
     endpoints, resources = text_endpoints(function, contract)
     endpoints = endpoints or {"serving_default": function}
     inputs, outputs = describe_signature(endpoints["serving_default"])
     id_signature = "serving_ids" if "serving_ids" in endpoints else "serving_default"
-    with staged_version(model_root, version) as staging:
+    with staged_version(model_root) as staging:
         archive = keras.export.ExportArchive()
         archive.track(model)
         for resource in resources:
@@ -106,7 +105,6 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         metadata = {
             "name": name,
-            "version": version,
             "task": task.name,
             "signature_name": "serving_default",
             "inputs": inputs,
@@ -128,8 +126,12 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             },
             "sha256": {str(p.relative_to(staging)): sha256_of(p) for p in files},
         }
-        (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True))
-    return model_root / str(version)
+
+        def write_metadata(version):
+            text = json.dumps({**metadata, "version": version}, indent=2, sort_keys=True)
+            (staging / "metadata.json").write_text(text)
+
+        return publish(staging, write_metadata)
 
 
 def export_run(run_dir, export_dir="exports", name=None):

@@ -1,7 +1,10 @@
 """Exports: SavedModel and ONNX that compute what Keras computes, published only when complete."""
 
+import fcntl
 import itertools
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -12,7 +15,7 @@ import pytest
 
 import zoo
 from export import ExportError, export_model, export_run
-from export.layout import versions
+from export.layout import publish, sha256_of, staged_version, versions
 from tests.tiny import OUTPUT_VOCABULARY, TINY, tiny_trained
 from zoo.data import PAD_ID, PAD_VALUE, Vocabulary
 from zoo.decoding import decoder
@@ -231,6 +234,67 @@ def test_an_interrupted_export_leaves_no_version_directory(runs, tmp_path, monke
     with pytest.raises(KeyboardInterrupt):
         export_run(runs["japanese_vowels"], tmp_path)
     assert [p.name for p in (tmp_path / "many_to_one").iterdir()] == ["1"]
+
+
+def test_exports_started_together_publish_two_complete_versions(runs, tmp_path):
+    command = [sys.executable, "-m", "zoo.cli", "export", "--run-dir", str(runs["japanese_vowels"]),
+               "--export-dir", str(tmp_path)]
+    exports = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    for export in exports:
+        _, stderr = export.communicate(timeout=600)
+        assert export.returncode == 0, stderr[-3000:]
+    root = tmp_path / "many_to_one"
+    assert sorted(p.name for p in root.iterdir()) == ["1", "2"]  # no staging folder left either
+    for version in (1, 2):
+        metadata = json.loads((root / str(version) / "metadata.json").read_text())
+        assert metadata["version"] == version
+        for name, digest in metadata["sha256"].items():
+            assert sha256_of(root / str(version) / name) == digest
+
+
+def test_a_version_number_taken_while_publishing_goes_to_the_next_one(tmp_path):
+    def write_numbered(version):
+        if version == 1:  # another export publishes 1 between this one's choice and its rename
+            (tmp_path / "m" / "1").mkdir()
+            (tmp_path / "m" / "1" / "metadata.json").write_text("theirs")
+        (staging / "metadata.json").write_text(str(version))
+
+    with staged_version(tmp_path / "m") as staging:
+        assert publish(staging, write_numbered) == tmp_path / "m" / "2"
+    assert (tmp_path / "m" / "1" / "metadata.json").read_text() == "theirs"
+    assert (tmp_path / "m" / "2" / "metadata.json").read_text() == "2"
+    assert versions(tmp_path / "m") == [1, 2] and len(list((tmp_path / "m").iterdir())) == 2
+
+
+def test_an_export_removes_killed_exports_staging_folders_but_not_running_ones(runs, tmp_path):
+    root = tmp_path / "many_to_one"
+    killed = root / ".staging-1-x7kq2m"  # as an export killed with -9 leaves it: no lock held
+    (killed / "variables").mkdir(parents=True)
+    (killed / "saved_model.pb").write_bytes(b"half")
+    running = root / ".staging-c4f9zz"
+    running.mkdir()
+    handle = os.open(running, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # as the export writing into it holds it
+        assert export_run(runs["japanese_vowels"], tmp_path) == root / "1"
+        assert not killed.exists() and running.is_dir()
+    finally:
+        os.close(handle)
+
+
+def test_published_versions_are_readable_by_other_users_whatever_the_umask(runs, tmp_path):
+    umask = os.umask(0o077)
+    try:
+        version_dir = export_run(runs["japanese_vowels"], tmp_path / "exports")
+    finally:
+        os.umask(umask)
+    inside = list(version_dir.rglob("*"))
+    folders = [tmp_path / "exports", version_dir.parent, version_dir, *(p for p in inside if p.is_dir())]
+    files = [p for p in inside if p.is_file()]
+    assert "metadata.json" in {p.name for p in files} and len(folders) > 3
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in folders} == {"0o755"}
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {"0o644"}
 
 
 def test_an_export_that_differs_from_keras_is_not_published(runs, tmp_path, monkeypatch):
