@@ -19,6 +19,7 @@ from export.verify import example_batches, verify, verify_text
 from zoo.data import Vocabulary
 from zoo.errors import ZooError
 from zoo.registry import get_task
+from zoo.training import load_trained_model
 
 ONNX_OPSET = 17
 RECURRENT_OPS = ("RNN", "GRU", "LSTM")
@@ -148,10 +149,7 @@ def export_run(run_dir, export_dir="exports", name=None):
     config = json.loads((run_dir / "config.json").read_text())
     contract = json.loads((run_dir / "data.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    try:
-        model = keras.saving.load_model(run_dir / "model.keras")
-    except Exception as error:  # Keras raises many kinds for a damaged file
-        raise ExportError(f"Could not load {run_dir / 'model.keras'}: {error}") from error
+    model = load_trained_model(run_dir / "model.keras")
     task = get_task(config["task"])
     with np.load(run_dir / "examples.npz", allow_pickle=False) as examples:
         source = examples["source"]

@@ -1,17 +1,27 @@
 """Training end to end on tiny slices: loss falls, run directories are complete, runs resume."""
 
 import csv
+import errno
+import io
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
+import zipfile
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import zoo
+import zoo.training
+from zoo.cli import main
 from zoo.errors import ZooError
-from zoo.training import TrainConfig, train
+from zoo.training import TrainConfig, load_trained_model, replacing, train
 
 TINY_RUN = {"units": 16, "epochs": 4, "limit": 64, "learning_rate": 1e-2, "patience": 10}
 
@@ -194,3 +204,166 @@ def test_a_run_stopped_after_training_only_evaluates_when_run_again(tmp_path, mo
     assert "evaluating the saved model" in capsys.readouterr().out
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs"] == 3 and metrics["resumed"] and metrics["train_seconds"] > 0
+
+
+TINY_COMMAND = ["train", "--task", "one_to_one", "--units", "4", "--epochs", "1", "--limit", "32"]
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rnn-zoo: error: ") and "Traceback" not in err, err
+    return err.strip()
+
+
+@pytest.mark.parametrize("where", ["a file", "below a file", "in a read-only folder"])
+def test_a_run_dir_that_cannot_be_made_is_one_line_naming_it_before_any_data_loads(
+        where, tmp_path, monkeypatch, capsys):
+    if where == "in a read-only folder":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        blocked = tmp_path / "read_only"
+        blocked.mkdir(mode=0o555)
+        run_dir = blocked / "run"
+    else:
+        blocked = tmp_path / "file"
+        blocked.write_text("not a folder")
+        run_dir = blocked if where == "a file" else blocked / "run"
+    monkeypatch.setattr(zoo.training, "load_data", lambda config: pytest.fail("data was loaded"))
+    assert main([*TINY_COMMAND, "--run-dir", str(run_dir)]) == 2
+    line = _one_line_error(capsys)
+    assert f"RUN_DIR {run_dir}" in line and str(blocked) in line
+    assert not (tmp_path / "read_only" / "run").exists()
+
+
+def _tiny_model_file(path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
+    model.save(path)
+    return path
+
+
+def _flip_a_byte_of(path, member_name):
+    """As a failing disk or a bad copy leaves it: the zip sound, one member's bytes not."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        member = archive.getinfo(member_name)
+    name_length, extra_length = np.frombuffer(data, "<u2", 2, member.header_offset + 26)
+    data[member.header_offset + 30 + name_length + extra_length + member.file_size // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut in half", "a flipped byte"])
+def test_a_damaged_model_keras_is_a_zoo_error_naming_it(damage, tmp_path):
+    path = _tiny_model_file(tmp_path / "model.keras")
+    if damage == "garbage":
+        path.write_bytes(b"not a model\n" * 100)
+    elif damage == "cut in half":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        _flip_a_byte_of(path, "model.weights.h5")
+    with pytest.raises(ZooError, match=rf"^{re.escape(str(path))} is damaged \(.+\); train again"):
+        load_trained_model(path)
+
+
+def test_a_sound_model_keras_loads_and_other_failures_keep_their_own_errors(tmp_path):
+    path = _tiny_model_file(tmp_path / "model.keras")
+    assert load_trained_model(path).get_layer("dense").units == 2
+    with pytest.raises(FileNotFoundError) as missing:
+        load_trained_model(tmp_path / "missing.keras")
+    assert missing.value.filename == str(tmp_path / "missing.keras")
+    unknown = tmp_path / "unknown_layer.keras"  # a bug, not damage: Keras' own error stays
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(unknown, "w") as target:
+        for member in source.infolist():
+            content = source.read(member)
+            if member.filename == "config.json":
+                content = content.replace(b'"Dense"', b'"NoSuchLayer"')
+            target.writestr(member, content)
+    with pytest.raises(ValueError, match="NoSuchLayer") as raised:
+        load_trained_model(unknown)
+    assert not isinstance(raised.value, ZooError)
+
+
+def test_ctrl_c_and_then_a_damaged_model_keras_on_the_rerun_are_one_line_each(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    command = [*TINY_COMMAND, "--run-dir", str(run_dir)]
+    plot = zoo.training._plot_history
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # after model.keras and trained.json: the rerun only evaluates
+
+    monkeypatch.setattr(zoo.training, "_plot_history", killed)
+    try:
+        assert main(command) == 130
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C went through main")  # rather than stop the whole pytest session
+    assert capsys.readouterr().err == "rnn-zoo: interrupted; run the same command again to resume\n"
+    monkeypatch.setattr(zoo.training, "_plot_history", plot)
+    model_file = run_dir / "model.keras"
+    model_file.write_bytes(model_file.read_bytes()[: model_file.stat().st_size // 2])
+    assert main(command) == 2
+    line = _one_line_error(capsys)
+    assert f"{model_file} is damaged" in line and str(run_dir / "trained.json") in line
+    assert not (run_dir / "metrics.json").exists()
+
+
+def test_ctrl_c_in_a_training_process_is_one_line_and_exit_130(tmp_path):
+    command = [sys.executable, "-u", "-m", "zoo.cli", *TINY_COMMAND, "--epochs", "100000",
+               "--patience", "100000", "--run-dir", str(tmp_path / "run")]
+    # A shell that started these tests in the background leaves SIGINT ignored; the child takes it back.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for line in process.stdout:
+            if line.startswith("Starting run in"):
+                break
+        time.sleep(1)  # into fit
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert stderr == "rnn-zoo: interrupted; run the same command again to resume\n"
+
+
+def _raising(error):
+    def fail(*args, **kwargs):
+        raise error
+
+    return fail
+
+
+@pytest.mark.parametrize(("error", "line"), [
+    (PermissionError(errno.EACCES, "Permission denied", "runs/x/config.json"),
+     "runs/x/config.json: Permission denied"),
+    (OSError(errno.EXDEV, "Invalid cross-device link", "runs/x/.a.tmp", None, "runs/x/a"),
+     "runs/x/.a.tmp -> runs/x/a: Invalid cross-device link"),
+    (OSError(errno.ENOSPC, "No space left on device"), "OSError: No space left on device"),
+    (RuntimeError("file write failed: time = Mon Nov 23\n, filename = 'runs/x/backup/latest.weights.h5', "
+                  "errno = 28, error message = 'No space left on device'"),  # as h5py words a full disk
+     "file write failed: time = Mon Nov 23 , filename = 'runs/x/backup/latest.weights.h5', errno = 28, "
+     "error message = 'No space left on device'"),
+    (tf.errors.ResourceExhaustedError(None, None, "{{function_node __wrapped__CreateSummaryFileWriter}} "
+                                      "runs/x/logs/train/events; No space left on device\n\tFlushing."),
+     "runs/x/logs/train/events; No space left on device Flushing."),
+])
+def test_file_system_errors_met_while_training_are_one_line_naming_the_path(error, line, monkeypatch, capsys):
+    monkeypatch.setattr(zoo.training, "train", _raising(error))
+    assert main(TINY_COMMAND) == 2
+    assert capsys.readouterr().err == f"rnn-zoo: error: {line}\n"
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug"), io.UnsupportedOperation("not writable"),
+                                   KeyError("config.json")])
+def test_other_errors_keep_their_traceback(error, monkeypatch):
+    monkeypatch.setattr(zoo.training, "train", _raising(error))
+    with pytest.raises(type(error)):
+        main(TINY_COMMAND)
+
+
+def test_a_write_that_fails_without_a_path_names_the_file_it_was_for(tmp_path):
+    target = tmp_path / "model.keras"
+    with pytest.raises(OSError) as raised, replacing(target):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as Keras' save meets a full disk
+    assert raised.value.filename == str(target) and raised.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []

@@ -161,3 +161,14 @@ def test_distributed_search_finishes_when_a_worker_is_killed_mid_trial(tmp_path)
     rows = _trials(project)
     assert [row["trial_id"] for row in rows] == ["0", "1", "2"]
     assert (project / "best_run" / "metrics.json").exists()
+
+
+def test_a_tune_dir_that_is_a_file_is_one_line_before_any_data_loads(tmp_path, monkeypatch, capsys):
+    import tuning.search
+    from zoo.cli import main
+
+    tune_dir = tmp_path / "tuning_runs"
+    tune_dir.write_text("not a folder")
+    monkeypatch.setattr(tuning.search, "load_data", lambda config: pytest.fail("data was loaded"))
+    assert main(["tune", "--task", "one_to_one", "--limit", "32", "--tune-dir", str(tune_dir)]) == 2
+    assert capsys.readouterr().err == f"rnn-zoo: error: TUNE_DIR {tune_dir} is a file, not a directory.\n"

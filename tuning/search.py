@@ -21,7 +21,7 @@ from zoo.architecture import require_positive_int
 from zoo.decoding import ValidationExactMatch
 from zoo.errors import ZooError
 from zoo.registry import get_task
-from zoo.training import TrainConfig, load_data, train, write_json
+from zoo.training import TrainConfig, load_data, require_writable_dir, train, write_json
 
 TUNERS = {
     "random": keras_tuner.RandomSearch,
@@ -147,6 +147,7 @@ def tune(config, verbose="auto"):
     chief writes the reports. A process started as a worker only trains the trials it is given.
     """
     task = get_task(config.task)
+    require_writable_dir(config.tune_dir, "TUNE_DIR")  # KerasTuner would find out in a traceback
     # The data set named as a training run names it: bundled, or the user's files.
     run_config = TrainConfig(task=config.task, dataset=config.dataset, data=config.data,
                              val_data=config.val_data, test_data=config.test_data, seed=config.seed,

@@ -7,8 +7,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import ast  # noqa: E402
+import errno  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
+
+# The file system's complaints as TensorFlow and h5py word them inside their own error types.
+FILE_SYSTEM_WORDS = tuple(os.strerror(code)
+                          for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES))
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def _option(text):
@@ -102,6 +109,10 @@ def _parser():
     serve.add_argument("--poll-seconds", type=float, default=1.0,
                        help="how often to look for new, removed or replaced versions")
     serve.add_argument("--max-body-mb", type=float, default=32, help="larger request bodies get 413")
+    serve.add_argument("--max-elements", type=int, help="values one input of a request may hold "
+                       "(batch x steps x features; default 1,000,000); more get 413")
+    serve.add_argument("--request-timeout", type=float, help="seconds a request's headers may take to "
+                       "arrive, or its body may pause (default 30); then 408")
     return parser
 
 
@@ -110,7 +121,9 @@ def _serve(args):
 
     serve(args.export_dir, runtime=args.runtime, host=args.host, port=args.port,
           all_versions=args.all_versions, poll_seconds=args.poll_seconds,
-          max_body_bytes=int(args.max_body_mb * (1 << 20)))
+          max_body_bytes=int(args.max_body_mb * (1 << 20)),
+          **{name: getattr(args, name) for name in ("max_elements", "request_timeout")
+             if getattr(args, name) is not None})
 
 
 def _tune(args):
@@ -194,26 +207,65 @@ def _import_tensorflow_quietly():
         os.close(null)
 
 
+def _one_line(text):
+    return re.sub(r"\s*\n\s*", " ", text).strip()
+
+
+def file_system_error(error):
+    """One line for an error of the user's file system (permission, full disk, a file where a folder
+    should be), naming the path; None for anything else, which keeps its traceback.
+
+    An OSError names its path in filename (and filename2, for a rename); one with neither but an
+    errno is an operating system call that failed. TensorFlow and h5py wrap a full disk or a
+    denied write in their own types, with the path in the message.
+    """
+    if isinstance(error, OSError) and (error.filename is not None or error.errno is not None):
+        where = " -> ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
+        text = _one_line(error.strerror or str(error))
+        return f"{where}: {text}" if where else f"{type(error).__name__}: {text}"
+    message = getattr(error, "message", None) or str(error)  # tf.errors.OpError keeps it in .message
+    if any(words in message for words in FILE_SYSTEM_WORDS):
+        return _one_line(re.sub(r"\{\{function_node [^}]*\}\}", "", message))
+    return None
+
+
+def _run(args):
+    if not (args.command == "serve" and args.runtime == "onnx"):  # the ONNX server loads no TensorFlow
+        _import_tensorflow_quietly()
+    if args.command == "tasks":
+        _print_tasks()
+    elif args.command == "train":
+        _train(args)
+    elif args.command == "tune":
+        _tune(args)
+    elif args.command == "export":
+        _export(args)
+    else:
+        _serve(args)
+
+
 def main(argv=None):
+    """Runs a command: the user's errors (ZooError, the file system, Ctrl-C) are one line on stderr
+    and a non-zero exit; anything else is a bug and keeps its traceback.
+    """
     args = _parser().parse_args(argv)
     from zoo.errors import ZooError
 
-    if not (args.command == "serve" and args.runtime == "onnx"):  # the ONNX server loads no TensorFlow
-        _import_tensorflow_quietly()
-
     try:
-        if args.command == "tasks":
-            _print_tasks()
-        elif args.command == "train":
-            _train(args)
-        elif args.command == "tune":
-            _tune(args)
-        elif args.command == "export":
-            _export(args)
-        else:
-            _serve(args)
-    except ZooError as error:  # the project's own: one line; anything else keeps its traceback
+        _run(args)
+    except ZooError as error:
         print(f"rnn-zoo: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        resumes = args.command in ("train", "tune")
+        print(f"rnn-zoo: interrupted{'; run the same command again to resume' if resumes else ''}",
+              file=sys.stderr)
+        return INTERRUPTED
+    except Exception as error:
+        line = file_system_error(error)
+        if line is None:
+            raise
+        print(f"rnn-zoo: error: {line}", file=sys.stderr)
         return 2
     return 0
 

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,12 +146,16 @@ def _keep_epochs(history_csv, epochs):
 @contextlib.contextmanager
 def replacing(path):
     """A temporary path beside `path`, renamed onto it when the block ends well: a reader never
-    sees half a file, and a failed write leaves none."""
+    sees half a file, and a failed write leaves none (and its OSError names `path`)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as error:
+        if error.filename is None and error.errno is not None:  # a full disk met inside Keras' write
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -159,6 +164,51 @@ def replacing(path):
 def write_json(path, payload):
     with replacing(path) as tmp, open(tmp, "w") as f:
         json.dump(payload, f, indent=2, sort_keys=True)
+
+
+def require_writable_dir(path, what):
+    """Refuses, before any work, a directory that is a file or that cannot be made or written.
+
+    mkdir would find out only once the data is loaded and the model built, in a traceback.
+    """
+    path = Path(path)
+    existing = path
+    while not existing.exists():  # False too below a file (ENOTDIR)
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ZooError(f"{what} {path} is a file, not a directory." if existing == path
+                       else f"{what} {path} cannot be made: {existing} is a file.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ZooError(f"{what} {path} is not writable." if existing == path
+                       else f"{what} {path} cannot be made: {existing} is not writable.")
+
+
+def _damage(path):
+    """Why a .keras file is damaged (cut short, overwritten), or None for a sound zip with a config."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad_member, names = archive.testzip(), archive.namelist()
+    except (zipfile.BadZipFile, EOFError):
+        return "not a complete .keras zip file"
+    if bad_member is not None:
+        return f"{bad_member} in it fails its checksum"
+    if "config.json" not in names:
+        return "it holds no config.json"
+    return None
+
+
+def load_trained_model(path, remedy="train again into a new RUN_DIR"):
+    """keras.saving.load_model, with a damaged file said to be damaged, by name, with what to do.
+
+    Keras calls any file that is not a zip "File not found". A sound zip that Keras still cannot
+    rebuild (an unknown layer) keeps Keras' own error: that is a bug, not damage. A missing or
+    unreadable file is an OSError that names it.
+    """
+    path = Path(path)
+    why = _damage(path)
+    if why is not None:
+        raise ZooError(f"{path} is damaged ({why}); {remedy}.")
+    return keras.saving.load_model(path)
 
 
 def _unfinished_run(config, root):
@@ -266,17 +316,19 @@ def _fit(model, data, config, run_dir, callbacks, verbose):
 def train(config, run_dir=None, callbacks=(), verbose="auto"):
     """Trains, evaluates on the test split and returns the run directory.
 
-    Data and model are made before the run directory: a bad file or setting leaves nothing behind.
+    RUN_DIR is checked first, and data and model are made before it: a bad file, setting or
+    RUN_DIR leaves nothing behind.
     """
     config = config.resolved()
     task = get_task(config.task)
+    run_dir = choose_run_dir(config, run_dir)
+    require_writable_dir(run_dir, "RUN_DIR")
     # Seeded before loading, as runs always were: a loader that draws from the global generators
     # would otherwise change the initial weights of a seed.
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     data = load_data(config)
     model = task.build(data.spec, config.architecture)  # refuses a bad architecture before RUN_DIR exists
-    run_dir = choose_run_dir(config, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
     trained = run_dir / "trained.json"  # written once model.keras holds the trained model
@@ -293,7 +345,8 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
     if trained.exists():
         # Stopped after training, before metrics.json: evaluate the saved model, train nothing again.
         print("Training had finished; evaluating the saved model.")
-        model = keras.saving.load_model(run_dir / "model.keras")
+        model = load_trained_model(run_dir / "model.keras", remedy=f"delete it and {trained}, and run the "
+                                   "same command again to train anew")
         train_seconds = json.loads(trained.read_text())["train_seconds"]
     else:
         train_seconds = _fit(model, data, config, run_dir, callbacks, verbose)
