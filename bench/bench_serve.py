@@ -5,6 +5,11 @@ is served with each runtime in turn; clients post TF Serving REST `:predict` req
 of batch 1 and batch 32, from 1, 8 and 32 threads with keep-alive connections, each for SECONDS
 (default 8). Clients and server share this machine's 2 cores. Prints a Markdown table and writes it
 into README.md between the bench-serve markers, with the server's resident memory after each cell.
+
+Then large requests (table bench-serve-large): a tagging export (LSTM 64, 5,000 words, 17 tags)
+gets LARGE_REQUESTS requests of 10,000 x 100 tokens (1,000,000 values, the default --max-elements;
+a 3 MB request and a 180 MB answer) one after another, while a client asks /v2/health/live in a
+loop: the server's resident memory before and after, and health's latency while they run.
 """
 
 import os
@@ -16,6 +21,7 @@ import json  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+from dataclasses import asdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 from urllib.parse import urlparse  # noqa: E402
 
@@ -28,8 +34,11 @@ from bench.bench_export import CONTRACT, FEATURES, SPEC  # noqa: E402
 from bench.readme_tables import write_table  # noqa: E402
 from export import export_model  # noqa: E402
 from serving.launch import running_server  # noqa: E402
+from zoo.data import DataSpec  # noqa: E402
 
 LENGTH = 100
+LARGE_REQUESTS = 6
+TAGGING = DataSpec(kind="classification", num_outputs=17, input_vocab_size=5000)
 
 
 def load(base_url, body, clients, seconds):
@@ -63,6 +72,84 @@ def load(base_url, body, clients, seconds):
     return np.array(latencies), time.perf_counter() - started
 
 
+def health_while(base_url, work):
+    """Runs work() while a client asks /v2/health/live without pause; the latencies of its answers (s)."""
+    address = urlparse(base_url)
+    latencies, done = [], threading.Event()
+
+    def poll():
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
+        while not done.is_set():
+            started = time.perf_counter()
+            connection.request("GET", "/v2/health/live")
+            connection.getresponse().read()
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.01)
+        connection.close()
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        work()
+    finally:
+        done.set()
+        poller.join()
+    return np.array(latencies)
+
+
+def large_row(workdir, runtime, body, small):
+    """Memory before and after LARGE_REQUESTS large requests, and health's latency while they run."""
+    with running_server(workdir, runtime, Path(workdir) / f"{runtime}-large.log") as (base_url, process):
+        address = urlparse(base_url)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=600)
+
+        def post(data):
+            connection.request("POST", "/v1/models/tagging:predict", data)
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{response.status}: {answer[:300]}")
+            return len(answer)
+
+        for _ in range(20):
+            post(small)
+        before = psutil.Process(process.pid).memory_info().rss / 2**20
+        seconds, sizes = [], []
+
+        def run():
+            for _ in range(LARGE_REQUESTS):
+                started = time.perf_counter()
+                sizes.append(post(body))
+                seconds.append(time.perf_counter() - started)
+
+        health = health_while(base_url, run)
+        after = psutil.Process(process.pid).memory_info().rss / 2**20
+    row = (runtime, len(body) / 1e6, np.mean(sizes) / 1e6, np.median(seconds), before, after, len(health),
+           1000 * np.percentile(health, 50), 1000 * np.percentile(health, 99), 1000 * health.max())
+    print(row, flush=True)
+    return row
+
+
+def large_requests(workdir, rng):
+    """Rows of the large-request table, one per runtime."""
+    keras.utils.set_random_seed(0)
+    model = zoo.get_task("tagging").build_model(TAGGING, cell="lstm", units=64)
+    examples = rng.integers(1, TAGGING.input_vocab_size, size=(8, LENGTH)).astype("int32")
+    export_model(model, zoo.get_task("tagging"), {"spec": asdict(TAGGING), "labels": None}, examples, workdir,
+                 "tagging")
+    tokens = rng.integers(1, TAGGING.input_vocab_size, size=(10_000, LENGTH))
+    body = json.dumps({"instances": tokens.tolist()})
+    small = json.dumps({"instances": examples.tolist()})
+    rows = [large_row(workdir, runtime, body, small) for runtime in ("onnx", "savedmodel")]
+    return "\n".join([
+        "| runtime | request MB | answer MB | seconds each | memory before MB | after MB | health answers "
+        "| health p50 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *(f"| {r} | {q:.1f} | {a:.0f} | {s:.1f} | {b:.0f} | {m:.0f} | {n} | {p50:.1f} | {p99:.1f} "
+          f"| {mx:.0f} |" for r, q, a, s, b, m, n, p50, p99, mx in rows),
+    ])
+
+
 def main():
     seconds = float(os.environ.get("SECONDS_PER_CELL", "8"))
     rng = np.random.default_rng(0)
@@ -86,6 +173,7 @@ def main():
                                      1000 * np.percentile(latencies, 50), 1000 * np.percentile(latencies, 99),
                                      rss_mb))
                         print(rows[-1], flush=True)
+        large = large_requests(workdir, rng)
     table = "\n".join([
         "| runtime | batch | clients | requests/s | examples/s | p50 ms | p99 ms | server memory MB |",
         "|---|---|---|---|---|---|---|---|",
@@ -93,7 +181,9 @@ def main():
           for r, b, c, rps, p50, p99, mb in rows),
     ])
     print(table)
+    print(large)
     write_table("bench-serve", table)
+    write_table("bench-serve-large", large)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from kserve.errors import ModelNotFound
 from kserve.logging import logger
 
 from export.layout import versions
-from serving.runtimes import ServedVersion
+from serving.runtimes import DEFAULT_MAX_ELEMENTS, ServedVersion
+from zoo.errors import ZooError
 
 
 class ServableNotFound(ModelNotFound):
@@ -39,13 +40,15 @@ class ExportRepository:
     on_change(added_names, removed_names) is called after a scan changes which models exist.
     """
 
-    def __init__(self, export_dir, runtime, all_versions=False, on_change=None):
+    def __init__(self, export_dir, runtime, all_versions=False, on_change=None,
+                 max_elements=DEFAULT_MAX_ELEMENTS):
         self.export_dir = Path(export_dir)
         if not self.export_dir.is_dir():
-            raise ValueError(f"Export folder {str(export_dir)!r} does not exist; `make export` writes one.")
+            raise ZooError(f"Export folder {str(export_dir)!r} does not exist; `make export` writes one.")
         self.runtime = runtime
         self.all_versions = all_versions
         self.on_change = on_change
+        self.max_elements = max_elements
         self._lock = threading.Lock()
         self._loaded = {}  # name -> {version: ServedVersion}
         self._failed = {}  # (name, version) -> (fingerprint, message)
@@ -120,7 +123,7 @@ class ExportRepository:
         if failed and failed[0] == fingerprint:
             return None
         try:
-            served = ServedVersion(directory, self.runtime)
+            served = ServedVersion(directory, self.runtime, self.max_elements)
         except Exception as error:  # any unloadable folder is reported, never fatal to the server
             with self._lock:
                 self._failed[key] = (fingerprint, f"{type(error).__name__}: {error}")
@@ -139,8 +142,9 @@ class ExportRepository:
             while not stop.wait(poll_seconds):
                 try:
                     self.scan()
-                except OSError as error:  # a folder removed mid-scan; the next scan sees the result
-                    logger.warning("Scan of %s failed: %s", self.export_dir, error)
+                except Exception as error:  # e.g. a folder removed mid-scan: the next scan sees the result
+                    logger.warning("Scan of %s failed, tried again in %gs: %s: %s", self.export_dir,
+                                   poll_seconds, type(error).__name__, error)
 
         threading.Thread(target=loop, name="export-watcher", daemon=True).start()
         return stop

@@ -11,9 +11,13 @@ import numpy as np
 from kserve.errors import InvalidInput
 
 from export.layout import sha256_of
+from serving.encoding import as_array
+from serving.errors import TooLarge
 
 RUNTIMES = ("onnx", "savedmodel")
 SIGNATURE_NAME = "serving_default"
+# Values one request may send for one input (batch x steps x features); `rnn-zoo serve --max-elements`.
+DEFAULT_MAX_ELEMENTS = 1_000_000
 # The decoded strings of generated ids: one per id, "" from the end-of-sequence token on.
 # Same spelling as zoo.data.Vocabulary.EOS, which is not imported so the server needs no TensorFlow.
 TOKEN_STRINGS = "token_strings"
@@ -33,12 +37,13 @@ class ServedVersion:
     answers the names its text contract gives (label_name, tag_names, text) either way.
     """
 
-    def __init__(self, version_dir, runtime):
+    def __init__(self, version_dir, runtime, max_elements=DEFAULT_MAX_ELEMENTS):
         if runtime not in RUNTIMES:
             raise ValueError(f"Unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
         self.directory = Path(version_dir)
         self.metadata = _checked_metadata(self.directory)
         self.runtime = runtime
+        self.max_elements = max_elements
         self.name = self.metadata["name"]
         self.version = int(self.directory.name)
         self.inputs = self.metadata["inputs"]
@@ -62,15 +67,23 @@ class ServedVersion:
 
         Strings sent to a text model become token ids here, exactly as its training file's did.
         """
+        self.check_size(spec["name"], _claimed_size(value))
         if spec["dtype"] == "string":
             spec = self.id_inputs[spec["name"]]
             if _holds_strings(value):
                 value = self._token_ids(spec["name"], value)
+                self.check_size(spec["name"], value.size)
         array = _input_array(spec, value, self._vocabulary_size(spec))
         graph = self.metadata.get("onnx_graph", {})
         if self.runtime == "onnx" and graph.get("right_padding_only"):
             _require_right_padding(spec["name"], array, graph["pad_value"])
         return array
+
+    def check_size(self, name, size):
+        if size > self.max_elements:
+            raise TooLarge(f"Input {name!r} holds {size:,} values (batch x steps x features), over the "
+                           f"server's limit of {self.max_elements:,} per request (--max-elements); "
+                           "send smaller batches.")
 
     def predict(self, arrays):
         """Named input arrays -> named output arrays, with decoded strings for generated ids."""
@@ -136,7 +149,13 @@ def _checked_metadata(directory):
 def _onnx_runner(directory):
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    # ONNX Runtime keeps what a request's tensors took in its arena and plans buffers by input shape,
+    # so every new large shape grows the server for good; without both, memory goes back after each run.
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
+    session = onnxruntime.InferenceSession(str(directory / "model.onnx"), options,
+                                           providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
 
     def run(arrays):
@@ -167,13 +186,22 @@ def _holds_strings(value):
     return isinstance(value, str | bytes)
 
 
+def _claimed_size(value):
+    """How many values nested lists hold if every row is as long as the first: known before converting."""
+    if isinstance(value, np.ndarray):
+        return value.size
+    size = 1
+    while isinstance(value, list | tuple):
+        size *= len(value)
+        if not value:
+            break
+        value = value[0]
+    return size
+
+
 def _input_array(spec, value, vocabulary_size):
     name, dtype, shape = spec["name"], np.dtype(spec["dtype"]), spec["shape"]
-    try:
-        array = np.asarray(value)
-    except ValueError as error:  # numpy refuses rows of different lengths
-        raise InvalidInput(f"Input {name!r} is ragged: its rows differ in length. Pad every row to the "
-                           "longest, with metadata.json's pad_value after the real steps.") from error
+    array = as_array(name, value)
     if array.dtype.kind not in "iuf":
         raise InvalidInput(f"Input {name!r} must hold numbers ({dtype.name}), got {_json_kind(array)}.")
     if dtype.kind == "i" and array.dtype.kind == "f":

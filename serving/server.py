@@ -1,24 +1,35 @@
 """KServe's ModelServer serving every export under a folder: TF Serving REST on /v1, Open Inference on /v2.
 
-KServe provides the HTTP server, the V2 protocol and its error handling; serving.tfserving adds
-TensorFlow Serving's /v1 routes in front of KServe's own, and serving.repository keeps the served
-versions in step with the folder. gRPC stays off, and the server binds to loopback unless told.
+KServe provides the HTTP server, health and model metadata; serving.tfserving (/v1) and
+serving.v2 (inference) answer the routes that carry tensors, and serving.repository keeps the
+served versions in step with the folder. What is served follows the export folder alone, so
+KServe's repository load/unload routes are off. gRPC stays off, and the server binds to loopback
+unless told.
 """
 
+from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from kserve import ModelServer
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
+from kserve.errors import InvalidInput
 from kserve.logging import logger
 from kserve.model_server import app
 from kserve.protocol.rest.server import RESTServer
 from starlette.exceptions import HTTPException
 
-from serving import tfserving
+from serving import tfserving, v2
+from serving.connections import DEFAULT_REQUEST_TIMEOUT, guarded_protocol
+from serving.errors import STATUS, CatchAll, answer, handle
 from serving.repository import ExportRepository
-from serving.v2 import ExportModel
+from serving.runtimes import DEFAULT_MAX_ELEMENTS
 
 DEFAULT_MAX_BODY_BYTES = 32 << 20
+MAX_HEADER_BYTES = 64 << 10
+IDLE_SECONDS = 65  # KServe's keep-alive: longer than the 60 s of most load balancers in front
+# KServe's routes that serving.tfserving and serving.v2 answer instead, or that are off.
+REPLACED = {"/v1/models/{model_name}", "/v1/models/{model_name}:predict", "/v1/models/{model_name}:explain",
+            "/v2/models/{model_name}/infer", "/v2/models/{model_name}/versions/{model_version}/infer",
+            "/v2/repository/models/{model_name}/load", "/v2/repository/models/{model_name}/unload"}
 
 
 class BodyLimit:
@@ -45,8 +56,9 @@ class BodyLimit:
                 chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         if size > self.max_bytes:
-            message = f"Request body of {size} bytes is over the server's limit of {self.max_bytes} bytes."
-            return await _error(413, message)(scope, receive, send)
+            message = f"Request body of {size} bytes is over the server's limit of {self.max_bytes} bytes " \
+                      "(--max-body-mb)."
+            return await answer(413, message, f"{scope['method']} {scope['path']}")(scope, receive, send)
         body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         async def replay():
@@ -59,42 +71,46 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-class JsonByDefault:
-    """ASGI middleware: a body sent without a JSON content type is read as JSON, as TF Serving does.
+def _repository_routes():
+    """The V2 model repository extension, answered as Triton answers it when it polls a folder."""
+    routes = APIRouter(prefix="/v2/repository")
 
-    Left alone: requests that use the V2 binary tensor extension, which declares its JSON part's length.
-    """
+    async def refused(name: str):
+        raise InvalidInput(f"Models are not loaded or unloaded by request here: the server serves what the "
+                           f"export folder holds. Add or remove <export-dir>/{name}/<version> instead.")
 
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            binary = b"inference-header-content-length" in headers
-            if not binary and b"json" not in headers.get(b"content-type", b""):
-                headers[b"content-type"] = b"application/json"
-                scope = {**scope, "headers": list(headers.items())}
-        await self.app(scope, receive, send)
+    routes.add_api_route("/models/{name}/load", refused, methods=["POST"])
+    routes.add_api_route("/models/{name}/unload", refused, methods=["POST"])
+    return routes
 
 
-def _error(status, message):
-    return JSONResponse(status_code=status, content={"error": message})
+class _RESTServer(RESTServer):
+    def create_application(self):
+        super().create_application()
+        app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in REPLACED]
+        # KServe logs a traceback for every error, a client's included: these log one line each.
+        app.exception_handlers = {kind: handle for kind in (*STATUS, HTTPException, RequestValidationError)}
 
 
-async def _unparsable(_, error):
-    # FastAPI answers 422 with its own body shape; TF Serving's clients expect 400 {"error"}.
-    details = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in error.errors())
-    return _error(400, f"Malformed request: {details}")
+def check_options(port, poll_seconds, max_body_bytes, max_elements, request_timeout):
+    """ZooError naming the first option out of range; the server starts only with sane limits."""
+    from zoo.errors import ZooError
 
-
-async def _http_error(_, error):
-    return _error(error.status_code, str(error.detail))
+    checks = [(0 < port < 65536, f"--port must be 1..65535, got {port}"),
+              (poll_seconds > 0, f"--poll-seconds must be above 0, got {poll_seconds:g}"),
+              (max_body_bytes > 0, f"--max-body-mb must be above 0, got {max_body_bytes / (1 << 20):g}"),
+              (max_elements > 0, f"--max-elements must be above 0, got {max_elements}"),
+              (request_timeout > 0, f"--request-timeout must be above 0, got {request_timeout:g}")]
+    for ok, message in checks:
+        if not ok:
+            raise ZooError(message + ".")
 
 
 def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all_versions=False,
-          poll_seconds=1.0, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
+          poll_seconds=1.0, max_body_bytes=DEFAULT_MAX_BODY_BYTES, max_elements=DEFAULT_MAX_ELEMENTS,
+          request_timeout=DEFAULT_REQUEST_TIMEOUT):
     """Serves every model under export_dir until interrupted; new versions are picked up while it runs."""
+    check_options(port, poll_seconds, max_body_bytes, max_elements, request_timeout)
     server = ModelServer(http_port=port, enable_grpc=False, workers=1)
 
     def on_change(added, removed):
@@ -102,22 +118,26 @@ def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all
         # rather than change the one they may be iterating.
         models = {name: model for name, model in server.registered_models.get_models().items()
                   if name not in removed}
-        models.update({name: ExportModel(name, repository) for name in added})
+        models.update({name: v2.ExportModel(name, repository) for name in added})
         server.registered_models.models = models
 
-    repository = ExportRepository(export_dir, runtime, all_versions=all_versions, on_change=on_change)
+    repository = ExportRepository(export_dir, runtime, all_versions=all_versions, on_change=on_change,
+                                  max_elements=max_elements)
     repository.scan()
     if not repository.model_names():
         logger.warning("No loadable model under %s yet; watching it for exports.", export_dir)
     repository.watch(poll_seconds)
 
     app.include_router(tfserving.router(repository))
-    app.add_middleware(JsonByDefault)
+    app.include_router(v2.router(repository, tfserving.version_number))
+    app.include_router(_repository_routes())
+    app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_exception_handler(RequestValidationError, _unparsable)
-    app.add_exception_handler(HTTPException, _http_error)
-    rest = RESTServer(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension, port)
+    rest = _RESTServer(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension, port,
+                       timeout_keep_alive=IDLE_SECONDS)
     rest.config.host = host  # KServe binds 0.0.0.0; a model server should not be public by surprise
+    rest.config.http = guarded_protocol(MAX_HEADER_BYTES, request_timeout)
     names = ", ".join(repository.model_names()) or "nothing yet"
     logger.info("Serving %s from %s with %s on http://%s:%d", names, export_dir, runtime, host, port)
     rest.run()
+

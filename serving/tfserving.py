@@ -4,12 +4,13 @@ Shapes of requests and answers follow TF Serving's REST documentation: `instance
 answers `predictions`, `inputs` (columnar) answers `outputs`, errors are {"error": message}.
 """
 
-import json
+import re
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
+from serving.encoding import dumps, loads
 from serving.repository import ServableNotFound
 from serving.runtimes import SIGNATURE_NAME
 
@@ -18,18 +19,16 @@ TF_DTYPES = {"float32": "DT_FLOAT", "int32": "DT_INT32", "string": "DT_STRING"}
 
 def parse_json_object(body):
     """The request body as a JSON object, whatever its content type said (as TF Serving reads it)."""
-    try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidInput(f"Malformed JSON in the request body: {error}") from error
+    parsed = loads(body)
     if not isinstance(parsed, dict):
         raise InvalidInput(f"The request body must be a JSON object, got {type(parsed).__name__}.")
     return parsed
 
 
-def _version_number(version):
-    if not version.isdigit():
-        raise InvalidInput(f"Version {version!r} is not a version number (1, 2, ...).")
+def version_number(version):
+    """A version from a URL: ASCII digits only (str.isdigit also takes '²' and '١')."""
+    if not re.fullmatch(r"[0-9]{1,18}", version):
+        raise InvalidInput(f"Version {version[:40]!r} is not a version number (1, 2, ...).")
     return int(version)
 
 
@@ -108,13 +107,17 @@ def predict_body(served, body):
 
 def _answer(key, outputs):
     names = sorted(outputs)
-    if key == "outputs":
-        return {key: outputs[names[0]].tolist() if len(names) == 1
-                else {name: outputs[name].tolist() for name in names}}
     if len(names) == 1:
-        return {key: outputs[names[0]].tolist()}
-    lists = {name: outputs[name].tolist() for name in names}
-    return {key: [{name: lists[name][i] for name in names} for i in range(len(lists[names[0]]))]}
+        return {key: outputs[names[0]]}
+    if key == "outputs":
+        return {key: {name: outputs[name] for name in names}}
+    return {key: [{name: outputs[name][i] for name in names} for i in range(len(outputs[names[0]]))]}
+
+
+def _predict(served, body):
+    """The whole of a predict request, run in a worker thread: JSON in, inference, JSON out."""
+    key, arrays = predict_body(served, parse_json_object(body))
+    return dumps(_answer(key, served.predict(arrays)))
 
 
 def router(repository):
@@ -124,19 +127,19 @@ def router(repository):
     async def status(name: str, version: str | None = None):
         states = repository.version_states(name)
         if version is not None:
-            number = _version_number(version)
+            number = version_number(version)
             if number not in states:
                 raise ServableNotFound(name, number)
             states = {number: states[number]}
         return _status(states)
 
     async def metadata(name: str, version: str | None = None):
-        return _metadata(repository.get(name, None if version is None else _version_number(version)))
+        return _metadata(repository.get(name, None if version is None else version_number(version)))
 
     async def predict(request: Request, name: str, version: str | None = None):
-        served = repository.get(name, None if version is None else _version_number(version))
-        key, arrays = predict_body(served, parse_json_object(await request.body()))
-        return _answer(key, await run_in_threadpool(served.predict, arrays))
+        served = repository.get(name, None if version is None else version_number(version))
+        answer = await run_in_threadpool(_predict, served, await request.body())
+        return Response(answer, media_type="application/json")
 
     routes.add_api_route("/{name}", status, methods=["GET"])
     routes.add_api_route("/{name}/versions/{version}", status, methods=["GET"])

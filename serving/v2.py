@@ -1,15 +1,22 @@
-"""The KServe V2 / Open Inference Protocol side: one KServe model per export, serving its highest version.
+"""The KServe V2 / Open Inference Protocol side: model metadata through KServe, inference here.
 
-KServe's own endpoints (/v2/health/*, /v2/models/{name}, /v2/models/{name}/infer) call these.
+KServe's own endpoints (/v2/health/*, /v2/models/{name}, .../ready) read an ExportModel per
+model. Inference has its own routes: the request is read, checked, run and written in a worker
+thread, with every field checked against the protocol before it is used, so that a malformed
+request is a 400 naming the field and a large one never holds up the event loop.
 """
 
-import uuid
+import math
+import re
+import struct
 
 import numpy as np
+from fastapi import APIRouter, Request, Response
 from kserve import Model
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from starlette.concurrency import run_in_threadpool
+
+from serving.encoding import as_array, dumps, loads
 
 V2_DATATYPES = {"float32": "FP32", "int32": "INT32", "string": "BYTES"}
 # What a client may send for each input dtype; values are checked and cast by the runtime.
@@ -19,6 +26,10 @@ ACCEPTED = {
 }
 # A text model's input takes BYTES (strings, tokenised by the server) or token ids.
 ACCEPTED["string"] = {"BYTES", *ACCEPTED["int32"]}
+NUMPY_TYPES = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
+               "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64",
+               "FP16": "float16", "FP32": "float32", "FP64": "float64", "BYTES": "object"}
+HEADER_LENGTH = "inference-header-content-length"
 
 
 def _tensor_type(spec):
@@ -27,7 +38,7 @@ def _tensor_type(spec):
 
 
 class ExportModel(Model):
-    """Answers V2 requests for the model `name` with whatever version the repository serves now."""
+    """Describes the model `name` to KServe's metadata and readiness endpoints, as now served."""
 
     def __init__(self, name, repository):
         super().__init__(name)
@@ -40,36 +51,152 @@ class ExportModel(Model):
     def get_output_types(self):
         return [_tensor_type(spec) for spec in self.repository.get(self.name).outputs]
 
-    async def predict(self, payload: InferRequest, headers=None, response_headers=None):
-        served = self.repository.get(self.name)
-        specs = {spec["name"]: spec for spec in served.inputs}
-        arrays = {}
-        for tensor in payload.inputs:
-            spec = specs.get(tensor.name)
-            if spec is None:
-                raise InvalidInput(f"Model {self.name} has no input {tensor.name!r}; it has {sorted(specs)}.")
-            if tensor.datatype not in ACCEPTED[spec["dtype"]]:
-                raise InvalidInput(f"Input {tensor.name!r} takes {V2_DATATYPES[spec['dtype']]}, "
-                                   f"got datatype {tensor.datatype}.")
-            arrays[tensor.name] = served.input_array(spec, _shaped(tensor))
-        outputs = await run_in_threadpool(served.predict, arrays)
-        return InferResponse(
-            # The protocol echoes a request's id; KServe's response model needs one even when none came.
-            response_id=payload.id or str(uuid.uuid4()),
-            model_name=self.name, model_version=str(served.version),
-            infer_outputs=[_output(spec, outputs[spec["name"]]) for spec in served.outputs],
-        )
+
+def router(repository, version_number):
+    """POST /v2/models/{name}[/versions/{version}]/infer; include it before KServe's own routes."""
+    routes = APIRouter(prefix="/v2/models")
+
+    async def infer(request: Request, name: str, version: str | None = None):
+        number = None if version is None else version_number(version)
+        body = await request.body()
+        header_length = request.headers.get(HEADER_LENGTH)
+        answer = await run_in_threadpool(_infer, repository.get(name, number), body, header_length)
+        return Response(answer, media_type="application/json")
+
+    routes.add_api_route("/{name}/infer", infer, methods=["POST"])
+    routes.add_api_route("/{name}/versions/{version}/infer", infer, methods=["POST"])
+    return routes
 
 
-def _output(spec, array):
-    return InferOutput(name=spec["name"], shape=list(array.shape), datatype=V2_DATATYPES[spec["dtype"]],
-                       data=array.ravel().tolist())
+def _infer(served, body, header_length):
+    request, binary = _split(body, header_length)
+    specs = {spec["name"]: spec for spec in served.inputs}
+    arrays = {}
+    for tensor in _inputs(request, binary, served.check_size):
+        name, datatype = tensor["name"], tensor["datatype"]
+        spec = specs.get(name)
+        if spec is None:
+            raise InvalidInput(f"Model {served.name} has no input {name!r}; it has {sorted(specs)}.")
+        if datatype not in ACCEPTED[spec["dtype"]]:
+            raise InvalidInput(f"Input {name!r} takes {V2_DATATYPES[spec['dtype']]}, "
+                               f"got datatype {datatype}.")
+        arrays[name] = served.input_array(spec, tensor["array"])
+    outputs = served.predict(arrays)
+    answer = {"model_name": served.name, "model_version": str(served.version),
+              "outputs": [{"name": spec["name"], "datatype": V2_DATATYPES[spec["dtype"]],
+                           "shape": list(outputs[spec["name"]].shape), "data": outputs[spec["name"]].ravel()}
+                          for spec in served.outputs if spec["name"] in _requested(request, served)]}
+    if "id" in request:
+        answer["id"] = request["id"]
+    return dumps(answer)
 
 
-def _shaped(tensor):
-    """The tensor's `data` laid out in its declared `shape`; InvalidInput if they disagree."""
-    try:
-        return np.asarray(tensor.data).reshape(tensor.shape)
-    except (ValueError, TypeError) as error:
-        raise InvalidInput(f"Input {tensor.name!r}: data does not fill shape {tensor.shape} ({error}).") \
-            from error
+def _split(body, header_length):
+    """The JSON request and the binary data after it (the protocol's binary tensor extension)."""
+    if header_length is None:
+        return _object(body), b""
+    if not re.fullmatch(r"[0-9]{1,12}", header_length) or not 0 < int(header_length) <= len(body):
+        raise InvalidInput(f"Inference-Header-Content-Length must be the byte length of the JSON part, "
+                           f"1..{len(body)} for this body, got {header_length[:40]!r}.")
+    return _object(body[:int(header_length)]), body[int(header_length):]
+
+
+def _object(text):
+    request = loads(text)
+    if not isinstance(request, dict):
+        raise InvalidInput(f"The request must be a JSON object, got {type(request).__name__}.")
+    if "id" in request and not isinstance(request["id"], str):
+        raise InvalidInput("'id' must be a string.")
+    return request
+
+
+def _inputs(request, binary, check_size):
+    """Each input as {name, datatype, shape, array}, every field checked; the binary parts used whole.
+
+    check_size(name, values) raises if the shape asks for more values than the server takes.
+    """
+    inputs = request.get("inputs")
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, dict) for i in inputs):
+        raise InvalidInput("'inputs' must be a non-empty list of tensors, each an object with name, "
+                           "shape, datatype and data.")
+    offset = 0
+    for tensor in inputs:
+        name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
+        if not isinstance(name, str):
+            raise InvalidInput("Every input needs a 'name' string.")
+        if not isinstance(shape, list) or not all(type(size) is int and size >= 0 for size in shape):
+            raise InvalidInput(f"Input {name!r}: 'shape' must be a list of sizes >= 0, "
+                               f"got {str(shape)[:80]}.")
+        if datatype not in NUMPY_TYPES:
+            raise InvalidInput(f"Input {name!r}: datatype {str(datatype)[:40]!r} is not one of "
+                               f"{', '.join(NUMPY_TYPES)}.")
+        check_size(name, math.prod(shape))
+        parameters = tensor.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise InvalidInput(f"Input {name!r}: 'parameters' must be an object.")
+        size = parameters.get("binary_data_size")
+        if "data" in tensor:
+            array = _json_data(name, datatype, tensor["data"])
+        elif type(size) is int and 0 <= size <= len(binary) - offset:
+            array = _binary_data(name, datatype, binary[offset:offset + size])
+            offset += size
+        else:
+            raise InvalidInput(f"Input {name!r} has no 'data' and no 'binary_data_size' within the "
+                               f"{len(binary) - offset} bytes of binary data left.")
+        if array.size != math.prod(shape):
+            raise InvalidInput(f"Input {name!r}: {array.size} values do not fill shape {shape}.")
+        yield {"name": name, "datatype": datatype, "shape": shape, "array": array.reshape(shape)}
+    if offset != len(binary):
+        raise InvalidInput(f"{len(binary) - offset} bytes of binary data after the inputs' binary_data_size.")
+
+
+def _json_data(name, datatype, data):
+    if datatype == "BYTES":
+        array = np.asarray(data, dtype=object).ravel()
+        if not all(isinstance(value, str) for value in array):
+            raise InvalidInput(f"Input {name!r}: BYTES data must be strings.")
+        return array
+    array = as_array(name, data).ravel()
+    kind = np.dtype(NUMPY_TYPES[datatype]).kind
+    if array.size and array.dtype.kind not in {"b": "b", "i": "iu", "u": "iu", "f": "iuf"}[kind]:
+        got = {"f": "fractions", "b": "true or false", "U": "strings"}.get(array.dtype.kind, "other values")
+        raise InvalidInput(f"Input {name!r}: datatype {datatype} does not hold {got}.")
+    if kind in "iu" and array.size:
+        limits = np.iinfo(NUMPY_TYPES[datatype])
+        if array.min() < limits.min or array.max() > limits.max:
+            raise InvalidInput(f"Input {name!r}: values outside {datatype}'s range.")
+    return array.astype(NUMPY_TYPES[datatype])
+
+
+def _binary_data(name, datatype, raw):
+    if datatype != "BYTES":
+        itemsize = np.dtype(NUMPY_TYPES[datatype]).itemsize
+        if len(raw) % itemsize:
+            raise InvalidInput(f"Input {name!r}: {len(raw)} bytes are not whole {datatype} values.")
+        return np.frombuffer(raw, dtype=NUMPY_TYPES[datatype])
+    strings, offset = [], 0
+    while offset < len(raw):  # each string: its byte length as a little-endian uint32, then the bytes
+        if offset + 4 > len(raw) or offset + 4 + struct.unpack_from("<I", raw, offset)[0] > len(raw):
+            raise InvalidInput(f"Input {name!r}: BYTES data is cut short at byte {offset}.")
+        (length,) = struct.unpack_from("<I", raw, offset)
+        try:
+            strings.append(raw[offset + 4:offset + 4 + length].decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise InvalidInput(f"Input {name!r}: BYTES data is not UTF-8 text: {error}") from error
+        offset += 4 + length
+    return np.asarray(strings, dtype=object)
+
+
+def _requested(request, served):
+    """The names of the outputs asked for: all when the request names none."""
+    outputs = request.get("outputs")
+    names = [spec["name"] for spec in served.outputs]
+    if outputs is None:
+        return names
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
+                                                for o in outputs):
+        raise InvalidInput("'outputs' must be a list of objects, each with a 'name'.")
+    unknown = sorted({o["name"] for o in outputs} - set(names))
+    if unknown:
+        raise InvalidInput(f"Model {served.name} has no output {unknown[0]!r}; it has {names}.")
+    return [o["name"] for o in outputs]

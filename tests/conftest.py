@@ -10,3 +10,11 @@ import pytest  # noqa: E402
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory):
+    """One export per task, and Keras's answers for a padded batch of its held-out inputs."""
+    from tests.served import make_exports
+
+    return make_exports(tmp_path_factory.mktemp("exports"))

@@ -13,41 +13,18 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-import tensorflow as tf
 
 from export import export_model
-from export.serving import serving_function
 from serving.launch import running_server
 from serving.repository import ExportRepository, ServableNotFound
 from serving.runtimes import EOS, TOKEN_STRINGS
+from tests.served import MODELS, keras_outputs
 from tests.tfserving_client import Client
 from tests.tiny import FEATURES, VOCAB, tiny_trained
 from zoo.data import Vocabulary
 
-MODELS = ("one_to_one", "one_to_many", "many_to_one", "seq2seq", "tagging")
 POLL_SECONDS = 0.2
 MAX_BODY_MB = 1
-
-
-def _keras_outputs(task, model, contract, batch):
-    function = serving_function(model, contract, task.generates)
-    return {name: value.numpy() for name, value in function(tf.constant(batch)).items()}
-
-
-@pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    """One export per task, and Keras' answers for a padded batch of its held-out inputs."""
-    root = tmp_path_factory.mktemp("exports")
-    rng = np.random.default_rng(0)
-    models = {}
-    for name in MODELS:
-        task, model, contract, source = tiny_trained(name, rng)
-        export_model(model, task, contract, source, root, name)
-        models[name] = {"task": task, "model": model, "contract": contract, "batch": source[:3],
-                        "expected": _keras_outputs(task, model, contract, source[:3])}
-    # A second copy of many_to_one, for the test that writes new versions while the server runs.
-    shutil.copytree(root / "many_to_one", root / "hot")
-    return root, models
 
 
 @pytest.fixture(scope="module", params=["onnx", "savedmodel"])
@@ -229,7 +206,7 @@ def test_left_padding_is_refused_by_onnx_and_served_by_savedmodel(server, export
         assert status == 400 and "right padding only" in body["error"]
     else:
         assert status == 200
-        keras_out = _keras_outputs(model["task"], model["model"], model["contract"], batch)
+        keras_out = keras_outputs(model["task"], model["model"], model["contract"], batch)
         _outputs_match({"tags": body["predictions"]}, keras_out)
 
 
@@ -286,7 +263,7 @@ def test_new_versions_are_served_without_restart_and_half_written_ones_never(ser
     assert _wait_for(lambda: served_versions() == [new_dir.name])
     status, body = client.predict("hot", {"instances": batch})
     assert status == 200
-    np.testing.assert_allclose(body["predictions"], _keras_outputs(task, retrained, contract, batch)["label"],
+    np.testing.assert_allclose(body["predictions"], keras_outputs(task, retrained, contract, batch)["label"],
                                rtol=1e-5, atol=1e-5)
     assert client.status("hot", half.name)[1]["model_version_status"][0]["state"] == "END"
 
