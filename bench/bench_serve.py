@@ -30,13 +30,15 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 import zoo  # noqa: E402
-from bench.bench_export import CONTRACT, FEATURES, SPEC  # noqa: E402
 from bench.readme_tables import write_table  # noqa: E402
 from export import export_model  # noqa: E402
 from serving.launch import running_server  # noqa: E402
-from zoo.data import DataSpec  # noqa: E402
+from zoo.data import PAD_VALUE, DataSpec  # noqa: E402
 
-LENGTH = 100
+LENGTH, FEATURES = 100, 8
+SPEC = DataSpec(kind="classification", num_outputs=4, num_features=FEATURES,
+                feature_mean=(0.0,) * FEATURES, feature_variance=(1.0,) * FEATURES)
+CONTRACT = {"spec": asdict(SPEC), "pad_value": PAD_VALUE}
 LARGE_REQUESTS = 6
 TAGGING = DataSpec(kind="classification", num_outputs=17, input_vocab_size=5000)
 

@@ -8,6 +8,7 @@ a million numbers, writing a 300 MB answer) holds the GIL for all of it and the 
 import numpy as np
 import orjson
 from kserve.errors import InvalidInput
+from starlette.responses import StreamingResponse
 
 # About this many values per C call: a few milliseconds of GIL each.
 BLOCK_VALUES = 1 << 16
@@ -21,30 +22,69 @@ def loads(body):
         raise InvalidInput(f"Malformed JSON in the request body: {error}") from error
 
 
-def dumps(value):
-    """value as JSON bytes: dicts, lists and numbers as orjson writes them, numpy arrays in blocks of rows."""
+def json_chunks(value, chunk_bytes=1 << 20):
+    """value as JSON, in chunks of about chunk_bytes: what a streamed answer sends one at a time.
+
+    dicts, lists and numbers as orjson writes them, numpy arrays a block of rows at a time; no
+    copy of the whole answer is ever made, here or by the server writing it.
+    """
+    chunks, pending, size = [], [], 0
+    for piece in _pieces(value):
+        pending.append(piece)
+        size += len(piece)
+        if size >= chunk_bytes:
+            chunks.append(b"".join(pending))
+            pending, size = [], 0
+    return chunks + [b"".join(pending)] if pending else chunks
+
+
+def json_response(value):
+    """A 200 answer of value as JSON, written to the client a chunk at a time, with its length."""
+    chunks = json_chunks(value)
+
+    async def each():
+        for chunk in chunks:
+            yield chunk
+
+    return StreamingResponse(each(), media_type="application/json",
+                             headers={"content-length": str(sum(map(len, chunks)))})
+
+
+def _pieces(value):
     if isinstance(value, dict):
-        return b"{" + b",".join(orjson.dumps(str(k)) + b":" + dumps(v) for k, v in value.items()) + b"}"
-    if isinstance(value, list) and any(isinstance(v, np.ndarray | dict) for v in value[:1]):
-        return b"[" + b",".join(dumps(v) for v in value) + b"]"
-    if not isinstance(value, np.ndarray):
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
-    if value.ndim == 0 or not len(value):
-        return orjson.dumps(value.tolist())
-    rows = _rows_per_block(value)
-    if len(value) <= rows:
-        return _array_bytes(value)
-    return b"[" + b",".join(_array_bytes(value[i:i + rows])[1:-1] for i in range(0, len(value), rows)) + b"]"
+        yield b"{"
+        for i, (key, item) in enumerate(value.items()):
+            yield (b"," if i else b"") + orjson.dumps(str(key)) + b":"
+            yield from _pieces(item)
+        yield b"}"
+    elif isinstance(value, list) and any(isinstance(v, np.ndarray | dict) for v in value[:1]):
+        yield b"["
+        for i, item in enumerate(value):
+            if i:
+                yield b","
+            yield from _pieces(item)
+        yield b"]"
+    elif not isinstance(value, np.ndarray):
+        yield orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+    elif value.ndim == 0 or len(value) <= _rows_per_block(value):
+        yield _array_bytes(value)
+    else:
+        rows = _rows_per_block(value)
+        yield b"["
+        for i in range(0, len(value), rows):
+            yield (b"," if i else b"") + _array_bytes(value[i:i + rows])[1:-1]
+        yield b"]"
 
 
 def _array_bytes(array):
-    if array.dtype.kind in "OUS":  # strings: orjson writes numeric arrays only
+    # orjson writes numeric arrays only; strings, scalars and empty arrays go as lists
+    if array.dtype.kind in "OUS" or array.ndim == 0 or not len(array):
         return orjson.dumps(array.tolist())
     return orjson.dumps(np.ascontiguousarray(array), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _rows_per_block(array):
-    return max(1, BLOCK_VALUES * len(array) // max(1, array.size))
+    return max(1, BLOCK_VALUES * len(array) // max(1, array.size)) if array.ndim else 1
 
 
 def as_array(name, value):

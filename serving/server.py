@@ -7,6 +7,8 @@ KServe's repository load/unload routes are off. gRPC stays off, and the server b
 unless told.
 """
 
+import ctypes
+
 from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from kserve import ModelServer
@@ -15,6 +17,7 @@ from kserve.errors import InvalidInput
 from kserve.logging import logger
 from kserve.model_server import app
 from kserve.protocol.rest.server import RESTServer
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from serving import tfserving, v2
@@ -24,6 +27,11 @@ from serving.repository import ExportRepository
 from serving.runtimes import DEFAULT_MAX_ELEMENTS
 
 DEFAULT_MAX_BODY_BYTES = 32 << 20
+TRIM_AFTER_BYTES = 1 << 20
+try:
+    _LIBC = ctypes.CDLL("libc.so.6")
+except OSError:  # not glibc: nothing to trim
+    _LIBC = None
 MAX_HEADER_BYTES = 64 << 10
 IDLE_SECONDS = 65  # KServe's keep-alive: longer than the 60 s of most load balancers in front
 # KServe's routes that serving.tfserving and serving.v2 answer instead, or that are off.
@@ -69,6 +77,14 @@ class BodyLimit:
             return message
 
         await self.app(scope, replay, send)
+        if size >= TRIM_AFTER_BYTES:
+            await run_in_threadpool(_trim_memory)
+
+
+def _trim_memory():
+    """Hands the C heap's free pages back to the system (glibc): after a large request they are many."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _repository_routes():

@@ -6,11 +6,11 @@ answers `predictions`, `inputs` (columnar) answers `outputs`, errors are {"error
 
 import re
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
-from serving.encoding import dumps, loads
+from serving.encoding import json_response, loads
 from serving.repository import ServableNotFound
 from serving.runtimes import SIGNATURE_NAME
 
@@ -117,7 +117,7 @@ def _answer(key, outputs):
 def _predict(served, body):
     """The whole of a predict request, run in a worker thread: JSON in, inference, JSON out."""
     key, arrays = predict_body(served, parse_json_object(body))
-    return dumps(_answer(key, served.predict(arrays)))
+    return json_response(_answer(key, served.predict(arrays)))
 
 
 def router(repository):
@@ -138,8 +138,7 @@ def router(repository):
 
     async def predict(request: Request, name: str, version: str | None = None):
         served = repository.get(name, None if version is None else version_number(version))
-        answer = await run_in_threadpool(_predict, served, await request.body())
-        return Response(answer, media_type="application/json")
+        return await run_in_threadpool(_predict, served, await request.body())
 
     routes.add_api_route("/{name}", status, methods=["GET"])
     routes.add_api_route("/{name}/versions/{version}", status, methods=["GET"])

@@ -11,12 +11,12 @@ import re
 import struct
 
 import numpy as np
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from kserve import Model
 from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
-from serving.encoding import as_array, dumps, loads
+from serving.encoding import as_array, json_response, loads
 
 V2_DATATYPES = {"float32": "FP32", "int32": "INT32", "string": "BYTES"}
 # What a client may send for each input dtype; values are checked and cast by the runtime.
@@ -60,8 +60,7 @@ def router(repository, version_number):
         number = None if version is None else version_number(version)
         body = await request.body()
         header_length = request.headers.get(HEADER_LENGTH)
-        answer = await run_in_threadpool(_infer, repository.get(name, number), body, header_length)
-        return Response(answer, media_type="application/json")
+        return await run_in_threadpool(_infer, repository.get(name, number), body, header_length)
 
     routes.add_api_route("/{name}/infer", infer, methods=["POST"])
     routes.add_api_route("/{name}/versions/{version}/infer", infer, methods=["POST"])
@@ -88,7 +87,7 @@ def _infer(served, body, header_length):
                           for spec in served.outputs if spec["name"] in _requested(request, served)]}
     if "id" in request:
         answer["id"] = request["id"]
-    return dumps(answer)
+    return json_response(answer)
 
 
 def _split(body, header_length):

@@ -165,13 +165,16 @@ def test_model_loading_follows_the_export_folder_alone(server):
 def test_odd_version_folders_are_skipped_and_the_watcher_lives_on(server):
     base_url, root, models, log = server
     client = Client(base_url)
+    served = client.status("hot")[1]["model_version_status"][0]["version"]
+    source = root / "hot" / served
     for odd in ("²", "١", "01x"):
-        shutil.copytree(root / "hot" / "1", root / "hot" / odd)
+        shutil.copytree(source, root / "hot" / odd)
     time.sleep(5 * POLL_SECONDS)
-    assert client.status("hot")[1]["model_version_status"][0]["version"] == "1"
-    shutil.copytree(root / "hot" / "1", root / "hot" / "7")
+    assert client.status("hot")[1]["model_version_status"][0]["version"] == served
+    newer = str(int(served) + 1)
+    shutil.copytree(source, root / "hot" / newer)
     deadline = time.monotonic() + 30
-    while client.status("hot", 7)[0] != 200:
+    while client.status("hot", newer)[0] != 200:
         assert time.monotonic() < deadline, log.read_text()[-2000:]
         time.sleep(POLL_SECONDS)
 
