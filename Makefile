@@ -33,9 +33,12 @@ ORACLE_PORT ?= 8000
 
 EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--name $(NAME))
 
-# Serving: RUNTIME=onnx|savedmodel, PORT (8501), HOST (127.0.0.1), VERSIONS=all serves every version.
+# Serving: RUNTIME=onnx|savedmodel, PORT (8501), HOST (127.0.0.1), VERSIONS=all serves every version;
+# limits MAX_BODY_MB (32), MAX_ELEMENTS (1000000), REQUEST_TIMEOUT (30 s).
 SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--runtime $(RUNTIME)) \
-	$(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) $(if $(filter all,$(VERSIONS)),--all-versions)
+	$(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) $(if $(filter all,$(VERSIONS)),--all-versions) \
+	$(if $(MAX_BODY_MB),--max-body-mb $(MAX_BODY_MB)) $(if $(MAX_ELEMENTS),--max-elements $(MAX_ELEMENTS)) \
+	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
 .PHONY: setup tasks train tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
 	bench-export bench-tune bench-serve bench-results bench-data
