@@ -249,3 +249,28 @@ def test_server_options_out_of_range_are_one_line(tmp_path, option, value):
                              option, value], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and option in result.stderr
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx`")
+def test_a_fault_of_the_server_is_a_500_with_an_id_in_one_log_line(caplog):
+    from fastapi import FastAPI
+    from starlette.testclient import TestClient
+
+    from serving.errors import STATUS, CatchAll, handle
+
+    app = FastAPI()
+    app.exception_handlers = {kind: handle for kind in STATUS}
+
+    @app.get("/broken")
+    async def broken():
+        raise KeyError("a bug")
+
+    app.add_middleware(CatchAll)
+    with caplog.at_level("WARNING"), TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/broken")
+        assert client.get("/nowhere").status_code == 404  # the same client goes on
+    assert answer.status_code == 500
+    incident = answer.json()["error"].split()[3].rstrip(":")
+    assert answer.json()["error"] == f"Internal server error {incident}: KeyError: 'a bug'"
+    (line,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert line == f"500 GET /broken: error {incident}: KeyError: 'a bug'"
