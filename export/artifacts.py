@@ -57,6 +57,10 @@ def _onnx_graph(model, function, contract, generates):
         onnx_model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature,
                                                       opset=ONNX_OPSET)
         written_by = "tf2onnx"
+    # onnx stamps the newest IR version it knows (14 with onnx 1.23), which older runtimes such as
+    # onnxruntime-node 1.30 refuse; the opsets used need only the lowest that declares them.
+    onnx_model.ir_version = onnx.helper.find_min_ir_version_for(list(onnx_model.opset_import),
+                                                                ignore_unknown=True)
     ops = set(_op_types(onnx_model.graph))
     return onnx_model, {
         "written_by": written_by,
@@ -124,6 +128,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
                 "onnx": onnx.__version__,
                 "onnxruntime": package_version("onnxruntime"),
                 "onnx_opset": ONNX_OPSET,
+                "onnx_ir_version": onnx_model.ir_version,
             },
             "sha256": {str(p.relative_to(staging)): sha256_of(p) for p in files},
         }

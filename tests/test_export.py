@@ -10,6 +10,7 @@ import sys
 
 import keras
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 
@@ -48,6 +49,13 @@ def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirecti
         assert metadata["sha256"][name]
     masked = task_name in ("many_to_one", "seq2seq", "tagging")  # the tasks that read a sequence
     _assert_graph(metadata["onnx_graph"], task, cell, masked)
+    _assert_lowest_ir_version(version_dir / "model.onnx")
+
+
+def _assert_lowest_ir_version(path):
+    """Stamped with the lowest IR version its opsets need (8 for opset 17), which older runtimes load."""
+    onnx_model = onnx.load(path)
+    assert onnx_model.ir_version == 8 == onnx.helper.find_min_ir_version_for(list(onnx_model.opset_import))
 
 
 # The fused node each cell's layers become (export.fused); SimpleRNN has a Scan beside it for many rows.
@@ -114,6 +122,7 @@ def test_a_model_the_writer_does_not_know_is_converted_by_tf2onnx(rng, tmp_path)
     version_dir = export_model(model, zoo.get_task("many_to_one"), contract, examples, tmp_path, "m")
     graph = json.loads((version_dir / "metadata.json").read_text())["onnx_graph"]
     assert graph["written_by"] == "tf2onnx" and not graph["right_padding_only"]
+    _assert_lowest_ir_version(version_dir / "model.onnx")
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -182,7 +191,8 @@ def test_export_run_writes_tf_serving_layout_with_metadata(runs, tmp_path):
     assert metadata["pad_value"] == PAD_VALUE and len(metadata["labels"]) == 9
     run_metrics = json.loads((runs["japanese_vowels"] / "metrics.json").read_text())
     assert metadata["test_metrics"] == run_metrics["test"]
-    assert set(metadata["versions"]) >= {"tensorflow", "keras", "tf2onnx", "onnx", "onnx_opset"}
+    assert set(metadata["versions"]) >= {"tensorflow", "keras", "tf2onnx", "onnx", "onnx_opset",
+                                         "onnx_ir_version"}
     import hashlib
     for name, digest in metadata["sha256"].items():
         assert hashlib.sha256((version_dir / name).read_bytes()).hexdigest() == digest
