@@ -12,6 +12,8 @@ from starlette.responses import StreamingResponse
 
 # About this many values per C call: a few milliseconds of GIL each.
 BLOCK_VALUES = 1 << 16
+# What a streamed answer writes at a time.
+CHUNK_BYTES = 1 << 20
 
 
 def loads(body):
@@ -22,7 +24,7 @@ def loads(body):
         raise InvalidInput(f"Malformed JSON in the request body: {error}") from error
 
 
-def json_chunks(value, chunk_bytes=1 << 20):
+def json_chunks(value, chunk_bytes=CHUNK_BYTES):
     """value as JSON, in chunks of about chunk_bytes: what a streamed answer sends one at a time.
 
     dicts, lists and numbers as orjson writes them, numpy arrays a block of rows at a time; no
@@ -40,14 +42,18 @@ def json_chunks(value, chunk_bytes=1 << 20):
 
 def json_response(value):
     """A 200 answer of value as JSON, written to the client a chunk at a time, with its length."""
-    chunks = json_chunks(value)
+    return streamed(json_chunks(value))
+
+
+def streamed(chunks, media_type="application/json", headers=None):
+    """A 200 answer of these byte chunks, written one at a time, with their total length."""
 
     async def each():
         for chunk in chunks:
             yield chunk
 
-    return StreamingResponse(each(), media_type="application/json",
-                             headers={"content-length": str(sum(map(len, chunks)))})
+    headers = {**(headers or {}), "content-length": str(sum(map(len, chunks)))}
+    return StreamingResponse(each(), media_type=media_type, headers=headers)
 
 
 def _pieces(value):

@@ -18,8 +18,13 @@ class TooLarge(InvalidInput):
     """413: a request over one of the server's size limits, which the message names."""
 
 
+class UnsupportedEncoding(InvalidInput):
+    """415: a body in a Content-Encoding the server does not read."""
+
+
 STATUS = {
     TooLarge: 413,
+    UnsupportedEncoding: 415,
     InvalidInput: 400,
     RequestValidationError: 400,
     ModelNotFound: 404,

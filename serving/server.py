@@ -8,6 +8,7 @@ unless told.
 """
 
 import ctypes
+import zlib
 
 from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from serving import tfserving, v2
 from serving.connections import DEFAULT_REQUEST_TIMEOUT, guarded_protocol
-from serving.errors import STATUS, CatchAll, answer, handle
+from serving.errors import STATUS, CatchAll, TooLarge, UnsupportedEncoding, answer, handle, status_of
 from serving.repository import ExportRepository
 from serving.runtimes import DEFAULT_MAX_ELEMENTS
 
@@ -36,7 +37,9 @@ MAX_HEADER_BYTES = 64 << 10
 IDLE_SECONDS = 65  # KServe's keep-alive: longer than the 60 s of most load balancers in front
 # KServe's routes that serving.tfserving and serving.v2 answer instead, or that are off.
 REPLACED = {"/v1/models/{model_name}", "/v1/models/{model_name}:predict", "/v1/models/{model_name}:explain",
-            "/v2/models/{model_name}/infer", "/v2/models/{model_name}/versions/{model_version}/infer",
+            "/v2",
+            *(f"/v2/models/{{model_name}}{version}{route}" for version in ("", "/versions/{model_version}")
+              for route in ("", "/ready", "/infer")),
             "/v2/repository/models/{model_name}/load", "/v2/repository/models/{model_name}/unload"}
 
 
@@ -63,11 +66,21 @@ class BodyLimit:
             if size <= self.max_bytes:
                 chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
+        request_line = f"{scope['method']} {scope['path']}"
         if size > self.max_bytes:
             message = f"Request body of {size} bytes is over the server's limit of {self.max_bytes} bytes " \
                       "(--max-body-mb)."
-            return await answer(413, message, f"{scope['method']} {scope['path']}")(scope, receive, send)
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await answer(413, message, request_line)(scope, receive, send)
+        body = b"".join(chunks)
+        encoding = dict(scope["headers"]).get(b"content-encoding", b"identity").strip().lower()
+        if encoding != b"identity":
+            try:
+                body = await run_in_threadpool(_inflated, body, encoding, self.max_bytes)
+            except InvalidInput as error:
+                return await answer(status_of(error), str(error), request_line)(scope, receive, send)
+            kept = [(k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")]
+            scope = {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}
+        body = {"type": "http.request", "body": body, "more_body": False}
 
         async def replay():
             nonlocal body
@@ -79,6 +92,22 @@ class BodyLimit:
         await self.app(scope, replay, send)
         if size >= TRIM_AFTER_BYTES:
             await run_in_threadpool(_trim_memory)
+
+
+def _inflated(body, encoding, max_bytes):
+    """A gzip or deflate body (Content-Encoding, as tritonclient sends them) as sent, within max_bytes."""
+    if encoding not in (b"gzip", b"deflate"):
+        raise UnsupportedEncoding(f"Content-Encoding {encoding.decode(errors='replace')!r} is not taken; "
+                           "send gzip, deflate or none.")
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # either header: gzip's or zlib's
+    try:
+        inflated = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as error:
+        raise InvalidInput(f"The body is not valid {encoding.decode()} data: {error}") from error
+    if len(inflated) > max_bytes:
+        raise TooLarge(f"The request body inflates to over the server's limit of {max_bytes} bytes "
+                       "(--max-body-mb).")
+    return inflated
 
 
 def _trim_memory():
@@ -134,7 +163,7 @@ def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all
         # rather than change the one they may be iterating.
         models = {name: model for name, model in server.registered_models.get_models().items()
                   if name not in removed}
-        models.update({name: v2.ExportModel(name, repository) for name in added})
+        models.update({name: v2.ExportModel(name) for name in added})
         server.registered_models.models = models
 
     repository = ExportRepository(export_dir, runtime, all_versions=all_versions, on_change=on_change,

@@ -9,6 +9,7 @@ request is a 400 naming the field and a large one never holds up the event loop.
 import math
 import re
 import struct
+from importlib.metadata import version as package_version
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -16,7 +17,7 @@ from kserve import Model
 from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
-from serving.encoding import as_array, json_response, loads
+from serving.encoding import CHUNK_BYTES, as_array, json_chunks, json_response, loads, streamed
 
 V2_DATATYPES = {"float32": "FP32", "int32": "INT32", "string": "BYTES"}
 # What a client may send for each input dtype; values are checked and cast by the runtime.
@@ -32,38 +33,53 @@ NUMPY_TYPES = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "
 HEADER_LENGTH = "inference-header-content-length"
 
 
+PLATFORMS = {"onnx": "onnxruntime_onnx", "savedmodel": "tensorflow_savedmodel"}
+
+
 def _tensor_type(spec):
     return {"name": spec["name"], "datatype": V2_DATATYPES[spec["dtype"]],
             "shape": [-1 if size is None else size for size in spec["shape"]]}
 
 
 class ExportModel(Model):
-    """Describes the model `name` to KServe's metadata and readiness endpoints, as now served."""
+    """A served model as KServe's registry knows it, for /v2/health/ready and the list of models."""
 
-    def __init__(self, name, repository):
+    def __init__(self, name):
         super().__init__(name)
-        self.repository = repository
         self.ready = True
-
-    def get_input_types(self):
-        return [_tensor_type(spec) for spec in self.repository.get(self.name).inputs]
-
-    def get_output_types(self):
-        return [_tensor_type(spec) for spec in self.repository.get(self.name).outputs]
 
 
 def router(repository, version_number):
-    """POST /v2/models/{name}[/versions/{version}]/infer; include it before KServe's own routes."""
-    routes = APIRouter(prefix="/v2/models")
+    """Server and model metadata, readiness and inference, versioned or not; include it before KServe's."""
+    routes = APIRouter(prefix="/v2")
+
+    def served(name, version):
+        return repository.get(name, None if version is None else version_number(version))
+
+    async def server_metadata():
+        return {"name": "rnn-zoo", "version": package_version("rnn-zoo"),
+                "extensions": ["binary_tensor_data"]}
+
+    async def model_metadata(name: str, version: str | None = None):
+        model = served(name, version)
+        return {"name": name, "versions": [str(v) for v in repository.version_states(name)],
+                "platform": PLATFORMS[model.runtime], "inputs": [_tensor_type(s) for s in model.inputs],
+                "outputs": [_tensor_type(s) for s in model.outputs]}
+
+    async def model_ready(name: str, version: str | None = None):
+        served(name, version)  # 404 unless served
+        return {"name": name, "ready": True}
 
     async def infer(request: Request, name: str, version: str | None = None):
-        number = None if version is None else version_number(version)
+        model = served(name, version)
         body = await request.body()
-        header_length = request.headers.get(HEADER_LENGTH)
-        return await run_in_threadpool(_infer, repository.get(name, number), body, header_length)
+        return await run_in_threadpool(_infer, model, body, request.headers.get(HEADER_LENGTH))
 
-    routes.add_api_route("/{name}/infer", infer, methods=["POST"])
-    routes.add_api_route("/{name}/versions/{version}/infer", infer, methods=["POST"])
+    routes.add_api_route("", server_metadata, methods=["GET"])
+    for path in ("/models/{name}", "/models/{name}/versions/{version}"):
+        routes.add_api_route(path, model_metadata, methods=["GET"])
+        routes.add_api_route(path + "/ready", model_ready, methods=["GET"])
+        routes.add_api_route(path + "/infer", infer, methods=["POST"])
     return routes
 
 
@@ -81,13 +97,33 @@ def _infer(served, body, header_length):
                                f"got datatype {datatype}.")
         arrays[name] = served.input_array(spec, tensor["array"])
     outputs = served.predict(arrays)
-    answer = {"model_name": served.name, "model_version": str(served.version),
-              "outputs": [{"name": spec["name"], "datatype": V2_DATATYPES[spec["dtype"]],
-                           "shape": list(outputs[spec["name"]].shape), "data": outputs[spec["name"]].ravel()}
-                          for spec in served.outputs if spec["name"] in _requested(request, served)]}
+    answer = {"model_name": served.name, "model_version": str(served.version), "outputs": []}
     if "id" in request:
         answer["id"] = request["id"]
-    return json_response(answer)
+    specs = {spec["name"]: spec for spec in served.outputs}
+    blobs = []
+    for name, binary in _requested(request, served):
+        array = outputs[name]
+        tensor = {"name": name, "datatype": V2_DATATYPES[specs[name]["dtype"]], "shape": list(array.shape)}
+        if binary:
+            blobs.append(_binary(array))
+            tensor["parameters"] = {"binary_data_size": len(blobs[-1])}
+        else:
+            tensor["data"] = array.ravel()
+        answer["outputs"].append(tensor)
+    if not blobs:
+        return json_response(answer)
+    header = b"".join(json_chunks(answer))
+    pieces = [blob[i:i + CHUNK_BYTES] for blob in blobs for i in range(0, len(blob), CHUNK_BYTES)]
+    return streamed([header, *pieces], "application/octet-stream", {HEADER_LENGTH: str(len(header))})
+
+
+def _binary(array):
+    """The binary tensor extension's bytes: the raw values, or each string's uint32 length and UTF-8."""
+    if array.dtype.kind != "O":
+        return memoryview(np.ascontiguousarray(array)).cast("B")
+    parts = [text.encode() for text in array.ravel()]
+    return b"".join(struct.pack("<I", len(part)) + part for part in parts)
 
 
 def _split(body, header_length):
@@ -187,15 +223,23 @@ def _binary_data(name, datatype, raw):
 
 
 def _requested(request, served):
-    """The names of the outputs asked for: all when the request names none."""
+    """(name, binary) of each output asked for: all when the request names none, binary as asked."""
     outputs = request.get("outputs")
     names = [spec["name"] for spec in served.outputs]
+    parameters = request.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InvalidInput("'parameters' must be an object.")
+    binary = parameters.get("binary_data_output") is True
     if outputs is None:
-        return names
-    if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
-                                                for o in outputs):
+        return [(name, binary) for name in names]
+    if not isinstance(outputs, list) or not all(_is_output_request(o) for o in outputs):
         raise InvalidInput("'outputs' must be a list of objects, each with a 'name'.")
     unknown = sorted({o["name"] for o in outputs} - set(names))
     if unknown:
         raise InvalidInput(f"Model {served.name} has no output {unknown[0]!r}; it has {names}.")
-    return [o["name"] for o in outputs]
+    return [(o["name"], (o.get("parameters") or {}).get("binary_data", binary) is True) for o in outputs]
+
+
+def _is_output_request(output):
+    return (isinstance(output, dict) and isinstance(output.get("name"), str)
+            and isinstance(output.get("parameters") or {}, dict))

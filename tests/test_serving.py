@@ -4,6 +4,7 @@ Each runtime gets a real server in a subprocess on 127.0.0.1, stopped by its own
 """
 
 import ast
+import itertools
 import shutil
 import sys
 import tempfile
@@ -314,3 +315,53 @@ def test_the_client_uses_only_the_standard_library():
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= set(sys.stdlib_module_names), imported
+
+
+def _triton(server):
+    import tritonclient.http as triton
+
+    client, _ = server
+    return triton, triton.InferenceServerClient(client.base_url.removeprefix("http://"))
+
+
+def test_tritonclient_reads_health_metadata_and_readiness(server):
+    triton, client = _triton(server)
+    assert client.is_server_live() and client.is_server_ready()
+    assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
+    for version in ("", "1"):
+        assert client.is_model_ready("seq2seq", version)
+        metadata = client.get_model_metadata("seq2seq", version)
+        assert metadata["versions"] == ["1"] and metadata["inputs"][0]["name"] == "source"
+        assert [o["name"] for o in metadata["outputs"]] == ["token_ids", TOKEN_STRINGS]
+    assert not client.is_model_ready("seq2seq", "9")
+    with pytest.raises(triton.InferenceServerException, match="Specific"):
+        client.get_model_metadata("seq2seq", "9")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_tritonclient_infers_in_json_and_binary_versioned_or_not(server, exports, name):
+    triton, client = _triton(server)
+    model = exports[1][name]
+    batch = model["batch"]
+    metadata = client.get_model_metadata(name)
+    (input_spec,) = metadata["inputs"]
+    for binary_in, binary_out, version, compression in itertools.product(
+            (False, True), (False, True), ("", "1"), (None, "gzip", "deflate")):
+        tensor = triton.InferInput(input_spec["name"], list(batch.shape), input_spec["datatype"])
+        tensor.set_data_from_numpy(batch, binary_data=binary_in)
+        wanted = [triton.InferRequestedOutput(o["name"], binary_data=binary_out) for o in metadata["outputs"]]
+        result = client.infer(name, [tensor], model_version=version, outputs=wanted,
+                              request_compression_algorithm=compression)
+        for output, expected in model["expected"].items():
+            got = result.as_numpy(output)
+            assert (result.get_output(output).get("parameters") is not None) == binary_out
+            _outputs_match({output: got}, {output: expected})
+    with pytest.raises(triton.InferenceServerException, match="no output 'nope'"):
+        client.infer(name, [tensor], outputs=[triton.InferRequestedOutput("nope")])
+
+
+def test_bodies_in_an_encoding_not_read_get_415(server):
+    client, _ = server
+    status, body = client.call("POST", "/v2/models/tagging/infer", data=b"{}",
+                               headers={"Content-Encoding": "br"})
+    assert status == 415 and "gzip" in body["error"]
