@@ -5,10 +5,11 @@ then served in place of the old one, a removed one is dropped, and a version tha
 or fails to load is reported and never served (the version before it keeps serving).
 """
 
+import json
 import threading
 from pathlib import Path
 
-from kserve.errors import ModelNotFound
+from kserve.errors import InvalidInput, ModelNotFound
 from kserve.logging import logger
 
 from export.layout import versions
@@ -34,6 +35,22 @@ def _fingerprint(directory):
                         for p in Path(directory).rglob("*") if p.is_file()))
 
 
+def _labels(root, name):
+    """{label: version} from <model>/labels.json ({"stable": 1, "canary": 2}); None if it is unreadable."""
+    path = root / "labels.json"
+    if not path.is_file():
+        return {}
+    try:
+        labels = json.loads(path.read_text())
+        if isinstance(labels, dict) and all(type(v) is int and v > 0 for v in labels.values()):
+            return {str(label): version for label, version in labels.items()}
+        problem = 'not an object of labels and version numbers, as {"stable": 1}'
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        problem = str(error)
+    logger.warning("Model %s: %s ignored, the labels before it kept: %s", name, path, problem)
+    return None
+
+
 class ExportRepository:
     """Every model under `export_dir`: the highest loadable version of each, or all with all_versions.
 
@@ -52,6 +69,7 @@ class ExportRepository:
         self._lock = threading.Lock()
         self._loaded = {}  # name -> {version: ServedVersion}
         self._failed = {}  # (name, version) -> (fingerprint, message)
+        self._labels = {}  # name -> {label: version}, from <name>/labels.json
 
     def model_names(self):
         with self._lock:
@@ -68,6 +86,14 @@ class ExportRepository:
             if version not in served:
                 raise ServableNotFound(name, version)
             return served[version]
+
+    def version_for_label(self, name, label):
+        """The version a label of labels.json names; 400 in TF Serving's words for an unknown label."""
+        with self._lock:
+            labels = self._labels.get(name, {})
+        if label not in labels:
+            raise InvalidInput(f"Unrecognized servable version label: {label}")
+        return labels[label]
 
     def version_states(self, name):
         """{version: None if served, else why it is not}; ServableNotFound for an unknown model."""
@@ -90,11 +116,16 @@ class ExportRepository:
                 del self._loaded[name]
                 logger.info("Model %s: folder removed, no longer served.", name)
             self._failed = {key: value for key, value in self._failed.items() if key[0] in roots}
+            self._labels = {name: labels for name, labels in self._labels.items() if name in roots}
             after = set(self._loaded)
         if self.on_change and after != before:
             self.on_change(sorted(after - before), sorted(before - after))
 
     def _scan_model(self, name, root):
+        labels = _labels(root, name)
+        if labels is not None:
+            with self._lock:
+                self._labels[name] = labels
         present = versions(root)
         with self._lock:
             loaded = dict(self._loaded.get(name, {}))

@@ -121,29 +121,44 @@ def _predict(served, body):
 
 
 def router(repository):
-    """The /v1 routes; include them before KServe's own /v1 routes so these answer."""
+    """The /v1 routes; include them before KServe's own /v1 routes so these answer.
+
+    Each takes the model's highest version, a version (/versions/{version}) or a version label
+    (/labels/{label}, from the model folder's labels.json).
+    """
     routes = APIRouter(prefix="/v1/models")
 
-    async def status(name: str, version: str | None = None):
+    def number(name, version, label):
+        if label is not None:
+            return repository.version_for_label(name, label)
+        return None if version is None else version_number(version)
+
+    async def status(name: str, version: str | None = None, label: str | None = None):
         states = repository.version_states(name)
-        if version is not None:
-            number = version_number(version)
-            if number not in states:
-                raise ServableNotFound(name, number)
-            states = {number: states[number]}
+        wanted = number(name, version, label)
+        if wanted is not None:
+            if wanted not in states:
+                raise ServableNotFound(name, wanted)
+            states = {wanted: states[wanted]}
         return _status(states)
 
-    async def metadata(name: str, version: str | None = None):
-        return _metadata(repository.get(name, None if version is None else version_number(version)))
+    async def metadata(name: str, version: str | None = None, label: str | None = None):
+        return _metadata(repository.get(name, number(name, version, label)))
 
-    async def predict(request: Request, name: str, version: str | None = None):
-        served = repository.get(name, None if version is None else version_number(version))
+    async def predict(request: Request, name: str, version: str | None = None, label: str | None = None):
+        served = repository.get(name, number(name, version, label))
         return await run_in_threadpool(_predict, served, await request.body())
 
-    routes.add_api_route("/{name}", status, methods=["GET"])
-    routes.add_api_route("/{name}/versions/{version}", status, methods=["GET"])
-    routes.add_api_route("/{name}/metadata", metadata, methods=["GET"])
-    routes.add_api_route("/{name}/versions/{version}/metadata", metadata, methods=["GET"])
-    routes.add_api_route("/{name}:predict", predict, methods=["POST"])
-    routes.add_api_route("/{name}/versions/{version}:predict", predict, methods=["POST"])
+    async def classify_or_regress(name: str, version: str | None = None, label: str | None = None):
+        repository.get(name, number(name, version, label))
+        raise InvalidInput("Expected classification or regression signature method_name, was "
+                           "tensorflow/serving/predict: this model's only signature, serving_default, takes "
+                           "tensors, not tf.Example; send them to :predict.")
+
+    for path in ("/{name}", "/{name}/versions/{version}", "/{name}/labels/{label}"):
+        routes.add_api_route(path, status, methods=["GET"])
+        routes.add_api_route(path + "/metadata", metadata, methods=["GET"])
+        routes.add_api_route(path + ":predict", predict, methods=["POST"])
+        routes.add_api_route(path + ":classify", classify_or_regress, methods=["POST"])
+        routes.add_api_route(path + ":regress", classify_or_regress, methods=["POST"])
     return routes

@@ -365,3 +365,26 @@ def test_bodies_in_an_encoding_not_read_get_415(server):
     status, body = client.call("POST", "/v2/models/tagging/infer", data=b"{}",
                                headers={"Content-Encoding": "br"})
     assert status == 415 and "gzip" in body["error"]
+
+
+def test_version_labels_from_labels_json_and_classify_refused(server, exports):
+    client, _ = server
+    root, models = exports
+    (root / "tagging" / "labels.json").write_text('{"stable": 1, "canary": 9}')
+    try:
+        assert _wait_for(lambda: client.call("GET", "/v1/models/tagging/labels/stable")[0] == 200)
+        batch = models["tagging"]["batch"]
+        status, body = client.call("POST", "/v1/models/tagging/labels/stable:predict",
+                                   {"instances": batch.tolist()})
+        assert status == 200
+        _outputs_match({"tags": body["predictions"]}, models["tagging"]["expected"])
+        metadata = client.call("GET", "/v1/models/tagging/labels/stable/metadata")[1]
+        assert metadata["model_spec"]["version"] == "1"
+        assert client.call("GET", "/v1/models/tagging/labels/canary")[0] == 404  # 9 is not served
+        status, body = client.call("GET", "/v1/models/tagging/labels/nope")
+        assert (status, body) == (400, {"error": "Unrecognized servable version label: nope"})
+        for method in ("classify", "regress"):
+            status, body = client.call("POST", f"/v1/models/tagging:{method}", {"examples": [{}]})
+            assert status == 400 and ":predict" in body["error"]
+    finally:
+        (root / "tagging" / "labels.json").unlink()
