@@ -10,7 +10,7 @@ unless told.
 import ctypes
 import zlib
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from kserve import ModelServer
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from serving import tfserving, v2
 from serving.connections import DEFAULT_REQUEST_TIMEOUT, guarded_protocol
 from serving.errors import STATUS, CatchAll, TooLarge, UnsupportedEncoding, answer, handle, status_of
+from serving.openapi import operation
 from serving.repository import ExportRepository
 from serving.runtimes import DEFAULT_MAX_ELEMENTS
 
@@ -120,19 +121,40 @@ def _repository_routes():
     """The V2 model repository extension, answered as Triton answers it when it polls a folder."""
     routes = APIRouter(prefix="/v2/repository")
 
-    async def refused(name: str):
+    async def refused(request: Request):
         raise InvalidInput(f"Models are not loaded or unloaded by request here: the server serves what the "
-                           f"export folder holds. Add or remove <export-dir>/{name}/<version> instead.")
+                           f"export folder holds. Add or remove <export-dir>/{request.path_params['name']}"
+                           "/<version> instead.")
 
-    routes.add_api_route("/models/{name}/load", refused, methods=["POST"])
-    routes.add_api_route("/models/{name}/unload", refused, methods=["POST"])
+    for path in ("/models/{name}/load", "/models/{name}/unload"):
+        routes.add_api_route(path, refused, methods=["POST"], openapi_extra=operation(path, errors=(400,)))
     return routes
 
 
+def _drop_routes(router, paths, keep):
+    """Removes the routes of these paths from the router and the routers included in it, except
+    from the routers in keep (KServe includes its routers without a prefix of their own, so a path
+    there is the full path)."""
+    for route in router.routes:
+        included = getattr(route, "original_router", None)  # FastAPI keeps an included router whole
+        if included is not None and included not in keep:
+            _drop_routes(included, paths, keep)
+    router.routes = [route for route in router.routes if getattr(route, "path", None) not in paths]
+    router._mark_routes_changed()
+
+
 class _RESTServer(RESTServer):
+    """KServe's REST server with `routers` answering first, and the KServe routes they replace gone."""
+
+    def __init__(self, routers, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.routers = routers
+        for router in routers:
+            app.include_router(router)
+
     def create_application(self):
         super().create_application()
-        app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in REPLACED]
+        _drop_routes(app.router, REPLACED, self.routers)
         # KServe logs a traceback for every error, a client's included: these log one line each.
         app.exception_handlers = {kind: handle for kind in (*STATUS, HTTPException, RequestValidationError)}
 
@@ -173,13 +195,12 @@ def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all
         logger.warning("No loadable model under %s yet; watching it for exports.", export_dir)
     repository.watch(poll_seconds)
 
-    app.include_router(tfserving.router(repository))
-    app.include_router(v2.router(repository, tfserving.version_number))
-    app.include_router(_repository_routes())
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    rest = _RESTServer(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension, port,
-                       timeout_keep_alive=IDLE_SECONDS)
+    routers = [tfserving.router(repository), v2.router(repository, tfserving.version_number),
+               _repository_routes()]
+    rest = _RESTServer(routers, FASTAPI_APP_IMPORT_STRING, server.dataplane,
+                       server.model_repository_extension, port, timeout_keep_alive=IDLE_SECONDS)
     rest.config.host = host  # KServe binds 0.0.0.0; a model server should not be public by surprise
     rest.config.http = guarded_protocol(MAX_HEADER_BYTES, request_timeout)
     names = ", ".join(repository.model_names()) or "nothing yet"

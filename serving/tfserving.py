@@ -11,6 +11,7 @@ from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
 from serving.encoding import json_response, loads
+from serving.openapi import TF_PREDICT, operation
 from serving.repository import ServableNotFound
 from serving.runtimes import SIGNATURE_NAME
 
@@ -128,37 +129,40 @@ def router(repository):
     """
     routes = APIRouter(prefix="/v1/models")
 
-    def number(name, version, label):
-        if label is not None:
-            return repository.version_for_label(name, label)
-        return None if version is None else version_number(version)
+    def served_number(request):
+        name, path = request.path_params["name"], request.path_params
+        if "label" in path:
+            return name, repository.version_for_label(name, path["label"])
+        return name, version_number(path["version"]) if "version" in path else None
 
-    async def status(name: str, version: str | None = None, label: str | None = None):
+    async def status(request: Request):
+        name, wanted = served_number(request)
         states = repository.version_states(name)
-        wanted = number(name, version, label)
         if wanted is not None:
             if wanted not in states:
                 raise ServableNotFound(name, wanted)
             states = {wanted: states[wanted]}
         return _status(states)
 
-    async def metadata(name: str, version: str | None = None, label: str | None = None):
-        return _metadata(repository.get(name, number(name, version, label)))
+    async def metadata(request: Request):
+        return _metadata(repository.get(*served_number(request)))
 
-    async def predict(request: Request, name: str, version: str | None = None, label: str | None = None):
-        served = repository.get(name, number(name, version, label))
+    async def predict(request: Request):
+        served = repository.get(*served_number(request))
         return await run_in_threadpool(_predict, served, await request.body())
 
-    async def classify_or_regress(name: str, version: str | None = None, label: str | None = None):
-        repository.get(name, number(name, version, label))
+    async def classify_or_regress(request: Request):
+        repository.get(*served_number(request))
         raise InvalidInput("Expected classification or regression signature method_name, was "
                            "tensorflow/serving/predict: this model's only signature, serving_default, takes "
                            "tensors, not tf.Example; send them to :predict.")
 
     for path in ("/{name}", "/{name}/versions/{version}", "/{name}/labels/{label}"):
-        routes.add_api_route(path, status, methods=["GET"])
-        routes.add_api_route(path + "/metadata", metadata, methods=["GET"])
-        routes.add_api_route(path + ":predict", predict, methods=["POST"])
-        routes.add_api_route(path + ":classify", classify_or_regress, methods=["POST"])
-        routes.add_api_route(path + ":regress", classify_or_regress, methods=["POST"])
+        routes.add_api_route(path, status, methods=["GET"], openapi_extra=operation(path))
+        routes.add_api_route(path + "/metadata", metadata, methods=["GET"], openapi_extra=operation(path))
+        routes.add_api_route(path + ":predict", predict, methods=["POST"],
+                             openapi_extra=operation(path, TF_PREDICT, (400, 404, 413, 415)))
+        for method in (":classify", ":regress"):
+            routes.add_api_route(path + method, classify_or_regress, methods=["POST"],
+                                 openapi_extra=operation(path, {"type": "object"}))
     return routes

@@ -18,6 +18,7 @@ from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
 from serving.encoding import CHUNK_BYTES, as_array, json_chunks, json_response, loads, streamed
+from serving.openapi import V2_INFER, operation
 
 V2_DATATYPES = {"float32": "FP32", "int32": "INT32", "string": "BYTES"}
 # What a client may send for each input dtype; values are checked and cast by the runtime.
@@ -53,33 +54,35 @@ def router(repository, version_number):
     """Server and model metadata, readiness and inference, versioned or not; include it before KServe's."""
     routes = APIRouter(prefix="/v2")
 
-    def served(name, version):
-        return repository.get(name, None if version is None else version_number(version))
+    def served(request):
+        path = request.path_params
+        return repository.get(path["name"], version_number(path["version"]) if "version" in path else None)
 
     async def server_metadata():
         return {"name": "rnn-zoo", "version": package_version("rnn-zoo"),
                 "extensions": ["binary_tensor_data"]}
 
-    async def model_metadata(name: str, version: str | None = None):
-        model = served(name, version)
+    async def model_metadata(request: Request):
+        model, name = served(request), request.path_params["name"]
         return {"name": name, "versions": [str(v) for v in repository.version_states(name)],
                 "platform": PLATFORMS[model.runtime], "inputs": [_tensor_type(s) for s in model.inputs],
                 "outputs": [_tensor_type(s) for s in model.outputs]}
 
-    async def model_ready(name: str, version: str | None = None):
-        served(name, version)  # 404 unless served
-        return {"name": name, "ready": True}
+    async def model_ready(request: Request):
+        served(request)  # 404 unless served
+        return {"name": request.path_params["name"], "ready": True}
 
-    async def infer(request: Request, name: str, version: str | None = None):
-        model = served(name, version)
+    async def infer(request: Request):
+        model = served(request)
         body = await request.body()
         return await run_in_threadpool(_infer, model, body, request.headers.get(HEADER_LENGTH))
 
     routes.add_api_route("", server_metadata, methods=["GET"])
     for path in ("/models/{name}", "/models/{name}/versions/{version}"):
-        routes.add_api_route(path, model_metadata, methods=["GET"])
-        routes.add_api_route(path + "/ready", model_ready, methods=["GET"])
-        routes.add_api_route(path + "/infer", infer, methods=["POST"])
+        routes.add_api_route(path, model_metadata, methods=["GET"], openapi_extra=operation(path))
+        routes.add_api_route(path + "/ready", model_ready, methods=["GET"], openapi_extra=operation(path))
+        routes.add_api_route(path + "/infer", infer, methods=["POST"],
+                             openapi_extra=operation(path, V2_INFER, (400, 404, 413, 415)))
     return routes
 
 

@@ -5,6 +5,7 @@ Each runtime gets a real server in a subprocess on 127.0.0.1, stopped by its own
 
 import ast
 import itertools
+import re
 import shutil
 import sys
 import tempfile
@@ -388,3 +389,23 @@ def test_version_labels_from_labels_json_and_classify_refused(server, exports):
             assert status == 400 and ":predict" in body["error"]
     finally:
         (root / "tagging" / "labels.json").unlink()
+
+
+def test_openapi_describes_the_routes_as_served(server):
+    client, _ = server
+    status, document = client.call("GET", "/openapi.json")
+    assert status == 200
+    paths = document["paths"]
+    assert "/v1/models/{model_name}:explain" not in paths and "/v2/models/{model_name}/infer" not in paths
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            declared = {p["name"]: p["in"] for p in operation.get("parameters", [])}
+            assert declared == {name: "path" for name in re.findall(r"{(\w+)}", path)}, (path, declared)
+            if path.endswith((":predict", "/infer")):
+                assert "requestBody" in operation and {"400", "404", "413"} <= set(operation["responses"])
+            if method == "get" and "{label}" not in path and path != "/metrics":  # metrics: Prometheus text
+                concrete = path.replace("{name}", "tagging").replace("{version}", "1")
+                assert client.call("GET", concrete)[0] == 200, path
+    for route in ("/v1/models/{name}/labels/{label}:predict", "/v2/models/{name}/versions/{version}/infer",
+                  "/v2/models/{name}/versions/{version}/ready", "/v1/models/{name}:classify"):
+        assert route in paths
