@@ -29,13 +29,19 @@ class ExportError(ZooError):
     """An export that cannot be made or does not match its Keras model; nothing was published."""
 
 
-def _op_types(graph):
-    """Every operator in the graph, those of its subgraphs (If branches, Loop and Scan bodies) too."""
+# Measured: they run a recurrent node's every step for every row, so rows shorter than the longest
+# in their batch come out wrong there, silently.
+IGNORE_SEQUENCE_LENS = "OpenVINO 2026.4 and onnx.reference ignore sequence_lens: rows padded to a batch's " \
+                       "longest give wrong answers there; send one row per call, or use ONNX Runtime"
+
+
+def _nodes(graph):
+    """Every node of the graph, those of its subgraphs (If branches, Loop and Scan bodies) too."""
     for node in graph.node:
-        yield node.op_type
+        yield node
         for attribute in node.attribute:
             if attribute.type == onnx.AttributeProto.GRAPH:
-                yield from _op_types(attribute.g)
+                yield from _nodes(attribute.g)
 
 
 def _onnx_graph(model, function, contract, generates):
@@ -61,8 +67,13 @@ def _onnx_graph(model, function, contract, generates):
     # onnxruntime-node 1.30 refuse; the opsets used need only the lowest that declares them.
     onnx_model.ir_version = onnx.helper.find_min_ir_version_for(list(onnx_model.opset_import),
                                                                 ignore_unknown=True)
-    ops = set(_op_types(onnx_model.graph))
+    nodes = list(_nodes(onnx_model.graph))
+    ops = {node.op_type for node in nodes}
+    reads_lengths = any(node.op_type in RECURRENT_OPS and len(node.input) > 4 and node.input[4]
+                        for node in nodes)
     return onnx_model, {
+        "reads_sequence_lens": reads_lengths,
+        **({"runtimes_known_wrong": IGNORE_SEQUENCE_LENS} if reads_lengths else {}),
         "written_by": written_by,
         "fused_recurrent_ops": sorted(ops & set(RECURRENT_OPS)),
         "has_loop": "Loop" in ops,

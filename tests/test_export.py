@@ -69,6 +69,7 @@ def _assert_graph(graph, task, cell, masked):
     # one_to_many's only recurrent layers are its decoder's, one step per turn of the decoding loop.
     assert graph["has_scan"] == (cell == "simple_rnn" and task.name != "one_to_many")
     assert graph["right_padding_only"] == masked
+    assert graph["reads_sequence_lens"] == masked == ("runtimes_known_wrong" in graph)
 
 
 def _unmasked_model(cell, bidirectional, layers, return_sequences):
