@@ -21,15 +21,18 @@ from pathlib import Path
 STAGING_PREFIX = ".staging-"
 
 
-def versions(model_root):
-    """The numbered version directories present; any other name ('v2', '²', '١') is ignored.
+def version_of(name):
+    """The version a folder (or a URL) names, or None: ASCII digits only, as str.isdigit also takes
+    '²', which int() refuses, and '١', which it reads as 1."""
+    return int(name) if re.fullmatch(r"[0-9]{1,18}", name) else None
 
-    ASCII digits only: str.isdigit also takes '²', which int() refuses, and '١', which it reads as 1.
-    """
+
+def versions(model_root):
+    """The numbered version directories present; any other name ('v2', '²', '١') is ignored."""
     root = Path(model_root)
     if not root.is_dir():
         return []
-    return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and re.fullmatch(r"[0-9]{1,18}", p.name))
+    return sorted(version_of(p.name) for p in root.iterdir() if p.is_dir() and version_of(p.name) is not None)
 
 
 def sha256_of(path):

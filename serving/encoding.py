@@ -24,6 +24,14 @@ def loads(body):
         raise InvalidInput(f"Malformed JSON in the request body: {error}") from error
 
 
+def loads_object(body):
+    """The body as a JSON object, whatever its content type said (as TF Serving reads it)."""
+    parsed = loads(body)
+    if not isinstance(parsed, dict):
+        raise InvalidInput(f"The request body must be a JSON object, got {type(parsed).__name__}.")
+    return parsed
+
+
 def json_chunks(value, chunk_bytes=CHUNK_BYTES):
     """value as JSON, in chunks of about chunk_bytes: what a streamed answer sends one at a time.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from kserve.errors import InvalidInput, ModelNotFound
 from kserve.logging import logger
 
-from export.layout import versions
+from export.layout import version_of, versions
 from serving.runtimes import DEFAULT_MAX_ELEMENTS, ServedVersion
 from zoo.errors import ZooError
 
@@ -27,6 +27,14 @@ class ServableNotFound(ModelNotFound):
 
     def __str__(self):
         return self.message
+
+
+def version_number(version):
+    """A version from a URL, as export.layout reads version folders; InvalidInput otherwise."""
+    number = version_of(version)
+    if number is None:
+        raise InvalidInput(f"Version {version[:40]!r} is not a version number (1, 2, ...).")
+    return number
 
 
 def _fingerprint(directory):

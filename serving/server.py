@@ -197,7 +197,7 @@ def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all
 
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    routers = [tfserving.router(repository), v2.router(repository, tfserving.version_number),
+    routers = [tfserving.router(repository), v2.router(repository),
                _repository_routes()]
     rest = _RESTServer(routers, FASTAPI_APP_IMPORT_STRING, server.dataplane,
                        server.model_repository_extension, port, timeout_keep_alive=IDLE_SECONDS)

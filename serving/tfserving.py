@@ -4,33 +4,17 @@ Shapes of requests and answers follow TF Serving's REST documentation: `instance
 answers `predictions`, `inputs` (columnar) answers `outputs`, errors are {"error": message}.
 """
 
-import re
 
 from fastapi import APIRouter, Request
 from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
-from serving.encoding import json_response, loads
+from serving.encoding import json_response, loads_object
 from serving.openapi import TF_PREDICT, operation
-from serving.repository import ServableNotFound
+from serving.repository import ServableNotFound, version_number
 from serving.runtimes import SIGNATURE_NAME
 
 TF_DTYPES = {"float32": "DT_FLOAT", "int32": "DT_INT32", "string": "DT_STRING"}
-
-
-def parse_json_object(body):
-    """The request body as a JSON object, whatever its content type said (as TF Serving reads it)."""
-    parsed = loads(body)
-    if not isinstance(parsed, dict):
-        raise InvalidInput(f"The request body must be a JSON object, got {type(parsed).__name__}.")
-    return parsed
-
-
-def version_number(version):
-    """A version from a URL: ASCII digits only (str.isdigit also takes '²' and '١')."""
-    if not re.fullmatch(r"[0-9]{1,18}", version):
-        raise InvalidInput(f"Version {version[:40]!r} is not a version number (1, 2, ...).")
-    return int(version)
 
 
 def _status(states):
@@ -117,7 +101,7 @@ def _answer(key, outputs):
 
 def _predict(served, body):
     """The whole of a predict request, run in a worker thread: JSON in, inference, JSON out."""
-    key, arrays = predict_body(served, parse_json_object(body))
+    key, arrays = predict_body(served, loads_object(body))
     return json_response(_answer(key, served.predict(arrays)))
 
 

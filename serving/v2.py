@@ -17,8 +17,9 @@ from kserve import Model
 from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
-from serving.encoding import CHUNK_BYTES, as_array, json_chunks, json_response, loads, streamed
+from serving.encoding import CHUNK_BYTES, as_array, json_chunks, json_response, loads_object, streamed
 from serving.openapi import V2_INFER, operation
+from serving.repository import version_number
 
 V2_DATATYPES = {"float32": "FP32", "int32": "INT32", "string": "BYTES"}
 # What a client may send for each input dtype; values are checked and cast by the runtime.
@@ -50,7 +51,7 @@ class ExportModel(Model):
         self.ready = True
 
 
-def router(repository, version_number):
+def router(repository):
     """Server and model metadata, readiness and inference, versioned or not; include it before KServe's."""
     routes = APIRouter(prefix="/v2")
 
@@ -140,9 +141,7 @@ def _split(body, header_length):
 
 
 def _object(text):
-    request = loads(text)
-    if not isinstance(request, dict):
-        raise InvalidInput(f"The request must be a JSON object, got {type(request).__name__}.")
+    request = loads_object(text)
     if "id" in request and not isinstance(request["id"], str):
         raise InvalidInput("'id' must be a string.")
     return request
