@@ -45,10 +45,12 @@ REPLACED = {"/v1/models/{model_name}", "/v1/models/{model_name}:predict", "/v1/m
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over max_bytes gets 413 {"error"} and is never held in memory.
+    """ASGI middleware that reads each request body whole: a body over max_bytes gets 413 {"error"}
+    and is never held in memory; a gzip or deflate body is inflated (within max_bytes too) before
+    the routes see it; after a large one the C heap is trimmed.
 
-    The body is read through to its end even then (and dropped), so the client always gets the
-    answer instead of a connection reset in the middle of its upload.
+    The body is read through to its end even when too large (and dropped), so the client always
+    gets the answer instead of a connection reset in the middle of its upload.
     """
 
     def __init__(self, app, max_bytes):
@@ -99,7 +101,7 @@ def _inflated(body, encoding, max_bytes):
     """A gzip or deflate body (Content-Encoding, as tritonclient sends them) as sent, within max_bytes."""
     if encoding not in (b"gzip", b"deflate"):
         raise UnsupportedEncoding(f"Content-Encoding {encoding.decode(errors='replace')!r} is not taken; "
-                           "send gzip, deflate or none.")
+                                  "send gzip, deflate or none.")
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # either header: gzip's or zlib's
     try:
         inflated = inflater.decompress(body, max_bytes + 1)
