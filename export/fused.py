@@ -23,6 +23,10 @@ ONNX_OPS = {"SimpleRNN": "RNN", "GRU": "GRU", "LSTM": "LSTM"}
 SIMPLE_RNN_FUSED_UP_TO = 256
 # Keras keeps LSTM gates as input, forget, cell, output; ONNX wants input, output, forget, cell.
 LSTM_GATE_ORDER = [0, 3, 1, 2]
+# The padding column's weight, per gate in ONNX's order: the sigmoid of +-1e4 is 1 or 0 in float32,
+# whatever else the gate adds up to (the inputs at padded steps are zeroed, the states are in [-1, 1]).
+HOLD = 1.0e4
+HOLD_GATES = {"GRU": [HOLD, 0.0, 0.0], "LSTM": [-HOLD, 0.0, HOLD, 0.0]}  # GRU: z, r, h; LSTM: i, o, f, c
 
 
 class Unsupported(ValueError):
@@ -128,7 +132,7 @@ class LayerWriter:
         self.input = model_input
         self.x = model_input.name
         self.padded = None  # float [batch, time], 1 at padded steps, while the tensor is a masked sequence
-        self.lengths = None  # int32 [batch], real steps per row, once a fused node needs them
+        self.lengths = None  # int64 [batch], real steps per row, once a recurrent layer needs them
         self.misplaced = None  # float [batch, 1], above 0 where a real step follows padding
         self.pad_value = None  # what marks a padded step of the input, where a layer masks it
 
@@ -147,7 +151,9 @@ class LayerWriter:
             padded_features = g.op("Equal", [self.x, g.const(layer.mask_value)])
             self.padded = g.op("ReduceMin", [g.op("Cast", [padded_features], to=TensorProto.FLOAT)],
                                axes=[-1], keepdims=0)
-            # Keras also zeroes the padded steps; no node here reads them, so the graph leaves them.
+            # Zeroed, as Keras does: the recurrent nodes read every step, and mask_value may be huge.
+            padded_steps = g.op("Cast", [g.op("Unsqueeze", [self.padded, g.ints([2])])], to=TensorProto.BOOL)
+            self.x = g.op("Where", [padded_steps, g.const(0.0), self.x])
         elif isinstance(layer, keras.layers.Rescaling):
             self.x = g.op("Add", [g.op("Mul", [self.x, g.const(layer.scale)]), g.const(layer.offset)])
         elif isinstance(layer, keras.layers.Reshape):
@@ -176,27 +182,27 @@ class LayerWriter:
             raise Unsupported(f"layer {type(layer).__name__}")
         return [self.x]
 
-    def _sequence_lens(self):
-        """The mask as ONNX sequence_lens (real steps per row), and the check that it is right padding.
+    def _lengths(self):
+        """The mask as real steps per row (int64 [batch]), and the check that it is right padding.
 
         Every node here runs on each call, so they are as few as the check allows (make bench-export).
         """
-        if self.padded is None:
-            return ""
         if self.lengths is not None:
             return self.lengths
         g = self.g
         real = g.op("Sub", [g.const(1.0), self.padded])
         real_count = g.op("ReduceSum", [real, g.ints([1])], keepdims=0)
-        self.lengths = g.op("Cast", [real_count], to=TensorProto.INT32)
+        self.lengths = g.op("Cast", [real_count], to=TensorProto.INT64)
         # Padding seen so far, at each step: a real step after any padding breaks right padding.
         padding_before = g.op("CumSum", [self.padded, g.const(1, dtype=np.int64)])
         self.misplaced = g.op("ReduceMax", [g.op("Mul", [real, padding_before])], axes=[1], keepdims=1)
         return self.lengths
 
-    def _real_steps(self, rank):
-        """The mask as bool, true at real steps, shaped [batch, time] and then 1s up to `rank`."""
-        return self._to_rank(self.g.op("Equal", [self.padded, self.g.const(0.0)]), rank)
+    def _time_major_mask(self, real):
+        """[time, batch, 1]: the padded steps as float 1 (real=False), or the real steps as bool."""
+        g = self.g
+        steps = g.op("Unsqueeze", [g.op("Transpose", [self.padded], perm=[1, 0]), g.ints([2])])
+        return g.op("Equal", [steps, g.const(0.0)]) if real else steps
 
     def _to_rank(self, tensor, rank):
         """A [batch, n] tensor with 1s appended to its shape up to `rank`, to broadcast at that rank."""
@@ -208,6 +214,8 @@ class LayerWriter:
             outputs = self._simple_rnn(directions, return_sequences, return_state)
         else:
             outputs = self._fused(directions, return_sequences, return_state)
+        if return_sequences:  # [time, batch, features] -> [batch, time, features]
+            outputs[0] = self.g.op("Transpose", [outputs[0]], perm=[1, 0, 2])
         self.x = outputs[0]
         if not return_sequences:
             self.padded = None
@@ -215,83 +223,152 @@ class LayerWriter:
 
     def _simple_rnn(self, directions, return_sequences, return_state):
         """ONNX Runtime's fused RNN kernel is the fastest for few rows, but from batch x units > 256
-        a Scan is faster (and both beat tf2onnx's Loop): an If picks one per call (make bench-export)."""
+        a Scan is faster (and both beat tf2onnx's Loop): an If picks one per call (make bench-export).
+
+        Every output of the If is rank 2, sequences as [time * batch, features]: OpenVINO 2026.4 reads
+        a rank-3 If output that a wider Dense takes as zeros and garbage, silently.
+        """
         g = self.g
-        self._sequence_lens()  # made (and cached) outside the branches, which both read it
+        if self.padded is not None:
+            self._lengths()  # made (and cached) outside the branches, which both read it
+        width = directions[0].cell.units * len(directions)
+
+        def branch(build):
+            def flattened():
+                outputs = build(directions, return_sequences, return_state)
+                if return_sequences:
+                    outputs[0] = g.op("Reshape", [outputs[0], g.ints([-1, width])])
+                return outputs
+            outputs = [(TensorProto.FLOAT, 2)] * (1 + (len(directions) if return_state else 0))
+            return g.subgraph(flattened, build.__name__, [], outputs)
+
         most_rows = max(1, SIMPLE_RNN_FUSED_UP_TO // directions[0].cell.units)
         few_rows = g.op("LessOrEqual", [g.op("Shape", [self.x], start=0, end=1), g.ints([most_rows])])
-        outputs = [(TensorProto.FLOAT, 3 if return_sequences else 2)]
-        outputs += [(TensorProto.FLOAT, 2)] * (len(directions) if return_state else 0)
-        fused, scan = (g.subgraph(functools.partial(build, directions, return_sequences, return_state),
-                                  build.__name__, [], outputs) for build in (self._fused, self._scan))
-        chosen = g.op("If", [few_rows], outputs=len(outputs), then_branch=fused, else_branch=scan)
-        return chosen if return_state else [chosen]
+        chosen = g.op("If", [few_rows], outputs=1 + (len(directions) if return_state else 0),
+                      then_branch=branch(self._fused), else_branch=branch(self._scan))
+        chosen = chosen if return_state else [chosen]
+        if return_sequences:
+            time_by_batch = g.op("Gather", [g.op("Shape", [self.x], start=0, end=2), g.ints([1, 0])])
+            chosen[0] = g.op("Reshape", [chosen[0], g.op("Concat", [time_by_batch, g.ints([width])], axis=0)])
+        return chosen
 
-    def recurrent_node(self, directions, time_major, sequence_lens="", initial_states=(), outputs=2):
-        """One ONNX RNN / GRU / LSTM node for the layer, forward or bidirectional.
+    def recurrent_node(self, directions, time_major, initial_states=(), outputs=2, hold_column=False):
+        """One ONNX RNN / GRU / LSTM node for the layer, forward or bidirectional, without sequence_lens.
 
+        hold_column: the input's last column is 1 at padded steps; its weights hold a GRU's or LSTM's state.
         Returns its `outputs` first outputs: Y [time, directions, batch, units], Y_h, and Y_c for LSTM.
         """
         for layer in directions:
             _check_cell(layer)
         weights = [_direction_weights(layer) for layer in directions]
+        op = ONNX_OPS[type(directions[0]).__name__]
+        if hold_column:
+            units = directions[0].cell.units
+            column = np.repeat(np.array(HOLD_GATES[op], np.float32), units)[:, None]
+            weights = [(np.concatenate([kernel, column], axis=1), *rest) for kernel, *rest in weights]
         direction = "forward" if len(directions) == 1 else "bidirectional"
         attributes = {"hidden_size": directions[0].cell.units, "direction": direction}
         if isinstance(directions[0], keras.layers.GRU):
             attributes["linear_before_reset"] = int(directions[0].cell.reset_after)
         w, r, b = (self.g.const(np.stack([d[i] for d in weights]), name) for i, name in enumerate("WRB"))
-        op = ONNX_OPS[type(directions[0]).__name__]
-        return self.g.op(op, [time_major, w, r, b, sequence_lens, *initial_states], outputs=outputs,
-                         **attributes)
+        return self.g.op(op, [time_major, w, r, b, "", *initial_states], outputs=outputs, **attributes)
 
     def _fused(self, directions, return_sequences, return_state):
-        """The layer as one fused node: [its output, then each direction's states if return_state]."""
+        """The layer as fused nodes: [its output, then each direction's states if return_state]."""
         g = self.g
         time_major = g.op("Transpose", [self.x], perm=[1, 0, 2])
         state_count = 2 if isinstance(directions[0], keras.layers.LSTM) else 1
-        every_step, *finals = self.recurrent_node(directions, time_major, self._sequence_lens(),
-                                                  outputs=1 + (state_count if return_state else 1))
-        # [directions, batch, units] -> [batch, units] per direction, forward first, h then c: Keras' order.
-        states = [g.op("Gather", [final, g.const(d, dtype=np.int64)], axis=0)
-                  for d in range(len(directions)) for final in finals] if return_state else []
-        if not return_sequences:
-            # [directions, batch, units] -> [batch, directions * units]: forward then backward, as Keras.
-            last = g.op("Reshape", [g.op("Transpose", [finals[0]], perm=[1, 0, 2]), g.ints([0, -1])])
-            return [last, *states]
-        # [time, directions, batch, units] -> [batch, time, directions * units]
-        steps = g.op("Reshape", [g.op("Transpose", [every_step], perm=[2, 0, 1, 3]), g.ints([0, 0, -1])])
-        if self.padded is None or len(directions) == 2:
+        if self.padded is None:
+            every_step, *finals = self.recurrent_node(directions, time_major,
+                                                      outputs=1 + (state_count if return_state else 1))
+            # [directions, batch, units] -> [batch, units] per direction, forward first, h then c (Keras).
+            states = [g.op("Gather", [final, g.const(d, dtype=np.int64)], axis=0)
+                      for d in range(len(directions)) for final in finals] if return_state else []
+            if not return_sequences:
+                # [directions, batch, units] -> [batch, directions * units]: forward then backward, as Keras.
+                last = g.op("Reshape", [g.op("Transpose", [finals[0]], perm=[1, 0, 2]), g.ints([0, -1])])
+                return [last, *states]
+            # [time, directions, batch, units] -> [time, batch, directions * units]
+            steps = g.op("Reshape", [g.op("Transpose", [every_step], perm=[0, 2, 1, 3]), g.ints([0, 0, -1])])
             return [steps, *states]
-        # Keras carries the last real output over padded steps; ONNX leaves zeros there.
-        final = g.op("Transpose", [finals[0]], perm=[1, 0, 2])  # [batch, 1, units]
-        return [g.op("Where", [self._real_steps(3), steps, final]), *states]
+        lengths = self._lengths()
+        # Each direction runs forward: the backward one over each row's real steps reversed, its
+        # padding left where it was, and its outputs put back in order.
+        reversed_rows = functools.partial(g.op, "ReverseSequence", batch_axis=1, time_axis=0)
+        runs = [self._masked_direction(layer, time_major if d == 0 else reversed_rows([time_major, lengths]))
+                for d, layer in enumerate(directions)]
+        states = [state for _, finals in runs for state in finals[:state_count]] if return_state else []
+        if not return_sequences:
+            last = [finals[0] for _, finals in runs]
+            return [last[0] if len(last) == 1 else g.op("Concat", last, axis=-1), *states]
+        if len(directions) == 1:
+            steps = runs[0][0]  # padded steps already carry the last real output, as in Keras
+        else:  # Keras' Bidirectional answers zeros at padded steps
+            backward = reversed_rows([runs[1][0], lengths])
+            steps = g.op("Where", [self._time_major_mask(real=True),
+                                   g.op("Concat", [runs[0][0], backward], axis=-1), g.const(0.0)])
+        return [steps, *states]
+
+    def _masked_direction(self, layer, time_major):
+        """One direction over right-padded steps, as Keras computes it with the mask.
+
+        Returns (outputs [time, batch, units], with the last real one repeated over padding;
+        [h, c for LSTM] at each row's last real step, each [batch, units]).
+        """
+        g = self.g
+        holds = not isinstance(layer, keras.layers.SimpleRNN)
+        if holds:
+            time_major = g.op("Concat", [time_major, self._time_major_mask(real=False)], axis=-1)
+        every_step, *finals = self.recurrent_node([layer], time_major, hold_column=holds,
+                                                  outputs=3 if isinstance(layer, keras.layers.LSTM) else 2)
+        steps = g.op("Squeeze", [every_step, g.ints([1])])  # [time, batch, units]
+        final_shape = g.op("Shape", [finals[0]])  # [1, batch, units]
+        finals = [g.op("Squeeze", [final, g.ints([0])]) for final in finals]
+        if isinstance(layer, keras.layers.GRU):
+            return steps, finals  # a held GRU's outputs and state stop at the last real step
+        # An LSTM holds its cell state but not its output, SimpleRNN neither: take h at the last real step.
+        last_step = g.op("Max", [g.op("Sub", [self.lengths, g.ints(1)]), g.ints(0)])
+        index = g.op("Expand", [g.op("Unsqueeze", [last_step, g.ints([0, 2])]), final_shape])
+        last = g.op("Squeeze", [g.op("GatherElements", [steps, index], axis=0), g.ints([0])])
+        if not holds:  # a row with no real step: SimpleRNN's state stays the zeros it started from
+            has_real_steps = g.op("Greater", [g.op("Unsqueeze", [self.lengths, g.ints([1])]), g.ints(0)])
+            last = g.op("Where", [has_real_steps, last, g.const(0.0)])
+        steps = g.op("Where", [self._time_major_mask(real=True), steps, last])
+        return steps, [last, *finals[1:]]
 
     def _scan(self, directions, return_sequences, return_state):
-        """SimpleRNN as an ONNX Scan: the input projection of every step in one MatMul, then per step
-        only h @ R + tanh, with the mask applied as Keras applies it."""
+        """SimpleRNN as an ONNX Scan over time-major steps: the input projection of every step in one
+        MatMul, then per step only h @ R + tanh, with the mask applied as Keras applies it."""
         g = self.g
         units = directions[0].cell.units
         zero_padded_outputs = len(directions) == 2  # Bidirectional zeroes padded steps' outputs
         batch = g.op("Shape", [self.x], start=0, end=1)
         initial = g.op("ConstantOfShape", [g.op("Concat", [batch, g.ints([units])], axis=0)],
                        value=numpy_helper.from_array(np.zeros(1, np.float32)))
+        time_major = g.op("Transpose", [self.x], perm=[1, 0, 2])
         results, finals = [], []
         for layer in directions:
             kernel, recurrent, bias = _direction_weights(layer)
             # Both biases go into the projection, once for all steps (Keras' SimpleRNN has one bias).
             bias = bias[:units] + bias[units:]
-            projected = g.op("Add", [g.op("MatMul", [self.x, g.const(kernel.T)]), g.const(bias)])
+            projected = g.op("Add", [g.op("MatMul", [time_major, g.const(kernel.T)]), g.const(bias)])
             body = _simple_rnn_step(recurrent.T, self.padded is not None, zero_padded_outputs)
-            scanned = [projected] + ([self._real_steps(3)] if self.padded is not None else [])
-            backwards = int(layer.go_backwards)
-            count = len(scanned)
-            final, steps = g.op("Scan", [initial, *scanned], outputs=2, body=body, num_scan_inputs=count,
-                                scan_input_axes=[1] * count, scan_input_directions=[backwards] * count,
-                                scan_output_axes=[1], scan_output_directions=[backwards])
+            scanned = [projected] + ([self._time_major_mask(real=True)] if self.padded is not None else [])
+            if layer.go_backwards:  # reversed here: onnx.reference's Scan runs forward only
+                scanned = [self._reversed_in_time(tensor) for tensor in scanned]
+            final, steps = g.op("Scan", [initial, *scanned], outputs=2, body=body,
+                                num_scan_inputs=len(scanned))
+            if layer.go_backwards:
+                steps = self._reversed_in_time(steps)
             results.append(steps if return_sequences else final)
             finals.append(final)
         output = results[0] if len(results) == 1 else g.op("Concat", results, axis=-1)
         return [output, *finals] if return_state else [output]
+
+    def _reversed_in_time(self, time_major):
+        g = self.g
+        return g.op("Slice", [time_major, g.ints([-1]), g.ints([np.iinfo(np.int64).min]), g.ints([0]),
+                              g.ints([-1])])
 
     def guarded(self, tensor, rank, invalid):
         """`tensor` (of `rank`) with `invalid` (a numpy scalar of its dtype) in every row whose padding was

@@ -91,12 +91,14 @@ def _decoding_loop(g, writer, source_name, decoder, vocab, max_len):
         chosen = g.op("Cast", [chosen], to=TensorProto.INT32)
         chosen = g.op("Where", [ended, g.const(0, dtype=np.int32), chosen])  # padding after <eos>
         ended = g.op("Or", [ended, g.op("Equal", [chosen, g.const(vocab.id(vocab.EOS), dtype=np.int32)])])
-        return [keep_going, chosen, ended, *next_states, chosen]
+        # Each turn emits [batch], not the [1, batch] it carries: runtimes that read a Loop's scan
+        # outputs differently (onnx.reference) agree on a value with no axis of 1 to squeeze.
+        return [keep_going, chosen, ended, *next_states, g.op("Squeeze", [chosen, g.ints([0])])]
 
     carried = [(TensorProto.INT32, 2), (TensorProto.BOOL, 2), *state_types]
     body = g.subgraph(step, "greedy_step", [(TensorProto.INT64, 0), (TensorProto.BOOL, 0), *carried],
-                      [(TensorProto.BOOL, 0), *carried, (TensorProto.INT32, 2)])
+                      [(TensorProto.BOOL, 0), *carried, (TensorProto.INT32, 1)])
     *_, steps = g.op("Loop", [g.const(max_len, dtype=np.int64), g.const(True, dtype=np.bool_), first_tokens,
                               none_ended, *initial_states], outputs=len(carried) + 1, body=body)
-    # steps: [max_len, 1, batch] -> [batch, max_len]
-    return g.op("Transpose", [g.op("Squeeze", [steps, g.ints([1])])], perm=[1, 0])
+    # steps: [max_len, batch] -> [batch, max_len]
+    return g.op("Transpose", [steps], perm=[1, 0])
