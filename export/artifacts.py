@@ -1,4 +1,5 @@
-"""Writes one export version: SavedModel, model.onnx and metadata.json, verified, then published."""
+"""Writes one export version: SavedModel, model.onnx, model.tflite and metadata.json, verified, then
+published."""
 
 import json
 from importlib.metadata import version as package_version
@@ -13,6 +14,7 @@ import tf2onnx
 from export.fused import Unsupported, fused_onnx
 from export.fused_decoder import greedy_decoder_onnx
 from export.layout import publish, sha256_of, staged_version
+from export.litert import tflite_model
 from export.serving import describe_signature, serving_function
 from export.text import text_endpoints
 from export.verify import example_batches, verify, verify_text
@@ -30,7 +32,8 @@ class ExportError(ZooError):
 
 
 # Measured: they run a recurrent node's every step for every row, so rows shorter than the longest
-# in their batch come out wrong there, silently.
+# in their batch come out wrong there, silently. The graphs export.fused writes never read sequence_lens;
+# a tf2onnx conversion may.
 IGNORE_SEQUENCE_LENS = "OpenVINO 2026.4 and onnx.reference ignore sequence_lens: rows padded to a batch's " \
                        "longest give wrong answers there; send one row per call, or use ONNX Runtime"
 
@@ -82,6 +85,22 @@ def _onnx_graph(model, function, contract, generates):
     }
 
 
+def _litert(model, contract, generates, path):
+    """Writes model.tflite where LiteRT's built-in operators can express the function, and returns
+    what metadata.json says of it: the file, or null and the reason."""
+    try:
+        flatbuffer, operators = tflite_model(model, contract, generates)
+    except Unsupported as error:
+        return {"file": None, "unsupported": str(error)}
+    path.write_bytes(flatbuffer)
+    return {
+        "file": path.name,
+        "signature_name": "serving_default",
+        "takes": "token ids or numbers, as id_inputs says; batch and length resizable",
+        "operators": operators,
+    }
+
+
 def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None, text_examples=None):
     """Exports `model` to <export_dir>/<name>/<next free version>/ and returns that directory.
 
@@ -110,9 +129,10 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             # ONNX's standard string operators cannot tokenise as training did: the graph takes ids.
             graph["takes"] = "token ids (id_inputs): tokenise strings as 'text' says, with input_vocabulary"
         onnx.save(onnx_model, staging / "model.onnx")
+        lite = _litert(model, contract, task.generates, staging / "model.tflite")
         try:
             verification = verify(function, staging, staging / "model.onnx", example_batches(examples),
-                                  id_signature)
+                                  id_signature, staging / "model.tflite" if lite["file"] else None)
             if contract.get("text"):
                 strings = text_examples if contract["text"]["input"] else None
                 verification["text"] = verify_text(function, staging, contract, examples, strings)
@@ -131,6 +151,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             **contract,
             **(extra_metadata or {}),
             "onnx_graph": graph,
+            "litert": lite,
             "verification": verification,
             "versions": {
                 "tensorflow": tf.__version__,
@@ -138,6 +159,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
                 "tf2onnx": tf2onnx.__version__,
                 "onnx": onnx.__version__,
                 "onnxruntime": package_version("onnxruntime"),
+                "ai_edge_litert": package_version("ai-edge-litert"),
                 "onnx_opset": ONNX_OPSET,
                 "onnx_ir_version": onnx_model.ir_version,
             },

@@ -9,11 +9,15 @@ from zoo.data import Vocabulary
 from zoo.decoding import decoder
 
 
-def serving_function(model, contract, generates):
-    """A tf.function with an input signature that returns a dict of named outputs."""
+def serving_function(model, contract, generates, fixed_shapes=False):
+    """A tf.function with an input signature that returns a dict of named outputs.
+
+    fixed_shapes: a generating model decodes with shapes that stay the same from turn to turn
+    (zoo.decoding.greedy_decode), as LiteRT needs.
+    """
     if generates:
         vocab = Vocabulary(tuple(contract["output_vocabulary"]))
-        decode = decoder(model, vocab, contract["spec"]["max_output_len"])
+        decode = decoder(model, vocab, contract["spec"]["max_output_len"], fixed_shapes)
 
         @tf.function(input_signature=decode.input_signature)
         def generate(source):

@@ -147,9 +147,13 @@ def _export(args):
 
     version_dir = export_run(args.run_dir, args.export_dir, args.name)
     metadata = json.loads((version_dir / "metadata.json").read_text())
-    worst = metadata["verification"]["max_abs_diff"]
-    print(f"Exported {version_dir}: SavedModel and ONNX match Keras "
-          f"(max abs difference: SavedModel {worst['savedmodel']:.2g}, ONNX {worst['onnx']:.2g}).")
+    names = {"savedmodel": "SavedModel", "onnx": "ONNX Runtime", "onnx_reference": "onnx.reference",
+             "litert": "LiteRT"}
+    worst = ", ".join(f"{names.get(runtime, runtime)} {difference:.2g}"
+                      for runtime, difference in metadata["verification"]["max_abs_diff"].items())
+    print(f"Exported {version_dir}: every artifact gives Keras' answer (max abs difference: {worst}).")
+    if not metadata["litert"]["file"]:
+        print(f"No model.tflite: {metadata['litert']['unsupported']}")
 
 
 def _print_tasks():

@@ -12,8 +12,16 @@ import tensorflow as tf
 from zoo.data import PAD_ID
 
 
-def greedy_decode(model, source, bos_id, eos_id, max_len):
-    """Token ids generated for each row of `source`: `max_len` of them, PAD after EOS."""
+def greedy_decode(model, source, bos_id, eos_id, max_len, fixed_shapes=False):
+    """Token ids generated for each row of `source`: `max_len` of them, PAD after EOS.
+
+    fixed_shapes: the tokens so far are kept in a [rows, max_len + 1] buffer, PAD after them, and the
+    model reads all of it each turn (the decoder reads left to right, so what follows a step does not
+    change its answer). Every tensor then keeps its shape from turn to turn, which LiteRT's default
+    (XNNPACK) delegate needs: it answered other tokens, and not always the same, for the growing form.
+    """
+    if fixed_shapes:
+        return _greedy_decode_in_place(model, source, bos_id, eos_id, max_len)
     rows = tf.shape(source)[0]
     tokens = tf.fill([rows, 1], tf.constant(bos_id, tf.int32))
     finished = tf.zeros([rows], tf.bool)
@@ -29,7 +37,22 @@ def greedy_decode(model, source, bos_id, eos_id, max_len):
     return tokens[:, 1:]
 
 
-def decoder(model, vocab, max_len):
+def _greedy_decode_in_place(model, source, bos_id, eos_id, max_len):
+    rows = tf.shape(source)[0]
+    tokens = tf.concat([tf.fill([rows, 1], tf.constant(bos_id, tf.int32)),
+                        tf.fill([rows, max_len], tf.constant(PAD_ID, tf.int32))], axis=1)
+    finished = tf.zeros([rows], tf.bool)
+    for step in tf.range(max_len):
+        probabilities = model([source, tokens], training=False)
+        next_ids = tf.argmax(tf.gather(probabilities, step, axis=1), axis=-1, output_type=tf.int32)
+        next_ids = tf.where(finished, tf.constant(PAD_ID, tf.int32), next_ids)
+        # Written at step + 1, which holds PAD (0) until now.
+        tokens += tf.one_hot(step + 1, max_len + 1, dtype=tf.int32)[None] * next_ids[:, None]
+        finished = finished | tf.equal(next_ids, eos_id)
+    return tokens[:, 1:]
+
+
+def decoder(model, vocab, max_len, fixed_shapes=False):
     """greedy_decode as a tf.function of the source alone, ready to serve or export.
 
     Its input signature is the model's source input: name, dtype, dynamic batch (and time).
@@ -40,7 +63,7 @@ def decoder(model, vocab, max_len):
 
     @tf.function(input_signature=signature)
     def decode(source):
-        return greedy_decode(model, source, bos_id, eos_id, max_len)
+        return greedy_decode(model, source, bos_id, eos_id, max_len, fixed_shapes)
 
     return decode
 

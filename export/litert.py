@@ -1,0 +1,121 @@
+"""model.tflite: the served function for LiteRT (TensorFlow Lite), in its built-in operators only.
+
+Keras' recurrent layers loop over time with a tf.while_loop that gathers its outputs in a
+TensorArray, and the TFLite converter cannot lower a TensorArray whose batch is dynamic
+(`tf.TensorListReserve ... element_shape to be static`); with SELECT_TF_OPS the result needs Flex
+ops that LiteRT's interpreter lacks. While the function is traced here, Keras' loop is replaced by
+`_rnn`: the same step function (the cell's own call, its weights and masking as Keras applies them),
+looped with ops LiteRT has built in (a WHILE that writes each step's output with
+DYNAMIC_UPDATE_SLICE). The whole function then converts with TFLITE_BUILTINS only, keeps batch and
+length dynamic (`resize_tensor_input`), and computes what Keras computes for any mask.
+"""
+
+import contextlib
+
+import tensorflow as tf
+from keras.src import backend as keras_backend
+from tensorflow.compiler.tf2xla.python import xla
+from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.tools import flatbuffer_utils
+
+from export.fused import Unsupported
+from export.serving import serving_function
+
+
+def _rnn(step_function, inputs, initial_states, go_backwards=False, mask=None, constants=None, unroll=False,
+         input_length=None, time_major=False, zero_output_for_mask=False, return_all_outputs=True):
+    """keras.src.backend.rnn's contract, for a tensor input [batch, time, features] (what the zoo's
+    layers pass): returns (last output, outputs [batch, time or 1, units], final states)."""
+    if unroll or time_major or tf.nest.is_nested(inputs):
+        raise Unsupported("an unrolled, time-major or nested-input recurrent layer")
+    constants = tuple(constants or ())
+    steps = tf.transpose(inputs, [1, 0, 2])  # [time, batch, features]
+    if mask is not None:
+        mask = tf.expand_dims(tf.transpose(tf.cast(mask, tf.bool), [1, 0]), -1)  # [time, batch, 1]
+    if go_backwards:
+        steps = tf.reverse(steps, [0])
+        mask = None if mask is None else tf.reverse(mask, [0])
+    count = tf.shape(steps)[0]
+    zero = tf.zeros_like(step_function(steps[0], tuple(initial_states) + constants)[0])
+
+    def body(t, previous, outputs, *states):
+        output, new_states = step_function(tf.gather(steps, t), tuple(states) + constants)
+        new_states = tf.nest.flatten(new_states)
+        if mask is not None:  # as Keras: a padded step keeps the states, and the output or zeros
+            real = tf.gather(mask, t)
+            output = tf.where(real, output, zero if zero_output_for_mask else previous)
+            new_states = [tf.where(real, new, old) for new, old in zip(new_states, states)]
+        if return_all_outputs:  # written in place: DYNAMIC_UPDATE_SLICE
+            outputs = xla.dynamic_update_slice(outputs, tf.expand_dims(output, 0), tf.stack([t, 0, 0]))
+        return (t + 1, output, outputs, *new_states)
+
+    outputs = tf.zeros(tf.concat([[count if return_all_outputs else 1], tf.shape(zero)], 0))
+    _, last, outputs, *states = tf.while_loop(lambda t, *_: t < count, body,
+                                              (tf.constant(0), zero, outputs, *initial_states))
+    if not return_all_outputs:
+        outputs = tf.expand_dims(last, 0)
+    return last, tf.transpose(outputs, [1, 0, 2]), states
+
+
+def _no_cudnn(*args, **kwargs):
+    raise NotImplementedError  # Keras then takes its generic loop, which is _rnn here
+
+
+@contextlib.contextmanager
+def _builtin_loops():
+    """Keras' recurrent layers, while traced inside, loop with `_rnn` and never take cuDNN's path."""
+    saved = {name: getattr(keras_backend, name) for name in ("rnn", "lstm", "gru")}
+    keras_backend.rnn, keras_backend.lstm, keras_backend.gru = _rnn, _no_cudnn, _no_cudnn
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(keras_backend, name, value)
+
+
+def tflite_model(model, contract, generates):
+    """(flatbuffer bytes, the LiteRT operators it uses) for the model's serving function
+    (export.serving, traced afresh here: a function traced before keeps Keras' own loop).
+
+    The model has one signature, serving_default, with the function's input and output names.
+    Raises Unsupported with the converter's reason when LiteRT's built-in operators cannot express it.
+    """
+    with _builtin_loops():
+        function = serving_function(model, contract, generates, fixed_shapes=True)
+        concrete = function.get_concrete_function()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        flatbuffer = converter.convert()
+    except Exception as error:  # the converter raises its own ConverterError, or whatever MLIR raised
+        reason = next((line for line in str(error).splitlines() if "error:" in line), str(error))
+        raise Unsupported(f"the TFLite converter refused it: {reason.strip()[:300]}") from error
+    # Converted this way (the only one that freezes the weights and keeps the decoding loop's growing
+    # tokens), the model has no signature: it gets the one LiteRT's signature runners read.
+    lite = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
+    main = lite.subgraphs[0]
+    signature = schema.SignatureDefT()
+    signature.signatureKey, signature.subgraphIndex = "serving_default", 0
+    signature.inputs = [_tensor_map(spec.name, index)
+                        for spec, index in zip(function.input_signature, main.inputs)]
+    # Outputs in the order tf.nest flattens the function's dict: sorted by name.
+    signature.outputs = [_tensor_map(name, index)
+                         for name, index in zip(sorted(concrete.structured_outputs), main.outputs)]
+    lite.signatureDefs = [signature]
+    operators = sorted({flatbuffer_utils.opcode_to_name(lite, i) for i in range(len(lite.operatorCodes))})
+    return flatbuffer_utils.convert_object_to_bytearray(lite), operators
+
+
+def _tensor_map(name, index):
+    mapping = schema.TensorMapT()
+    mapping.name, mapping.tensorIndex = name, index
+    return mapping
+
+
+def runner(model_path, threads=None):
+    """LiteRT's (ai-edge-litert) runner of the model's serving_default signature: call it with the
+    input by name, any batch size and length; it returns {output name: array}."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
+    return interpreter.get_signature_runner("serving_default")
