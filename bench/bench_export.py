@@ -7,7 +7,9 @@ tf2onnx's conversion of the same function, and the PyTorch twin (bench/torch_twi
 weights in torch.nn, exported by torch.onnx.export). The masked model is the zoo's many_to_one
 (Masking, Rescaling, one recurrent layer, Dense softmax; 8 features, 4 classes), the unmasked one
 the same without Masking; random weights, as latency does not depend on what they learned.
-ONNX Runtime's graphs are timed in turns (paired_timings), and each is checked against Keras first.
+ONNX Runtime's graphs are timed in turns (paired_timings), and each is checked against Keras first;
+so is LiteRT (ai-edge-litert, as many threads as cores) on the model.tflite `make export` writes,
+whose size is given beside model.onnx's.
 
 A second table does the same for greedy decoding (one_to_many and seq2seq at the data's sizes): the
 SavedModel, tf2onnx's graph of zoo.decoding's loop, and the one `make export` writes
@@ -37,6 +39,7 @@ from bench.readme_tables import write_table  # noqa: E402
 from bench.torch_twin import twin_onnx  # noqa: E402
 from export import export_model  # noqa: E402
 from export.artifacts import ONNX_OPSET  # noqa: E402
+from export.litert import runner  # noqa: E402
 from export.serving import serving_function  # noqa: E402
 from zoo.data import PAD_VALUE, DataSpec, Vocabulary  # noqa: E402
 
@@ -121,7 +124,8 @@ def session(onnx_bytes):
 
 def exported(model, task_name, contract, examples, workdir, name):
     """`make export`'s artifacts of `model`: (its graph's recurrent ops, SavedModel signature,
-    ONNX Runtime session of the written graph, and of tf2onnx's conversion of the same function)."""
+    ONNX Runtime session of the written graph, and of tf2onnx's conversion of the same function,
+    LiteRT's runner of model.tflite, the sizes of model.onnx and model.tflite in KB)."""
     task = zoo.get_task(task_name)
     version_dir = export_model(model, task, contract, examples, workdir, name)
     graph = json.loads((version_dir / "metadata.json").read_text())["onnx_graph"]
@@ -130,7 +134,14 @@ def exported(model, task_name, contract, examples, workdir, name):
     converted, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature,
                                                  opset=ONNX_OPSET)
     saved = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    return ops, saved, session(str(version_dir / "model.onnx")), session(converted.SerializeToString())
+    lite = runner(version_dir / "model.tflite", threads=os.cpu_count())
+    sizes = tuple((version_dir / f).stat().st_size / 1024 for f in ("model.onnx", "model.tflite"))
+    return (ops, saved, session(str(version_dir / "model.onnx")), session(converted.SerializeToString()),
+            lite, sizes)
+
+
+def lite_call(lite, input_name, x):
+    return functools.partial(lite, **{input_name: x})
 
 
 def latency_rows(rng, workdir, predict_repeats):
@@ -140,7 +151,8 @@ def latency_rows(rng, workdir, predict_repeats):
         model = build(cell, units, masked)
         examples = rng.normal(size=(8, 50, FEATURES)).astype("float32")
         name = f"{cell}-{units}-{'masked' if masked else 'unmasked'}"
-        ops, saved, ours, alone = exported(model, "many_to_one", CONTRACT, examples, workdir, name)
+        ops, saved, ours, alone, lite, sizes = exported(model, "many_to_one", CONTRACT, examples, workdir,
+                                                        name)
         twin = session(twin_onnx(model, "sequence", "label", ONNX_OPSET))
         for batch, length in itertools.product((1, 64), (50, 200)):
             x = rng.normal(size=(batch, length, FEATURES)).astype("float32")
@@ -148,13 +160,15 @@ def latency_rows(rng, workdir, predict_repeats):
             reference = model(x, training=False).numpy()
             for other in (ours, alone, twin):  # the same network, three graphs
                 np.testing.assert_allclose(other.run(None, feed)[0], reference, atol=1e-4)
-            (ours_ms, alone_ms, twin_ms), (to_alone, to_twin) = paired_timings(
-                [functools.partial(s.run, None, feed) for s in (ours, alone, twin)])
+            np.testing.assert_allclose(lite(sequence=x)["label"], reference, atol=1e-4)
+            (ours_ms, alone_ms, twin_ms, lite_ms), (to_alone, to_twin, to_lite) = paired_timings(
+                [functools.partial(s.run, None, feed) for s in (ours, alone, twin)]
+                + [lite_call(lite, "sequence", x)])
             rows.append((
                 cell, units, "yes" if masked else "no", batch, length,
                 median_ms(model.predict, x, verbose=0, repeats=predict_repeats),
                 median_ms(saved, sequence=tf.constant(x), repeats=predict_repeats),
-                alone_ms, ours_ms, twin_ms, to_twin, to_alone, ops,
+                alone_ms, ours_ms, twin_ms, to_twin, to_alone, ops, lite_ms, to_lite, sizes,
             ))
             print(rows[-1], flush=True)
     for column, against in ((-3, "PyTorch"), (-2, "tf2onnx")):
@@ -162,11 +176,13 @@ def latency_rows(rng, workdir, predict_repeats):
         print(f"worst rnn-zoo / {against}: {ratio_text(worst[column])} in {worst[:5]}")
     return [
         "| cell | hidden | masked | batch | length | Keras `predict` ms | SavedModel ms | tf2onnx ONNX ms "
-        "| rnn-zoo ONNX ms | PyTorch twin ONNX ms | rnn-zoo / PyTorch | rnn-zoo / tf2onnx | rnn-zoo graph |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| rnn-zoo ONNX ms | PyTorch twin ONNX ms | rnn-zoo / PyTorch | rnn-zoo / tf2onnx | rnn-zoo graph "
+        "| LiteRT ms | rnn-zoo ONNX / LiteRT | model.onnx KB | model.tflite KB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(f"| {c} | {u} | {m} | {b} | {t} | {k:.2f} | {s:.2f} | {a:.3f} | {o:.3f} | {p:.3f} "
-          f"| {ratio_text(to_p)} | {ratio_text(to_a)} | {g} |"
-          for c, u, m, b, t, k, s, a, o, p, to_p, to_a, g in rows),
+          f"| {ratio_text(to_p)} | {ratio_text(to_a)} | {g} | {lm:.3f} | {ratio_text(to_l)} "
+          f"| {size[0]:.0f} | {size[1]:.0f} |"
+          for c, u, m, b, t, k, s, a, o, p, to_p, to_a, g, lm, to_l, size in rows),
     ]
 
 
@@ -177,8 +193,8 @@ def decoding_rows(rng, workdir, repeats):
         keras.utils.set_random_seed(0)
         model = zoo.get_task(task_name).build_model(spec, cell=cell, units=64)
         contract = {"spec": asdict(spec), "output_vocabulary": list(DECODING_VOCABULARY.tokens)}
-        ops, saved, ours, alone = exported(model, task_name, contract, sources(rng, 8), workdir,
-                                           f"{task_name}-{cell}")
+        ops, saved, ours, alone, lite, sizes = exported(model, task_name, contract, sources(rng, 8), workdir,
+                                                        f"{task_name}-{cell}")
         source_name = model.inputs[0].name
         for batch in (1, 64):
             x = sources(rng, batch)
@@ -186,17 +202,21 @@ def decoding_rows(rng, workdir, repeats):
             reference = saved(**{source_name: tf.constant(x)})["token_ids"].numpy()
             for graph in (ours, alone):
                 np.testing.assert_array_equal(graph.run(None, feed)[0], reference)
-            (ours_ms, alone_ms), (to_alone,) = paired_timings(
-                [functools.partial(s.run, None, feed) for s in (ours, alone)])
+            np.testing.assert_array_equal(lite(**feed)["token_ids"], reference)
+            (ours_ms, alone_ms, lite_ms), (to_alone, to_lite) = paired_timings(
+                [functools.partial(s.run, None, feed) for s in (ours, alone)]
+                + [lite_call(lite, source_name, x)])
             saved_ms = median_ms(saved, **{source_name: tf.constant(x)}, repeats=repeats)
-            rows.append((task_name, cell, batch, saved_ms, alone_ms, ours_ms, to_alone, ops))
+            rows.append((task_name, cell, batch, saved_ms, alone_ms, ours_ms, to_alone, ops, lite_ms, to_lite,
+                         sizes))
             print(rows[-1], flush=True)
     return [
         "| task | cell | batch | SavedModel ms | tf2onnx ONNX ms | rnn-zoo ONNX ms | rnn-zoo / tf2onnx "
-        "| rnn-zoo graph |",
-        "|---|---|---|---|---|---|---|---|",
-        *(f"| {t} | {c} | {b} | {s:.2f} | {a:.3f} | {o:.3f} | {ratio_text(to_a)} | {g} |"
-          for t, c, b, s, a, o, to_a, g in rows),
+        "| rnn-zoo graph | LiteRT ms | rnn-zoo ONNX / LiteRT | model.onnx KB | model.tflite KB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *(f"| {t} | {c} | {b} | {s:.2f} | {a:.3f} | {o:.3f} | {ratio_text(to_a)} | {g} | {lm:.3f} "
+          f"| {ratio_text(to_l)} | {size[0]:.0f} | {size[1]:.0f} |"
+          for t, c, b, s, a, o, to_a, g, lm, to_l, size in rows),
     ]
 
 

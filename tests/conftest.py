@@ -18,3 +18,11 @@ def exports(tmp_path_factory):
     from tests.served import make_exports
 
     return make_exports(tmp_path_factory.mktemp("exports"))
+
+
+@pytest.fixture(scope="session")
+def architecture_exports(tmp_path_factory):
+    """Every task x cell x direction x depth, each exported once in the session when first asked for."""
+    from tests.architectures import ArchitectureExports
+
+    return ArchitectureExports(tmp_path_factory.mktemp("architectures"))

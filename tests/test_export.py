@@ -16,31 +16,29 @@ import pytest
 
 import zoo
 from export import ExportError, export_model, export_run
+from export.fused import Unsupported
 from export.layout import publish, sha256_of, staged_version, versions
+from tests.architectures import MATRIX
 from tests.tiny import OUTPUT_VOCABULARY, TINY, tiny_trained
 from zoo.data import PAD_ID, PAD_VALUE, Vocabulary
 from zoo.decoding import decoder
 from zoo.errors import ZooError
 from zoo.training import TrainConfig, train
 
-MATRIX = [
-    (task, cell, bidirectional, layers)
-    for task, cell, bidirectional, layers in itertools.product(
-        zoo.list_tasks(), zoo.CELLS, (False, True), (1, 2))
-    if not (task == "one_to_many" and bidirectional)  # refused by the builder, see test_builders
-]
-
 
 @pytest.mark.parametrize(("task_name", "cell", "bidirectional", "layers"), MATRIX)
-def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirectional, layers, rng,
-                                                      tmp_path):
-    task, model, contract, source = tiny_trained(
-        task_name, rng, cell=cell, bidirectional=bidirectional, layers=layers)
-    version_dir = export_model(model, task, contract, source, tmp_path, "m")
-    assert version_dir == tmp_path / "m" / "1"
+def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirectional, layers,
+                                                      architecture_exports):
+    exported = architecture_exports.get(task_name, cell, bidirectional, layers)
+    task, version_dir = exported.task, exported.version_dir
+    assert version_dir.name == "1"
     metadata = json.loads((version_dir / "metadata.json").read_text())
     assert metadata["verification"]["passed"]
+    # Keras' answer in TensorFlow, ONNX Runtime, the ONNX reference evaluator and LiteRT.
+    assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference", "litert"}
     assert max(metadata["verification"]["max_abs_diff"].values()) <= 1e-5
+    assert metadata["verification"]["onnx_reference_error"] is None
+    _assert_litert(version_dir, metadata["litert"])
     (model_input,) = metadata["inputs"]
     assert model_input["shape"][0] is None
     if task_name in ("many_to_one", "seq2seq", "tagging"):
@@ -50,6 +48,13 @@ def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirecti
     masked = task_name in ("many_to_one", "seq2seq", "tagging")  # the tasks that read a sequence
     _assert_graph(metadata["onnx_graph"], task, cell, masked)
     _assert_lowest_ir_version(version_dir / "model.onnx")
+
+
+def _assert_litert(version_dir, litert):
+    """model.tflite uses LiteRT's built-in operators only (no Flex or custom ones), with one signature."""
+    assert litert["file"] == "model.tflite" and (version_dir / "model.tflite").is_file()
+    assert "WHILE" in litert["operators"] and not {"CUSTOM", "DELEGATE"} & set(litert["operators"])
+    assert litert["signature_name"] == "serving_default"
 
 
 def _assert_lowest_ir_version(path):
@@ -69,7 +74,8 @@ def _assert_graph(graph, task, cell, masked):
     # one_to_many's only recurrent layers are its decoder's, one step per turn of the decoding loop.
     assert graph["has_scan"] == (cell == "simple_rnn" and task.name != "one_to_many")
     assert graph["right_padding_only"] == masked
-    assert graph["reads_sequence_lens"] == masked == ("runtimes_known_wrong" in graph)
+    # Padding is read from the mask by plain ops, never by sequence_lens, which some runtimes ignore.
+    assert not graph["reads_sequence_lens"] and "runtimes_known_wrong" not in graph
 
 
 def _unmasked_model(cell, bidirectional, layers, return_sequences):
@@ -124,6 +130,24 @@ def test_a_model_the_writer_does_not_know_is_converted_by_tf2onnx(rng, tmp_path)
     graph = json.loads((version_dir / "metadata.json").read_text())["onnx_graph"]
     assert graph["written_by"] == "tf2onnx" and not graph["right_padding_only"]
     _assert_lowest_ir_version(version_dir / "model.onnx")
+
+
+def test_a_model_litert_cannot_express_is_exported_without_model_tflite_and_says_why(rng, tmp_path,
+                                                                                     monkeypatch):
+    import export.artifacts
+
+    reason = "the TFLite converter refused it: 'tf.Erfinv' op is neither a custom op nor a flex op"
+
+    def refuse(*args):
+        raise Unsupported(reason)
+
+    monkeypatch.setattr(export.artifacts, "tflite_model", refuse)
+    task, model, contract, source = tiny_trained("many_to_one", rng)
+    version_dir = export_model(model, task, contract, source, tmp_path, "m")
+    metadata = json.loads((version_dir / "metadata.json").read_text())
+    assert metadata["litert"] == {"file": None, "unsupported": reason}
+    assert not (version_dir / "model.tflite").exists() and "model.tflite" not in metadata["sha256"]
+    assert "litert" not in metadata["verification"]["max_abs_diff"]
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
