@@ -171,7 +171,12 @@ def latency_rows(rng, workdir, predict_repeats):
                 alone_ms, ours_ms, twin_ms, to_twin, to_alone, ops, lite_ms, to_lite, sizes,
             ))
             print(rows[-1], flush=True)
-    for column, against in ((-3, "PyTorch"), (-2, "tf2onnx")):
+    return latency_table(rows)
+
+
+def latency_table(rows):
+    """The rows latency_rows measured (and printed), as a Markdown table."""
+    for column, against in ((10, "PyTorch"), (11, "tf2onnx"), (14, "LiteRT")):
         worst = max(rows, key=lambda row: row[column][1])
         print(f"worst rnn-zoo / {against}: {ratio_text(worst[column])} in {worst[:5]}")
     return [
@@ -223,8 +228,10 @@ def decoding_rows(rng, workdir, repeats):
 def main():
     repeats = int(os.environ.get("REPEATS", "20"))
     rng = np.random.default_rng(0)
+    tables = (("bench-export", latency_rows), ("bench-export-decoding", decoding_rows))
+    only = os.environ.get("TABLE")  # TABLE=bench-export-decoding measures that table alone
     with tempfile.TemporaryDirectory() as workdir:
-        for name, rows in (("bench-export", latency_rows), ("bench-export-decoding", decoding_rows)):
+        for name, rows in (table for table in tables if only in (None, table[0])):
             text = "\n".join(rows(rng, workdir, repeats))
             print(text)
             write_table(name, text)
