@@ -90,8 +90,9 @@ def tflite_model(model, contract, generates):
     except Exception as error:  # the converter raises its own ConverterError, or whatever MLIR raised
         reason = next((line for line in str(error).splitlines() if "error:" in line), str(error))
         raise Unsupported(f"the TFLite converter refused it: {reason.strip()[:300]}") from error
-    # Converted this way (the only one that freezes the weights and keeps the decoding loop's growing
-    # tokens), the model has no signature: it gets the one LiteRT's signature runners read.
+    # Converted from a bare concrete function, the weights are frozen into constants (given a module,
+    # the converter keeps them as resource variables) and the model has no signature: it gets the
+    # one LiteRT's signature runners read, with the SavedModel's names.
     lite = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
     main = lite.subgraphs[0]
     signature = schema.SignatureDefT()
