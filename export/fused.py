@@ -133,6 +133,7 @@ class LayerWriter:
         self.x = model_input.name
         self.padded = None  # float [batch, time], 1 at padded steps, while the tensor is a masked sequence
         self.lengths = None  # int64 [batch], real steps per row, once a recurrent layer needs them
+        self.mask_forms = {}  # the mask in the other shapes layers read, each made once (_mask_form)
         self.misplaced = None  # float [batch, 1], above 0 where a real step follows padding
         self.pad_value = None  # what marks a padded step of the input, where a layer masks it
 
@@ -198,11 +199,24 @@ class LayerWriter:
         self.misplaced = g.op("ReduceMax", [g.op("Mul", [real, padding_before])], axes=[1], keepdims=1)
         return self.lengths
 
-    def _time_major_mask(self, real):
-        """[time, batch, 1]: the padded steps as float 1 (real=False), or the real steps as bool."""
-        g = self.g
-        steps = g.op("Unsqueeze", [g.op("Transpose", [self.padded], perm=[1, 0]), g.ints([2])])
-        return g.op("Equal", [steps, g.const(0.0)]) if real else steps
+    def _mask_form(self, form):
+        """The mask in one of the shapes the recurrent layers read, made once for all of them (every
+        node here runs on each call):
+        "padded": float [time, batch, 1], 1 at padded steps; "real": bool [time, batch, 1], true at
+        real steps; "last_step": int64 [batch], each row's last real step (0 for a row with none).
+        A form first made inside an If branch is unknown outside it: _simple_rnn makes the ones its
+        branches read before them.
+        """
+        if form not in self.mask_forms:
+            g = self.g
+            if form == "padded":
+                made = g.op("Unsqueeze", [g.op("Transpose", [self.padded], perm=[1, 0]), g.ints([2])])
+            elif form == "real":
+                made = g.op("Equal", [self._mask_form("padded"), g.const(0.0)])
+            else:
+                made = g.op("Max", [g.op("Sub", [self._lengths(), g.ints(1)]), g.ints(0)])
+            self.mask_forms[form] = made
+        return self.mask_forms[form]
 
     def _to_rank(self, tensor, rank):
         """A [batch, n] tensor with 1s appended to its shape up to `rank`, to broadcast at that rank."""
@@ -229,8 +243,9 @@ class LayerWriter:
         a rank-3 If output that a wider Dense takes as zeros and garbage, silently.
         """
         g = self.g
-        if self.padded is not None:
-            self._lengths()  # made (and cached) outside the branches, which both read it
+        if self.padded is not None:  # made (and cached) outside the branches, which both read them
+            for form in ("real", "last_step"):
+                self._mask_form(form)
         width = directions[0].cell.units * len(directions)
 
         def branch(build):
@@ -305,7 +320,7 @@ class LayerWriter:
             steps = runs[0][0]  # padded steps already carry the last real output, as in Keras
         else:  # Keras' Bidirectional answers zeros at padded steps
             backward = reversed_rows([runs[1][0], lengths])
-            steps = g.op("Where", [self._time_major_mask(real=True),
+            steps = g.op("Where", [self._mask_form("real"),
                                    g.op("Concat", [runs[0][0], backward], axis=-1), g.const(0.0)])
         return [steps, *states]
 
@@ -318,7 +333,7 @@ class LayerWriter:
         g = self.g
         holds = not isinstance(layer, keras.layers.SimpleRNN)
         if holds:
-            time_major = g.op("Concat", [time_major, self._time_major_mask(real=False)], axis=-1)
+            time_major = g.op("Concat", [time_major, self._mask_form("padded")], axis=-1)
         every_step, *finals = self.recurrent_node([layer], time_major, hold_column=holds,
                                                   outputs=3 if isinstance(layer, keras.layers.LSTM) else 2)
         steps = g.op("Squeeze", [every_step, g.ints([1])])  # [time, batch, units]
@@ -327,13 +342,13 @@ class LayerWriter:
         if isinstance(layer, keras.layers.GRU):
             return steps, finals  # a held GRU's outputs and state stop at the last real step
         # An LSTM holds its cell state but not its output, SimpleRNN neither: take h at the last real step.
-        last_step = g.op("Max", [g.op("Sub", [self.lengths, g.ints(1)]), g.ints(0)])
-        index = g.op("Expand", [g.op("Unsqueeze", [last_step, g.ints([0, 2])]), final_shape])
+        last_step = g.op("Unsqueeze", [self._mask_form("last_step"), g.ints([0, 2])])
+        index = g.op("Expand", [last_step, final_shape])
         last = g.op("Squeeze", [g.op("GatherElements", [steps, index], axis=0), g.ints([0])])
         if not holds:  # a row with no real step: SimpleRNN's state stays the zeros it started from
             has_real_steps = g.op("Greater", [g.op("Unsqueeze", [self.lengths, g.ints([1])]), g.ints(0)])
             last = g.op("Where", [has_real_steps, last, g.const(0.0)])
-        steps = g.op("Where", [self._time_major_mask(real=True), steps, last])
+        steps = g.op("Where", [self._mask_form("real"), steps, last])
         return steps, [last, *finals[1:]]
 
     def _scan(self, directions, return_sequences, return_state):
@@ -353,7 +368,7 @@ class LayerWriter:
             bias = bias[:units] + bias[units:]
             projected = g.op("Add", [g.op("MatMul", [time_major, g.const(kernel.T)]), g.const(bias)])
             body = _simple_rnn_step(recurrent.T, self.padded is not None, zero_padded_outputs)
-            scanned = [projected] + ([self._time_major_mask(real=True)] if self.padded is not None else [])
+            scanned = [projected] + ([self._mask_form("real")] if self.padded is not None else [])
             if layer.go_backwards:  # reversed here: onnx.reference's Scan runs forward only
                 scanned = [self._reversed_in_time(tensor) for tensor in scanned]
             final, steps = g.op("Scan", [initial, *scanned], outputs=2, body=body,
