@@ -14,7 +14,7 @@ import tf2onnx
 from export.fused import Unsupported, fused_onnx
 from export.fused_decoder import greedy_decoder_onnx
 from export.layout import publish, sha256_of, staged_version
-from export.litert import tflite_model
+from export.litert import SIGNATURE_NAME, tflite_model
 from export.serving import describe_signature, serving_function
 from export.text import text_endpoints
 from export.verify import example_batches, verify, verify_text
@@ -95,7 +95,7 @@ def _litert(model, contract, generates, path):
     path.write_bytes(flatbuffer)
     return {
         "file": path.name,
-        "signature_name": "serving_default",
+        "signature_name": SIGNATURE_NAME,
         "takes": "token ids or numbers, as id_inputs says; batch and length resizable",
         "operators": operators,
     }

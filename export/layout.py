@@ -32,7 +32,8 @@ def versions(model_root):
     root = Path(model_root)
     if not root.is_dir():
         return []
-    return sorted(version_of(p.name) for p in root.iterdir() if p.is_dir() and version_of(p.name) is not None)
+    numbers = (version_of(p.name) for p in root.iterdir() if p.is_dir())
+    return sorted(number for number in numbers if number is not None)
 
 
 def sha256_of(path):

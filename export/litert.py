@@ -21,6 +21,8 @@ from tensorflow.lite.tools import flatbuffer_utils
 from export.fused import Unsupported
 from export.serving import serving_function
 
+SIGNATURE_NAME = "serving_default"  # the one signature model.tflite has, named as the SavedModel's
+
 
 def _rnn(step_function, inputs, initial_states, go_backwards=False, mask=None, constants=None, unroll=False,
          input_length=None, time_major=False, zero_output_for_mask=False, return_all_outputs=True):
@@ -77,7 +79,7 @@ def tflite_model(model, contract, generates):
     """(flatbuffer bytes, the LiteRT operators it uses) for the model's serving function
     (export.serving, traced afresh here: a function traced before keeps Keras' own loop).
 
-    The model has one signature, serving_default, with the function's input and output names.
+    The model has one signature, SIGNATURE_NAME, with the function's input and output names.
     Raises Unsupported with the converter's reason when LiteRT's built-in operators cannot express it.
     """
     with _builtin_loops():
@@ -96,7 +98,7 @@ def tflite_model(model, contract, generates):
     lite = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
     main = lite.subgraphs[0]
     signature = schema.SignatureDefT()
-    signature.signatureKey, signature.subgraphIndex = "serving_default", 0
+    signature.signatureKey, signature.subgraphIndex = SIGNATURE_NAME, 0
     signature.inputs = [_tensor_map(spec.name, index)
                         for spec, index in zip(function.input_signature, main.inputs)]
     # Outputs in the order tf.nest flattens the function's dict: sorted by name.
@@ -119,4 +121,4 @@ def runner(model_path, threads=None):
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
-    return interpreter.get_signature_runner("serving_default")
+    return interpreter.get_signature_runner(SIGNATURE_NAME)
