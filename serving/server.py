@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from serving import tfserving, v2
-from serving.connections import DEFAULT_REQUEST_TIMEOUT, guarded_protocol
+from serving.connections import DEFAULT_MAX_HEADER_BYTES, DEFAULT_REQUEST_TIMEOUT, guarded_protocol
 from serving.errors import STATUS, CatchAll, TooLarge, UnsupportedEncoding, answer, handle, status_of
 from serving.openapi import operation
 from serving.repository import ExportRepository
@@ -34,7 +34,6 @@ try:
     _LIBC = ctypes.CDLL("libc.so.6")
 except OSError:  # not glibc: nothing to trim
     _LIBC = None
-MAX_HEADER_BYTES = 64 << 10
 IDLE_SECONDS = 65  # KServe's keep-alive: longer than the 60 s of most load balancers in front
 # KServe's routes that serving.tfserving and serving.v2 answer instead, or that are off.
 REPLACED = {"/v1/models/{model_name}", "/v1/models/{model_name}:predict", "/v1/models/{model_name}:explain",
@@ -204,7 +203,7 @@ def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all
     rest = _RESTServer(routers, FASTAPI_APP_IMPORT_STRING, server.dataplane,
                        server.model_repository_extension, port, timeout_keep_alive=IDLE_SECONDS)
     rest.config.host = host  # KServe binds 0.0.0.0; a model server should not be public by surprise
-    rest.config.http = guarded_protocol(MAX_HEADER_BYTES, request_timeout)
+    rest.config.http = guarded_protocol(DEFAULT_MAX_HEADER_BYTES, request_timeout)
     names = ", ".join(repository.model_names()) or "nothing yet"
     logger.info("Serving %s from %s with %s on http://%s:%d", names, export_dir, runtime, host, port)
     rest.run()
