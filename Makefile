@@ -15,6 +15,8 @@ TRAIN_ARGS := $(DATA_ARGS) $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--
 	$(if $(SEED),--seed $(SEED)) $(if $(RUN_DIR),--run-dir $(RUN_DIR)) \
 	$(if $(MAX_LEN),--max-len $(MAX_LEN)) $(if $(LEARNING_RATE),--learning-rate $(LEARNING_RATE)) \
 	$(if $(PATIENCE),--patience $(PATIENCE)) $(if $(LIMIT),--limit $(LIMIT)) \
+	$(if $(READOUT),--readout $(READOUT)) $(if $(CHUNK),--chunk $(CHUNK)) \
+	$(if $(SCHEDULE),--schedule $(SCHEDULE)) $(if $(CLIPNORM),--clipnorm $(CLIPNORM)) \
 	$(foreach option,$(OPTIONS),--option $(option))
 
 # Tuning: any of CELL, BIDIRECTIONAL (0/1), LAYERS, UNITS, DROPOUT, LEARNING_RATE fixes that value.
@@ -40,7 +42,7 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(MAX_BODY_MB),--max-body-mb $(MAX_BODY_MB)) $(if $(MAX_ELEMENTS),--max-elements $(MAX_ELEMENTS)) \
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
-.PHONY: setup tasks train tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
+.PHONY: setup tasks presets train tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
 	bench-export bench-tune bench-serve bench-results bench-data
 
 setup:
@@ -51,8 +53,12 @@ setup:
 tasks:
 	$(ZOO) tasks
 
+presets:
+	$(ZOO) presets
+
+# PRESET=<name> trains a preset (rnn-zoo presets); settings given beside it win.
 train:
-	$(ZOO) train --task $(TASK) $(TRAIN_ARGS)
+	$(ZOO) train $(if $(PRESET),--preset $(PRESET),--task $(TASK)) $(TRAIN_ARGS)
 
 tune:
 	$(ZOO) tune --task $(TASK) $(TUNE_ARGS)

@@ -18,6 +18,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from zoo.layers import ChunkSteps
+
 ONNX_OPS = {"SimpleRNN": "RNN", "GRU": "GRU", "LSTM": "LSTM"}
 # A SimpleRNN runs as a fused RNN node while batch x units is at most this, as a Scan above it.
 SIMPLE_RNN_FUSED_UP_TO = 256
@@ -170,6 +172,10 @@ class LayerWriter:
             elif layer.activation is not keras.activations.linear:
                 raise Unsupported(f"{layer.name}: activation {layer.activation.__name__}")
             self.x = x
+        elif isinstance(layer, ChunkSteps):
+            self._chunk(layer.size, layer_inputs(layer)[0].shape[-1])
+        elif isinstance(layer, keras.layers.GlobalAveragePooling1D):
+            self._mean_over_steps()
         elif isinstance(layer, keras.layers.Bidirectional):
             if layer.merge_mode != "concat":
                 raise Unsupported(f"{layer.name}: merge mode {layer.merge_mode}")
@@ -183,6 +189,34 @@ class LayerWriter:
             raise Unsupported(f"layer {type(layer).__name__}")
         return [self.x]
 
+    def _chunk(self, size, features):
+        """ChunkSteps: padded steps zeroed, time filled up to a multiple of `size` with zeros, then
+        [batch, time / size, size * features]; a new step is padding where its first step was."""
+        g = self.g
+        if self.padded is not None:
+            self._lengths()  # the right-padding check, on the steps as they came in
+            padded_steps = g.op("Cast", [g.op("Unsqueeze", [self.padded, g.ints([2])])], to=TensorProto.BOOL)
+            self.x = g.op("Where", [padded_steps, g.const(0.0), self.x])
+            self.padded = g.op("Slice", [self.padded, g.ints([0]), g.ints([np.iinfo(np.int64).max]),
+                                         g.ints([1]), g.ints([size])])
+            self.lengths, self.mask_forms = None, {}
+        steps = g.op("Shape", [self.x], start=1, end=2)
+        fill = g.op("Mod", [g.op("Sub", [g.ints([size]), g.op("Mod", [steps, g.ints([size])])]), g.ints([size])])
+        pads = g.op("Concat", [g.ints([0, 0, 0, 0]), fill, g.ints([0])], axis=0)  # begins, then ends
+        self.x = g.op("Reshape", [g.op("Pad", [self.x, pads]), g.ints([0, -1, size * features])])
+
+    def _mean_over_steps(self):
+        """GlobalAveragePooling1D: the mean over the real steps (Keras divides by their count)."""
+        g = self.g
+        if self.padded is None:
+            self.x = g.op("ReduceMean", [self.x], axes=[1], keepdims=0)
+            return
+        real = g.op("Sub", [g.const(1.0), self.padded])
+        total = g.op("ReduceSum", [g.op("Mul", [self.x, g.op("Unsqueeze", [real, g.ints([2])])]), g.ints([1])],
+                     keepdims=0)
+        self.x = g.op("Div", [total, g.op("ReduceSum", [real, g.ints([1])], keepdims=1)])
+        self.padded = None
+
     def _lengths(self):
         """The mask as real steps per row (int64 [batch]), and the check that it is right padding.
 
@@ -194,6 +228,8 @@ class LayerWriter:
         real = g.op("Sub", [g.const(1.0), self.padded])
         real_count = g.op("ReduceSum", [real, g.ints([1])], keepdims=0)
         self.lengths = g.op("Cast", [real_count], to=TensorProto.INT64)
+        if self.misplaced is not None:  # checked on the steps before ChunkSteps made them wider
+            return self.lengths
         # Padding seen so far, at each step: a real step after any padding breaks right padding.
         padding_before = g.op("CumSum", [self.padded, g.const(1, dtype=np.int64)])
         self.misplaced = g.op("ReduceMax", [g.op("Mul", [real, padding_before])], axes=[1], keepdims=1)

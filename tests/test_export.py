@@ -50,6 +50,24 @@ def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirecti
     _assert_lowest_ir_version(version_dir / "model.onnx")
 
 
+@pytest.mark.parametrize(("task_name", "cell", "bidirectional", "readout", "chunk"), [
+    ("many_to_one", "gru", True, "mean", 3),  # a chunk filled up with zeros: 7 steps in chunks of 3
+    ("many_to_one", "lstm", False, "mean", 0),
+    ("many_to_one", "simple_rnn", True, "last", 2),
+    ("one_to_one", "gru", False, "last", 2),  # 3 features read as 2 steps
+])
+def test_readouts_and_chunks_export_fused_and_match_keras(task_name, cell, bidirectional, readout, chunk,
+                                                          rng, tmp_path):
+    architecture = {"readout": readout} if task_name == "many_to_one" else {}
+    task, model, contract, source = tiny_trained(task_name, rng, cell=cell, bidirectional=bidirectional,
+                                                 chunk=chunk, **architecture)
+    metadata = json.loads((export_model(model, task, contract, source, tmp_path, "m") / "metadata.json")
+                          .read_text())
+    assert metadata["onnx_graph"]["written_by"] == "rnn-zoo"  # fused, not tf2onnx's Loop
+    assert max(metadata["verification"]["max_abs_diff"].values()) <= 1e-5
+    assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference", "litert"}
+
+
 def _assert_litert(version_dir, litert):
     """model.tflite uses LiteRT's built-in operators only (no Flex or custom ones), with one signature."""
     assert litert["file"] == "model.tflite" and (version_dir / "model.tflite").is_file()

@@ -14,6 +14,8 @@ from zoo.registry import get_task, loss_and_metrics
 
 MAX_LAYERS = 4
 SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate")
+# Not searched: every trial takes the value given (the task's default when tuning from the CLI).
+CARRIED = ("readout", "chunk")
 
 
 def objective(task, spec):
@@ -30,7 +32,7 @@ class TaskHyperModel(keras_tuner.HyperModel):
 
     task_name: a zoo task; spec: the DataSpec of the data searched on;
     fixed: values the search must not vary, e.g. {"cell": "gru", "layers": 2}
-    ("units" fixes every layer's size).
+    ("units" fixes every layer's size); readout and chunk, never searched, may be given here too.
     """
 
     def __init__(self, task_name, spec, fixed=None, **kwargs):
@@ -38,16 +40,16 @@ class TaskHyperModel(keras_tuner.HyperModel):
         self.task = get_task(task_name)
         self.spec = spec
         self.fixed = dict(fixed or {})
-        unknown = set(self.fixed) - set(SEARCHABLE)
+        unknown = set(self.fixed) - set(SEARCHABLE) - set(CARRIED)
         if unknown:
             raise ZooError(f"Cannot fix {', '.join(sorted(unknown))}; "
-                             f"fixable: {', '.join(SEARCHABLE)}.")
+                             f"fixable: {', '.join(SEARCHABLE + CARRIED)}.")
         if self.task.name == "one_to_many":
             if self.fixed.get("bidirectional"):
                 raise ZooError("one_to_many cannot be bidirectional.")
             self.fixed["bidirectional"] = False
         # Checks fixed values early, with the same messages as a training run.
-        Architecture(**{k: v for k, v in self.fixed.items() if k != "learning_rate"})
+        Architecture(**{k: v for k, v in self.fixed.items() if k != "learning_rate"}).check_for(self.task)
 
     def _choose(self, hp, name, declare):
         """The fixed value, declared as such so it shows in the search space, or a searched one."""
@@ -70,6 +72,7 @@ class TaskHyperModel(keras_tuner.HyperModel):
             layers=layers,
             units=tuple(units),
             dropout=self._choose(hp, "dropout", lambda: hp.Float("dropout", 0.0, 0.5, step=0.1)),
+            **{name: self.fixed[name] for name in CARRIED if name in self.fixed},
         )
 
     def build(self, hp):

@@ -16,7 +16,7 @@ import keras
 import keras_tuner
 
 from tuning import distributed
-from tuning.hypermodels import MAX_LAYERS, TaskHyperModel, objective
+from tuning.hypermodels import CARRIED, MAX_LAYERS, TaskHyperModel, objective
 from zoo.architecture import require_positive_int
 from zoo.decoding import ValidationExactMatch
 from zoo.errors import ZooError
@@ -157,7 +157,8 @@ def tune(config, verbose="auto"):
         distributed.run_local(config, config.workers)
         return Path(config.tune_dir) / project_name(task, dataset)
     data = load_data(run_config)
-    hypermodel = TaskHyperModel(task.name, data.spec, config.fixed)
+    carried = {name: getattr(run_config, name) for name in CARRIED}  # the task's readout and chunk
+    hypermodel = TaskHyperModel(task.name, data.spec, {**carried, **config.fixed})
     keras.utils.set_random_seed(config.seed)
     tuner = build_tuner(config, hypermodel, task, dataset, data.spec)
     project_dir = Path(tuner.project_dir)
@@ -187,6 +188,7 @@ def _retrain(config, dataset, batch_size, architecture, learning_rate, run_dir, 
     best_config = TrainConfig(
         task=config.task, dataset=dataset, cell=architecture.cell, bidirectional=architecture.bidirectional,
         layers=architecture.layers, units=list(architecture.layer_units), dropout=architecture.dropout,
+        readout=architecture.readout, chunk=architecture.chunk,
         learning_rate=learning_rate, epochs=config.epochs, batch_size=batch_size,
         patience=config.patience, seed=config.seed, max_len=config.max_len, limit=config.limit,
         options=config.options, data=config.data, val_data=config.val_data, test_data=config.test_data,

@@ -4,6 +4,7 @@
     >>> zoo.list_tasks()
     ['one_to_one', 'one_to_many', 'many_to_one', 'seq2seq', 'tagging']
     >>> model = zoo.get_task("tagging").build_model(spec, cell="gru", bidirectional=True)
+    >>> model = zoo.from_preset("gun_point_bigru")  # a tuned architecture, untrained
 """
 
 import importlib
@@ -14,6 +15,10 @@ _PUBLIC = {
     "Task": "zoo.registry",
     "get_task": "zoo.registry",
     "list_tasks": "zoo.registry",
+    "Preset": "zoo.presets",
+    "from_preset": "zoo.presets",
+    "get_preset": "zoo.presets",
+    "list_presets": "zoo.presets",
 }
 __all__ = list(_PUBLIC)
 

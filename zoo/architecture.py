@@ -18,15 +18,31 @@ def require_positive_int(name, value):
         raise ZooError(f"{name} must be a positive integer, got {value!r}.")
 
 
+# How a many_to_one model turns the top layer's steps into one answer: the last real step's state,
+# or the average over the real steps (which lets every step's gradient reach the output directly).
+READOUTS = ("last", "mean")
+# The fields below `dropout` are read only by the tasks that list them in Task.architecture_options.
+OPTIONAL_FIELDS = ("readout", "chunk")
+
+
 @dataclass(frozen=True)
 class Architecture:
-    """units: one hidden size for every layer, or one per layer (bottom first)."""
+    """units: one hidden size for every layer, or one per layer (bottom first).
+
+    readout: "last" or "mean" (many_to_one).
+    chunk: how much of the input one recurrent step reads. For a sequence, that many consecutive
+        steps side by side (a series of 150 steps becomes 15 steps of 10: fewer, wider steps that
+        the gradient crosses more easily); for a vector, that many features (64 pixels become 8
+        steps of 8, the image's rows). 0: one step per step, or the whole vector in one step.
+    """
 
     cell: str = "lstm"
     bidirectional: bool = False
     layers: int = 1
     units: int | tuple = 64
     dropout: float = 0.0
+    readout: str = "last"
+    chunk: int = 0
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -43,6 +59,19 @@ class Architecture:
             require_positive_int("units", self.units)
         if not 0.0 <= self.dropout < 1.0:
             raise ZooError(f"dropout must be in [0, 1), got {self.dropout!r}.")
+        if self.readout not in READOUTS:
+            raise ZooError(f"Unknown readout {self.readout!r}; choose one of {', '.join(READOUTS)}.")
+        if self.chunk != 0:
+            require_positive_int("chunk", self.chunk)
+
+    def check_for(self, task):
+        """Refuses a setting that `task`'s builder does not read (Task.architecture_options)."""
+        for name in OPTIONAL_FIELDS:
+            if name not in task.architecture_options and getattr(self, name) != DEFAULTS[name]:
+                takes = ", ".join(task.architecture_options) or "none of them"
+                raise ZooError(f"Task {task.name!r} takes no {name} (got {getattr(self, name)!r}); "
+                               f"of {', '.join(OPTIONAL_FIELDS)} it takes {takes}.")
+        return self
 
     @property
     def layer_units(self):
@@ -53,6 +82,10 @@ class Architecture:
     def state_count(self):
         """How many state tensors one direction of the cell carries (LSTM has h and c)."""
         return 2 if self.cell == "lstm" else 1
+
+
+# Every field's default: a TrainConfig that leaves a field out gets the task's default, else this.
+DEFAULTS = {name: spec.default for name, spec in Architecture.__dataclass_fields__.items()}
 
 
 def recurrent_layer(arch, units, name, return_sequences, return_state=False):

@@ -1,4 +1,5 @@
-"""The `rnn-zoo` command: `tasks`, `train --task ...`, `tune --task ...`, `export --run-dir ...`, `serve`."""
+"""The `rnn-zoo` command: `tasks`, `presets`, `train --task ... | --preset ...`, `tune --task ...`,
+`export --run-dir ...`, `serve`."""
 
 import os
 
@@ -46,24 +47,34 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("tasks", help="list the tasks, their shapes, data sets, losses and metrics")
 
+    commands.add_parser("presets", help="list the presets (tuned models per data set) and their test figures")
+
     train = commands.add_parser("train", help="train a task's model into a run directory")
-    train.add_argument("--task", required=True)
+    train.add_argument("--task", help="the task (or --preset)")
+    train.add_argument("--preset", help="a preset's architecture and settings (rnn-zoo presets); any "
+                       "setting given beside it wins, and --data trains it on your file")
     train.add_argument("--dataset", help="default: the task's default data set (with --data: a name "
                        "for the run, default the file's)")
     _data_arguments(train)
     # Spelled out, not read from zoo.CELLS: importing zoo loads TensorFlow, which `serve` does without.
-    train.add_argument("--cell", default="lstm", help="simple_rnn, lstm or gru")
-    train.add_argument("--bidirectional", action="store_true")
-    train.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
-    train.add_argument("--units", type=_units, default=64,
-                       help="hidden size of every layer (64), or of each layer (128,64)")
-    train.add_argument("--dropout", type=float, default=0.0)
+    # Defaults are TrainConfig's (lstm, 1 layer, 64 units), or the preset's: None here means not given.
+    train.add_argument("--cell", help="simple_rnn, lstm or gru (default lstm)")
+    train.add_argument("--bidirectional", action="store_true", default=None)
+    train.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
+    train.add_argument("--units", type=_units, help="hidden size of every layer (default 64), or of each "
+                       "layer (128,64)")
+    train.add_argument("--dropout", type=float)
+    train.add_argument("--readout", help="many_to_one: last (the last real step) or mean (over the real steps)")
+    train.add_argument("--chunk", type=int, help="steps (or a vector's features) one recurrent step reads")
+    train.add_argument("--schedule", help="constant (early stopping, best epoch kept) or cosine "
+                       "(every epoch runs, the rate decays to 0)")
+    train.add_argument("--clipnorm", type=float, help="clip each update's gradient norm to this")
     train.add_argument("--epochs", type=int, help="at most this many; early stopping may end sooner")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--patience", type=int, help="epochs without a better validation loss "
                        "before early stopping")
-    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--seed", type=int, help="default 42")
     train.add_argument("--max-len", type=int, help="cut longer sequences (the run says how many)")
     train.add_argument("--limit", type=int, help="keep only the first N examples of each split")
     train.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
@@ -173,22 +184,50 @@ def _print_tasks():
         extensions = sorted({extension for f in task.formats for extension in f.extensions})
         rows.append((name, task.shape, task.default_dataset, " | ".join(losses), " | ".join(metrics),
                      ", ".join(task.datasets), " ".join(extensions)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    _print_table(rows)
 
 
 def _train(args):
+    from zoo.errors import ZooError
+    from zoo.presets import get_preset
     from zoo.training import TrainConfig, train
 
-    config = TrainConfig(
-        task=args.task, dataset=args.dataset, cell=args.cell, bidirectional=args.bidirectional,
-        layers=args.layers, units=args.units, dropout=args.dropout, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
-        seed=args.seed, max_len=args.max_len, limit=args.limit, options=dict(args.option),
-        data=args.data, val_data=args.val_data, test_data=args.test_data,
-    )
+    given = {name: getattr(args, name) for name in (
+        "dataset", "cell", "bidirectional", "layers", "units", "dropout", "readout", "chunk", "schedule",
+        "clipnorm", "epochs", "batch_size", "learning_rate", "patience", "seed", "max_len", "limit",
+        "data", "val_data", "test_data") if getattr(args, name) is not None}
+    if args.option:
+        given["options"] = dict(args.option)
+    if args.preset is None:
+        if args.task is None:
+            raise ZooError("train needs --task (TASK=) or --preset (PRESET=); rnn-zoo presets lists them.")
+        config = TrainConfig(task=args.task, **given)
+    else:
+        preset = get_preset(args.preset)
+        if args.task not in (None, preset.task):
+            raise ZooError(f"Preset {preset.name!r} is for task {preset.task!r}, not {args.task!r}.")
+        config = preset.config(**given)
     train(config, run_dir=args.run_dir)
+
+
+def _print_presets():
+    from zoo.presets import get_preset, list_presets, recorded_results
+
+    results = recorded_results()
+    header = ("preset", "task", "data set", "model; training", "test (mean over seeds)", "baseline")
+    rows = [header]
+    for name in list_presets():
+        preset, figures = get_preset(name), results.get(name, {})
+        rows.append((name, preset.task, preset.dataset, preset.describe(), figures.get("test", "not yet measured"),
+                     figures.get("baseline", "")))
+    _print_table(rows)
+    print("Train one: make train PRESET=<name> [DATA=<your file>]. Figures: RESULTS.md (make bench-results).")
+
+
+def _print_table(rows):
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def _import_tensorflow_quietly():
@@ -238,6 +277,8 @@ def _run(args):
         _import_tensorflow_quietly()
     if args.command == "tasks":
         _print_tasks()
+    elif args.command == "presets":
+        _print_presets()
     elif args.command == "train":
         _train(args)
     elif args.command == "tune":

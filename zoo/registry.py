@@ -23,6 +23,9 @@ class Task:
     generates: the model is trained with teacher forcing ([source, decoder_input] -> next token)
         and generates by greedy decoding (zoo.decoding)
     formats: the zoo.files.FileFormat of each kind of file the task reads (the user's own data)
+    architecture_options: the Architecture fields beyond cell, direction, depth, width and dropout
+        that the builder reads (zoo.architecture.OPTIONAL_FIELDS)
+    presets: the task's zoo.presets.Preset entries, one per bundled data set
     """
 
     name: str
@@ -36,6 +39,8 @@ class Task:
     dataset_defaults: dict = field(default_factory=dict)
     generates: bool = False
     formats: tuple = ()
+    architecture_options: tuple = ()
+    presets: tuple = ()
 
     def check_dataset(self, name):
         if name not in self.datasets:
@@ -80,7 +85,7 @@ class Task:
         return loaded.head(limit) if limit else loaded
 
     def build_model(self, spec, **architecture):
-        return self.build(spec, Architecture(**architecture))
+        return self.build(spec, Architecture(**architecture).check_for(self))
 
 
 def register(task):

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.architecture import DEFAULTS as ARCHITECTURE_FIELD_DEFAULTS
 from zoo.architecture import Architecture, require_positive_int
 from zoo.data import EXAMPLES
 from zoo.decoding import decoding_metrics
@@ -32,6 +33,12 @@ from zoo.errors import ZooError
 from zoo.registry import get_task, loss_and_metrics
 
 RUNS_ROOT = Path("runs")
+SCHEDULES = ("constant", "cosine")
+# What a run takes when neither the config nor the task's defaults say (the units given as config.json
+# keeps them).
+ARCHITECTURE_DEFAULTS = {name: list(value) if isinstance(value, tuple) else value
+                         for name, value in ARCHITECTURE_FIELD_DEFAULTS.items()}
+TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0}
 
 
 @dataclass(frozen=True)
@@ -44,15 +51,26 @@ class TrainConfig:
     data: str | None = None
     val_data: str | None = None
     test_data: str | None = None
-    cell: str = "lstm"
-    bidirectional: bool = False
-    layers: int = 1
-    units: int | list = 64
-    dropout: float = 0.0
+    # The architecture (zoo.architecture.Architecture); left out (None), the task's default, else
+    # Architecture's own.
+    cell: str | None = None
+    bidirectional: bool | None = None
+    layers: int | None = None
+    units: int | list | None = None
+    dropout: float | None = None
+    readout: str | None = None
+    chunk: int | None = None
+    # Training: left out, the data set's default, else the task's (Task.training_defaults).
     epochs: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
     patience: int | None = None
+    # "constant": Adam at learning_rate, early stopping on the validation loss (patience), the best
+    # epoch's weights kept. "cosine": the rate decays to 0 over every epoch, which all run; the last
+    # epoch's weights are kept (a validation split of 10 series is too small to pick an epoch by).
+    schedule: str | None = None
+    clipnorm: float | None = None  # each update's gradient norm is clipped to this (0: not clipped)
+    preset: str | None = None  # the zoo.presets entry these settings came from, for the record
     seed: int = 42
     max_len: int | None = None
     limit: int | None = None
@@ -66,7 +84,9 @@ class TrainConfig:
 
     @property
     def architecture(self):
-        return Architecture(self.cell, self.bidirectional, self.layers, self.units, self.dropout)
+        """The Architecture these settings give (Architecture's defaults for the ones left out)."""
+        given = {name: getattr(self, name) for name in ARCHITECTURE_DEFAULTS if getattr(self, name) is not None}
+        return Architecture(**given).check_for(get_task(self.task))
 
     def resolved(self):
         """The config with the data set and training settings the user left out filled in."""
@@ -79,8 +99,10 @@ class TrainConfig:
         else:
             dataset = task.check_dataset(self.dataset or task.default_dataset)
             defaults = task.training_defaults(dataset)
+        defaults = {**ARCHITECTURE_DEFAULTS, **TRAINING_DEFAULTS, **defaults}
         filled = {name: defaults[name] if getattr(self, name) is None else getattr(self, name)
-                  for name in ("epochs", "batch_size", "learning_rate", "patience")}
+                  for name in (*ARCHITECTURE_DEFAULTS, "epochs", "batch_size", "learning_rate", "patience",
+                               "schedule", "clipnorm")}
         config = replace(self, dataset=dataset, **filled)
         for name in ("epochs", "batch_size", "patience"):
             require_positive_int(name, getattr(config, name))
@@ -89,9 +111,13 @@ class TrainConfig:
                 require_positive_int(name, getattr(config, name))
         if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
             raise ZooError(f"seed must be a non-negative integer, got {config.seed!r}.")
-        if not (isinstance(config.learning_rate, int | float) and math.isfinite(config.learning_rate)
-                and config.learning_rate > 0):
-            raise ZooError(f"learning_rate must be a positive finite number, got {config.learning_rate!r}.")
+        for name in ("learning_rate", "clipnorm"):
+            value = getattr(config, name)
+            if not (value == 0 and name == "clipnorm" or isinstance(value, int | float)
+                    and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+                raise ZooError(f"{name} must be a positive finite number, got {value!r}.")
+        if config.schedule not in SCHEDULES:
+            raise ZooError(f"Unknown schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
         return config
 
 
@@ -287,11 +313,27 @@ def write_examples(path, data, generates):
         np.savez(f, **arrays)
 
 
+def compile_model(model, config, kind, train_size):
+    """Compiles with the run's loss and metrics and Adam as `config` sets it (rate, schedule, clipping).
+
+    config: a resolved TrainConfig; train_size: training examples, to count the cosine schedule's steps.
+    """
+    rate = config.learning_rate
+    if config.schedule == "cosine":
+        steps = config.epochs * math.ceil(train_size / config.batch_size)
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
+    loss, metrics = loss_and_metrics(kind)
+    model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=config.clipnorm or None), loss=loss,
+                  metrics=metrics)
+    return model
+
+
 def _fit(model, data, config, run_dir, callbacks, verbose):
     """Fits from the backup (if any), saves model.keras atomically and returns the fit's seconds."""
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
-    loss, metrics = loss_and_metrics(data.spec.kind)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
+    compile_model(model, config, data.spec.kind, len(data.y_train))
+    stopping = [] if config.schedule == "cosine" else [
+        keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True)]
     started = time.perf_counter()
     model.fit(
         data.x_train, data.y_train,
@@ -300,7 +342,7 @@ def _fit(model, data, config, run_dir, callbacks, verbose):
         batch_size=config.batch_size,
         callbacks=[
             ResumableBackup(backup_dir, history_csv),
-            keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
+            *stopping,
             keras.callbacks.CSVLogger(str(history_csv), append=True),
             keras.callbacks.TensorBoard(str(run_dir / "logs")),
             *callbacks,

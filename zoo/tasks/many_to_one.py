@@ -12,6 +12,7 @@ from zoo.data import EXAMPLES, PAD_VALUE, Dataset, DataSpec, Vocabulary, continu
 from zoo.errors import DataFileError, ZooError
 from zoo.files.series import read_arff, read_npz, read_ts
 from zoo.files.tables import read_table
+from zoo.layers import ChunkSteps
 from zoo.model_io import prediction_head, sequence_input
 from zoo.registry import Task, register
 from zoo.text import tokenize_splits
@@ -19,7 +20,11 @@ from zoo.text import tokenize_splits
 
 def build(spec, arch):
     inputs, x = sequence_input(spec, arch.layer_units[0], name="sequence")
-    x = recurrent_stack(x, arch, return_sequences=False)
+    if arch.chunk:
+        x = ChunkSteps(arch.chunk, name="chunk_steps")(x)
+    x = recurrent_stack(x, arch, return_sequences=arch.readout == "mean")
+    if arch.readout == "mean":  # over the real steps only: the layer reads the mask
+        x = keras.layers.GlobalAveragePooling1D(name="mean_over_steps")(x)
     outputs = prediction_head(x, spec, "label" if spec.kind == "classification" else "value")
     return keras.Model(inputs, outputs, name="many_to_one")
 
@@ -254,6 +259,7 @@ TASK = register(
             "imdb_reviews": load_imdb_reviews,
         },
         default_dataset="gun_point",
+        architecture_options=("readout", "chunk"),
         regression_datasets=("sunspots", "adding"),
         formats=(
             files.FileFormat("UCR/UEA time series", (".ts", ".arff"), load_series_files),

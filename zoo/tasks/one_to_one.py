@@ -11,13 +11,19 @@ from zoo.data import Dataset, continuous_spec
 from zoo.errors import ZooError
 from zoo.files.series import read_npz
 from zoo.files.tables import read_table
+from zoo.layers import ChunkSteps
 from zoo.model_io import prediction_head, standardize
 from zoo.registry import Task, register
 
 
 def build(spec, arch):
     features = keras.Input(shape=(spec.num_features,), name="features")
-    x = keras.layers.Reshape((1, spec.num_features), name="as_one_step")(standardize(features, spec))
+    x = standardize(features, spec)
+    if arch.chunk:  # read as steps of `chunk` features (8x8 pixels: the image's rows)
+        x = keras.layers.Reshape((spec.num_features, 1), name="as_steps")(x)
+        x = ChunkSteps(arch.chunk, name="chunk_steps")(x)
+    else:
+        x = keras.layers.Reshape((1, spec.num_features), name="as_one_step")(x)
     x = recurrent_stack(x, arch, return_sequences=False)
     outputs = prediction_head(x, spec, "label")
     return keras.Model(features, outputs, name="one_to_one")
@@ -78,6 +84,7 @@ TASK = register(
         example="classify one feature vector",
         build=build,
         datasets={"digits": load_digits_vectors},
+        architecture_options=("chunk",),
         default_dataset="digits",
         formats=(files.FileFormat("feature columns and a label column, or NumPy x, y",
                                   (".csv", ".tsv", ".jsonl", ".npz"), load_vector_files),),

@@ -1,0 +1,111 @@
+"""Presets: named, recorded choices of task, data set, architecture and training settings.
+
+    >>> import zoo
+    >>> zoo.list_presets()
+    ['gun_point_gru', ...]
+    >>> model = zoo.from_preset("gun_point_gru")  # untrained, compiled, ready for fit
+
+Each task module lists its presets (Task.presets); `make train PRESET=<name>` trains one on its data
+set, `PRESET=<name> DATA=<file>` the same architecture and settings on your file. Their test figures
+come from `make bench-results` (mean over its seeds), recorded in preset_results.json beside this
+module, which the bench rewrites.
+"""
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from zoo.errors import ZooError
+
+RESULTS_FILE = Path(__file__).with_name("preset_results.json")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """name: the preset's name; task, dataset: what it is for; settings: TrainConfig fields
+    (architecture and training); options: the data set's options; why: what it uses and why;
+    chosen_by: the search that chose it, on validation data only."""
+
+    name: str
+    task: str
+    dataset: str
+    settings: dict
+    why: str
+    chosen_by: str
+    options: dict = field(default_factory=dict)
+
+    def config(self, **overrides):
+        """The TrainConfig of this preset, with `overrides` (e.g. seed, epochs, data=<your file>).
+
+        With data= (your own file), the bundled data set's name and options do not apply.
+        """
+        from zoo.training import TrainConfig
+
+        known = {f.name for f in fields(TrainConfig)} - {"task", "preset"}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ZooError(f"A preset takes no setting {', '.join(sorted(unknown))}; "
+                           f"the settings are: {', '.join(sorted(known))}.")
+        base = {"dataset": self.dataset, "options": dict(self.options)}
+        if overrides.get("data") is not None:
+            base = {"dataset": None, "options": {}}
+        return TrainConfig(task=self.task, preset=self.name, **{**base, **self.settings, **overrides})
+
+    def describe(self):
+        """One line: cell, direction, depth, width, readout, chunking and the schedule."""
+        s = {**_ARCHITECTURE_DEFAULTS, **self.settings}
+        units = "/".join(str(u) for u in (s["units"] if isinstance(s["units"], list) else [s["units"]]))
+        parts = [f"{'bidirectional ' if s['bidirectional'] else ''}{s['cell']} {units} x {s['layers']}"]
+        if s.get("chunk"):
+            parts.append(f"chunks of {s['chunk']}")
+        if s["readout"] != "last":
+            parts.append(f"{s['readout']} readout")
+        if s.get("dropout"):
+            parts.append(f"dropout {s['dropout']:g}")
+        training = [f"{s['epochs']} epochs" if "epochs" in s else "the task's epochs",
+                    f"{s.get('schedule', 'constant')} rate {s['learning_rate']:g}" if "learning_rate" in s else None,
+                    f"clipnorm {s['clipnorm']:g}" if s.get("clipnorm") else None]
+        return "; ".join([", ".join(parts), ", ".join(t for t in training if t)])
+
+
+_ARCHITECTURE_DEFAULTS = {"cell": "lstm", "bidirectional": False, "layers": 1, "units": 64, "readout": "last"}
+
+
+def _presets():
+    from zoo.registry import _tasks
+
+    return {preset.name: preset for task in _tasks().values() for preset in task.presets}
+
+
+def list_presets(task=None):
+    """The presets' names, every task's or one task's."""
+    return [name for name, preset in _presets().items() if task is None or preset.task == task]
+
+
+def get_preset(name):
+    presets = _presets()
+    if name not in presets:
+        raise ZooError(f"Unknown preset {name!r}; choose one of {', '.join(presets)} (rnn-zoo presets).")
+    return presets[name]
+
+
+def from_preset(name, data=None):
+    """The preset's model, untrained and compiled as its training compiles it.
+
+    data: a zoo.data.Dataset, or a path to your own file; by default the preset's bundled data set,
+    which gives the model its input and output sizes (vocabulary, features, classes).
+    """
+    from zoo.registry import get_task
+    from zoo.training import compile_model, load_data
+
+    preset = get_preset(name)
+    config = preset.config(**({"data": str(data)} if isinstance(data, str | Path) else {})).resolved()
+    if data is None or isinstance(data, str | Path):
+        data = load_data(config)
+    model = get_task(preset.task).build(data.spec, config.architecture)
+    return compile_model(model, config, data.spec.kind, len(data.y_train))
+
+
+def recorded_results():
+    """{preset name: its figures from the last `make bench-results`}; {} before the first."""
+    return json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}
