@@ -201,7 +201,8 @@ class LayerWriter:
                                          g.ints([1]), g.ints([size])])
             self.lengths, self.mask_forms = None, {}
         steps = g.op("Shape", [self.x], start=1, end=2)
-        fill = g.op("Mod", [g.op("Sub", [g.ints([size]), g.op("Mod", [steps, g.ints([size])])]), g.ints([size])])
+        past_last_chunk = g.op("Mod", [steps, g.ints([size])])
+        fill = g.op("Mod", [g.op("Sub", [g.ints([size]), past_last_chunk]), g.ints([size])])
         pads = g.op("Concat", [g.ints([0, 0, 0, 0]), fill, g.ints([0])], axis=0)  # begins, then ends
         self.x = g.op("Reshape", [g.op("Pad", [self.x, pads]), g.ints([0, -1, size * features])])
 
@@ -212,8 +213,8 @@ class LayerWriter:
             self.x = g.op("ReduceMean", [self.x], axes=[1], keepdims=0)
             return
         real = g.op("Sub", [g.const(1.0), self.padded])
-        total = g.op("ReduceSum", [g.op("Mul", [self.x, g.op("Unsqueeze", [real, g.ints([2])])]), g.ints([1])],
-                     keepdims=0)
+        real_steps = g.op("Mul", [self.x, g.op("Unsqueeze", [real, g.ints([2])])])
+        total = g.op("ReduceSum", [real_steps, g.ints([1])], keepdims=0)
         self.x = g.op("Div", [total, g.op("ReduceSum", [real, g.ints([1])], keepdims=1)])
         self.padded = None
 

@@ -64,7 +64,8 @@ def _parser():
     train.add_argument("--units", type=_units, help="hidden size of every layer (default 64), or of each "
                        "layer (128,64)")
     train.add_argument("--dropout", type=float)
-    train.add_argument("--readout", help="many_to_one: last (the last real step) or mean (over the real steps)")
+    train.add_argument("--readout", help="many_to_one: last (the last real step) or mean (over the real "
+                       "steps)")
     train.add_argument("--chunk", type=int, help="steps (or a vector's features) one recurrent step reads")
     train.add_argument("--schedule", help="constant (early stopping, best epoch kept) or cosine "
                        "(every epoch runs, the rate decays to 0)")
@@ -218,8 +219,8 @@ def _print_presets():
     rows = [header]
     for name in list_presets():
         preset, figures = get_preset(name), results.get(name, {})
-        rows.append((name, preset.task, preset.dataset, preset.describe(), figures.get("test", "not yet measured"),
-                     figures.get("baseline", "")))
+        rows.append((name, preset.task, preset.dataset, preset.describe(),
+                     figures.get("test", "not yet measured"), figures.get("baseline", "")))
     _print_table(rows)
     print("Train one: make train PRESET=<name> [DATA=<your file>]. Figures: RESULTS.md (make bench-results).")
 

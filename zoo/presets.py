@@ -52,23 +52,16 @@ class Preset:
         return TrainConfig(task=self.task, preset=self.name, **{**base, **self.settings, **overrides})
 
     def describe(self):
-        """One line: cell, direction, depth, width, readout, chunking and the schedule."""
-        s = {**_ARCHITECTURE_DEFAULTS, **self.settings}
-        units = "/".join(str(u) for u in (s["units"] if isinstance(s["units"], list) else [s["units"]]))
-        parts = [f"{'bidirectional ' if s['bidirectional'] else ''}{s['cell']} {units} x {s['layers']}"]
-        if s.get("chunk"):
-            parts.append(f"chunks of {s['chunk']}")
-        if s["readout"] != "last":
-            parts.append(f"{s['readout']} readout")
-        if s.get("dropout"):
-            parts.append(f"dropout {s['dropout']:g}")
-        training = [f"{s['epochs']} epochs" if "epochs" in s else "the task's epochs",
-                    f"{s.get('schedule', 'constant')} rate {s['learning_rate']:g}" if "learning_rate" in s else None,
-                    f"clipnorm {s['clipnorm']:g}" if s.get("clipnorm") else None]
-        return "; ".join([", ".join(parts), ", ".join(t for t in training if t)])
-
-
-_ARCHITECTURE_DEFAULTS = {"cell": "lstm", "bidirectional": False, "layers": 1, "units": 64, "readout": "last"}
+        """One line: cell, direction, depth, width, readout, chunking; epochs, schedule, rate."""
+        c = self.config().resolved()
+        units = "/".join(str(u) for u in (c.units if isinstance(c.units, list) else [c.units]))
+        model = [f"{'bidirectional ' if c.bidirectional else ''}{c.cell} {units} x {c.layers}"]
+        model += [f"chunks of {c.chunk}"] if c.chunk else []
+        model += [f"{c.readout} readout"] if c.readout != "last" else []
+        model += [f"dropout {c.dropout:g}"] if c.dropout else []
+        training = [f"{c.epochs} epochs", f"{c.schedule} rate {c.learning_rate:g}", f"batch {c.batch_size}"]
+        training += [f"clipnorm {c.clipnorm:g}"] if c.clipnorm else []
+        return f"{', '.join(model)}; {', '.join(training)}"
 
 
 def _presets():

@@ -85,7 +85,8 @@ class TrainConfig:
     @property
     def architecture(self):
         """The Architecture these settings give (Architecture's defaults for the ones left out)."""
-        given = {name: getattr(self, name) for name in ARCHITECTURE_DEFAULTS if getattr(self, name) is not None}
+        given = {name: getattr(self, name) for name in ARCHITECTURE_DEFAULTS
+                 if getattr(self, name) is not None}
         return Architecture(**given).check_for(get_task(self.task))
 
     def resolved(self):

@@ -15,6 +15,7 @@ from zoo.files.lines import read_lines
 from zoo.files.series import read_npz
 from zoo.files.tables import read_table
 from zoo.model_io import standardize
+from zoo.presets import Preset
 from zoo.registry import Task, register
 from zoo.text import split as split_text
 from zoo.text import teacher_forcing
@@ -150,6 +151,9 @@ TASK = register(
         build=build,
         datasets={"digit_captions": load_digit_captions},
         default_dataset="digit_captions",
+        presets=(Preset("digit_captions_lstm", "one_to_many", "digit_captions", {"cell": "lstm", "units": 64},
+                        "the task's defaults: an LSTM decoder started from the encoded strip.",
+                        "not searched yet: the task's defaults"),),
         defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
         generates=True,
         formats=(files.FileFormat("vectors with captions", (".jsonl", ".npz"), load_caption_files),),

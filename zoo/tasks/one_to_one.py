@@ -13,6 +13,7 @@ from zoo.files.series import read_npz
 from zoo.files.tables import read_table
 from zoo.layers import ChunkSteps
 from zoo.model_io import prediction_head, standardize
+from zoo.presets import Preset
 from zoo.registry import Task, register
 
 
@@ -85,6 +86,12 @@ TASK = register(
         build=build,
         datasets={"digits": load_digits_vectors},
         architecture_options=("chunk",),
+        presets=(Preset(
+            "digits_gru", "one_to_one", "digits",
+            {"cell": "gru", "units": 128, "chunk": 8, "schedule": "cosine", "learning_rate": 3e-3,
+             "epochs": 60},
+            "a GRU reads the 8x8 image row by row (chunks of 8 pixels), not as one step of 64.",
+            "validation accuracy (make train), among GRU / LSTM and one or two directions"),),
         default_dataset="digits",
         formats=(files.FileFormat("feature columns and a label column, or NumPy x, y",
                                   (".csv", ".tsv", ".jsonl", ".npz"), load_vector_files),),

@@ -10,6 +10,7 @@ from zoo.data import EXAMPLES, Dataset, DataSpec, Vocabulary, pad
 from zoo.errors import ZooError
 from zoo.files.lines import read_lines
 from zoo.model_io import sequence_input
+from zoo.presets import Preset
 from zoo.registry import Task, register
 from zoo.text import teacher_forcing, tokenize_splits
 
@@ -134,6 +135,9 @@ TASK = register(
         build=build,
         datasets={"addition": load_addition},
         default_dataset="addition",
+        presets=(Preset("addition_lstm", "seq2seq", "addition", {"cell": "lstm", "units": 128},
+                        "keras-io's model size: one LSTM of 128 in the encoder and the decoder.",
+                        "not searched yet: keras-io's addition_rnn example"),),
         defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
         generates=True,
         formats=(files.FileFormat("source<TAB>target pairs", (".tsv", ".txt"), load_pairs_files),),

@@ -12,6 +12,7 @@ from zoo.data import EXAMPLES, Dataset, DataSpec, Vocabulary, pad
 from zoo.errors import DataFileError, ZooError
 from zoo.files.conll import read_conll2003, read_conllu
 from zoo.model_io import sequence_input
+from zoo.presets import Preset
 from zoo.registry import Task, register
 
 
@@ -127,6 +128,10 @@ TASK = register(
         build=build,
         datasets={"turkish_web_treebank": load_turkish_web_treebank, "conll2003": load_conll2003},
         default_dataset="turkish_web_treebank",
+        presets=(Preset("turkish_web_treebank_bilstm", "tagging", "turkish_web_treebank",
+                        {"cell": "lstm", "bidirectional": True, "units": 64},
+                        "two LSTM directions: a word's tag depends on the words after it too.",
+                        "RESULTS.md section 5 (validation and test of 1-2 layers, one or two directions)"),),
         formats=(
             files.FileFormat("CoNLL-U", (".conllu",), load_conll_files),
             files.FileFormat("CoNLL-2003 (token ... tag per line)", (".conll",), load_conll_files),

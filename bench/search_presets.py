@@ -1,0 +1,103 @@
+"""make search-presets: the search that chose the continuous-input presets, by k-fold cross-validation.
+
+A UCR set's validation split is tiny (GunPoint holds out 10 series), so a tie on it decides little.
+Here each candidate is trained K times on the training and validation splits together, each time
+holding out another fold (stratified), with the zoo's own builder and optimiser settings
+(zoo.training.compile_model); the candidate with the best mean fold score wins. The test split is
+never read. For sunspots the folds are blocks of consecutive windows, every one before the test years.
+
+    make search-presets                 # every set below
+    SETS=gun_point make search-presets  # one
+
+Prints one line per candidate and writes bench/preset_search.md.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.model_selection import KFold, StratifiedKFold  # noqa: E402
+
+import zoo  # noqa: E402
+from zoo.data import PAD_VALUE, continuous_spec  # noqa: E402
+from zoo.training import TrainConfig, compile_model  # noqa: E402
+
+FOLDS = 5
+REPO = Path(__file__).resolve().parent.parent
+# The UCR candidates: what reading a long series needs (chunks, a mean readout, two directions),
+# at the zoo's batch of 16 with a cosine schedule over a fixed number of epochs.
+_UCR = {"cell": "gru", "bidirectional": True, "units": 64, "readout": "mean", "schedule": "cosine",
+        "learning_rate": 3e-3, "epochs": 100, "batch_size": 16}
+CANDIDATES = {
+    "gun_point": [{**_UCR, "chunk": 10}, {**_UCR, "chunk": 25}, {**_UCR, "chunk": 5}, {**_UCR, "chunk": 0}],
+    "arrow_head": [{**_UCR, "chunk": 10}, {**_UCR, "chunk": 25}, {**_UCR, "chunk": 50},
+                   {**_UCR, "chunk": 25, "dropout": 0.3}],
+    "italy_power_demand": [{**_UCR, "chunk": 0}, {**_UCR, "chunk": 4}],
+    "basic_motions": [{**_UCR, "chunk": 0}, {**_UCR, "chunk": 10}],
+    "japanese_vowels": [{**_UCR, "chunk": 0}, {**_UCR, "chunk": 2}],
+}
+
+
+def _pad_to(x, width):
+    return np.pad(x, ((0, 0), (0, width - x.shape[1]), (0, 0)), constant_values=PAD_VALUE)
+
+
+def pooled_training_data(task, dataset):
+    """The training and validation splits together (padded to one length), and the data's kind."""
+    data = task.load(dataset, seed=0)
+    width = max(data.x_train.shape[1], data.x_val.shape[1])
+    x = np.concatenate([_pad_to(data.x_train, width), _pad_to(data.x_val, width)])
+    return x, np.concatenate([data.y_train, data.y_val]), data.spec
+
+
+def fold_score(task, dataset, settings, x, y, spec, fit_rows, held_rows, seed):
+    config = TrainConfig(task=task.name, dataset=dataset, seed=seed, **settings).resolved()
+    keras.utils.set_random_seed(seed)
+    fold_spec = continuous_spec(spec.kind, spec.num_outputs, x[fit_rows], y[fit_rows] if spec.kind ==
+                                "regression" else None)
+    model = compile_model(task.build(fold_spec, config.architecture), config, spec.kind, len(fit_rows))
+    model.fit(x[fit_rows], y[fit_rows], epochs=config.epochs, batch_size=config.batch_size, verbose=0)
+    scores = model.evaluate(x[held_rows], y[held_rows], return_dict=True, verbose=0)
+    return scores["accuracy"] if spec.kind == "classification" else scores["root_mean_squared_error"]
+
+
+def search(dataset, candidates):
+    task = zoo.get_task("many_to_one")
+    x, y, spec = pooled_training_data(task, dataset)
+    if spec.kind == "classification":
+        folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(x, y))
+    else:  # blocks in time, all before the test years
+        folds = list(KFold(FOLDS).split(x))
+    rows = []
+    for settings in candidates:
+        started = time.perf_counter()
+        scores = [fold_score(task, dataset, settings, x, y, spec, fit, held, seed)
+                  for seed, (fit, held) in enumerate(folds)]
+        rows.append((settings, statistics.mean(scores), statistics.stdev(scores),
+                     time.perf_counter() - started))
+        print(f"{dataset}: {settings} -> {rows[-1][1]:.3f} ± {rows[-1][2]:.3f} ({rows[-1][3]:.0f} s)",
+              flush=True)
+    return rows
+
+
+def main():
+    wanted = os.environ.get("SETS", "").split(",") if os.environ.get("SETS") else list(CANDIDATES)
+    lines = ["# Preset search (make search-presets)", "",
+             f"{FOLDS}-fold cross-validation on the training and validation splits; the test split is "
+             "not read.",
+             "", "| data set | candidate | fold score (mean ± sd) | seconds |", "|---|---|---|---|"]
+    for dataset in wanted:
+        for settings, mean, sd, seconds in search(dataset, CANDIDATES[dataset]):
+            shown = ", ".join(f"{k}={v}" for k, v in settings.items() if _UCR.get(k) != v) or "base"
+            lines.append(f"| {dataset} | {shown} | {mean:.3f} ± {sd:.3f} | {seconds:.0f} |")
+    (REPO / "bench" / "preset_search.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Presets: each builds, trains a few steps and exports; listed by `rnn-zoo presets`; from_preset."""
+
+import json
+
+import pytest
+
+import zoo
+from export import export_run
+from zoo.cli import main
+from zoo.errors import ZooError
+from zoo.training import TrainConfig, train
+
+PRESETS = zoo.list_presets()
+
+
+def test_every_bundled_offline_data_set_has_a_preset():
+    # The TFDS sets (imdb_reviews, conll2003) download on first use: no preset is chosen on them.
+    downloads = {"imdb_reviews", "conll2003"}
+    covered = {(zoo.get_preset(name).task, zoo.get_preset(name).dataset) for name in PRESETS}
+    for task_name in zoo.list_tasks():
+        for dataset in set(zoo.get_task(task_name).datasets) - downloads:
+            assert (task_name, dataset) in covered
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_each_preset_trains_a_few_steps_and_exports_verified(name, tmp_path):
+    preset = zoo.get_preset(name)
+    run_dir = train(preset.config(epochs=1, limit=24, batch_size=8), run_dir=tmp_path / "run", verbose=0)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["preset"] == name and config["dataset"] == preset.dataset
+    for setting, value in preset.settings.items():
+        if setting != "epochs" and setting != "batch_size":
+            assert config[setting] == value
+    metadata = json.loads((export_run(run_dir, tmp_path / "exports", name) / "metadata.json").read_text())
+    assert metadata["verification"]["passed"]
+    assert metadata["onnx_graph"]["written_by"] == "rnn-zoo"  # fused recurrent nodes, not tf2onnx's loops
+
+
+def test_presets_command_lists_every_preset_with_its_task_and_data_set(capsys):
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in PRESETS:
+        (line,) = [line for line in lines if line.startswith(name + " ")]
+        preset = zoo.get_preset(name)
+        assert preset.task in line and preset.dataset in line
+
+
+def test_from_preset_gives_the_presets_model_compiled_and_untrained():
+    name = next(n for n in PRESETS if zoo.get_preset(n).task == "many_to_one")
+    preset = zoo.get_preset(name)
+    model = zoo.from_preset(name)
+    config = preset.config().resolved()
+    recurrent = [layer for layer in model.layers if "rnn" in layer.name]
+    assert len(recurrent) == config.layers
+    assert model.compiled and model.optimizer.learning_rate is not None
+    data = zoo.get_task("many_to_one").load(preset.dataset)
+    assert model.predict(data.x_test[:2], verbose=0).shape == (2, data.spec.num_outputs)
+
+
+def test_a_preset_on_your_own_file_keeps_its_architecture_and_drops_its_data_set(tmp_path):
+    name = next(n for n in PRESETS if zoo.get_preset(n).task == "many_to_one")
+    config = zoo.get_preset(name).config(data=str(tmp_path / "mine.ts"), seed=3)
+    assert config.dataset is None and config.data.endswith("mine.ts") and config.seed == 3
+    assert config.cell == zoo.get_preset(name).settings["cell"] and config.preset == name
+
+
+def test_unknown_preset_and_preset_of_another_task_are_one_line_errors(capsys):
+    assert main(["train", "--preset", "gunpoint"]) == 2
+    assert "Unknown preset 'gunpoint'" in capsys.readouterr().err
+    name = next(n for n in PRESETS if zoo.get_preset(n).task == "many_to_one")
+    assert main(["train", "--preset", name, "--task", "tagging"]) == 2
+    assert "is for task 'many_to_one'" in capsys.readouterr().err
+    assert main(["train"]) == 2
+    assert "--task" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("task", "settings", "message"), [
+    ("tagging", {"readout": "mean"}, "'tagging' takes no readout"),
+    ("seq2seq", {"chunk": 3}, "'seq2seq' takes no chunk"),
+    ("many_to_one", {"readout": "max"}, "Unknown readout 'max'; choose one of last, mean"),
+    ("many_to_one", {"schedule": "linear"}, "Unknown schedule 'linear'"),
+    ("many_to_one", {"clipnorm": -1.0}, "clipnorm must be a positive finite number, got -1.0"),
+])
+def test_settings_a_task_does_not_take_are_refused_before_training(task, settings, message, tmp_path):
+    with pytest.raises(ZooError, match=message):
+        train(TrainConfig(task=task, epochs=1, **settings), run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
