@@ -42,7 +42,7 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(MAX_BODY_MB),--max-body-mb $(MAX_BODY_MB)) $(if $(MAX_ELEMENTS),--max-elements $(MAX_ELEMENTS)) \
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
-.PHONY: setup tasks presets train tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
+.PHONY: setup tasks presets zoo search-presets train tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
 	bench-export bench-tune bench-serve bench-results bench-data
 
 setup:
@@ -79,6 +79,12 @@ export:
 serve:
 	$(ZOO) serve $(SERVE_ARGS)
 
+# Every preset trained (one seed) and exported into ZOO_DIR with model cards and catalog.json; resumes.
+ZOO_DIR ?= zoo_exports
+zoo:
+	$(ZOO) zoo --zoo-dir $(ZOO_DIR) $(if $(PRESET),--preset $(PRESET)) $(if $(SEED),--seed $(SEED)) \
+		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(LIMIT),--limit $(LIMIT))
+
 test: lint
 	$(VENV)/bin/pytest -q
 
@@ -102,6 +108,10 @@ bench-tune:
 
 bench-serve:
 	$(VENV)/bin/python -m bench.bench_serve
+
+# The cross-validated search that chose the continuous-input presets (SETS=gun_point,... for some).
+search-presets:
+	SETS=$(SETS) $(VENV)/bin/python -m bench.search_presets
 
 # Reading a million rows of your own data, beside pandas.read_csv on the same files.
 bench-data:

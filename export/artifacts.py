@@ -17,7 +17,7 @@ from export.layout import publish, sha256_of, staged_version
 from export.litert import SIGNATURE_NAME, tflite_model
 from export.serving import describe_signature, serving_function
 from export.text import text_endpoints
-from export.verify import example_batches, verify, verify_text
+from export.verify import example_batches, real_length, verify, verify_text
 from zoo.data import Vocabulary
 from zoo.errors import ZooError
 from zoo.registry import get_task
@@ -101,6 +101,20 @@ def _litert(model, contract, generates, path):
     }
 
 
+def _example(examples, text_examples, contract, input_name):
+    """The first held-out input, unpadded: as id_inputs take it (example_input, a batch of one), and
+    as a TF Serving REST request to serving_default (example_request; text where it takes text)."""
+    first = examples[:1, : real_length(examples[0])]
+    if first.dtype.kind == "f":  # float32's own precision, not float64's 17 digits, in the JSON
+        first = np.vectorize(lambda v: float(f"{v:.7g}"))(first.astype("float64"))
+    text_input = contract.get("text", {}).get("input") and text_examples
+    value = text_examples[0] if text_input else first[0].tolist()
+    if isinstance(value, list) and text_input:  # token lists are padded with "" in examples.npz
+        value = [token for token in value if token != ""]
+    return {"example_input": first.tolist(),
+            "example_request": {"signature_name": "serving_default", "instances": [{input_name: value}]}}
+
+
 def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None, text_examples=None):
     """Exports `model` to <export_dir>/<name>/<next free version>/ and returns that directory.
 
@@ -148,6 +162,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             # Token ids in, for clients that send ids; the ONNX graph takes these (no strings in ONNX).
             "id_signature_name": id_signature,
             "id_inputs": describe_signature(function)[0],
+            **_example(examples, text_examples, contract, inputs[0]["name"]),
             **contract,
             **(extra_metadata or {}),
             "onnx_graph": graph,
@@ -194,6 +209,7 @@ def export_run(run_dir, export_dir="exports", name=None):
         text_examples = examples["text"].tolist() if "text" in examples.files else None
     return export_model(
         model, task, contract, source, export_dir, name or task.name,
-        extra_metadata={"dataset": config["dataset"], "run": config, "test_metrics": metrics["test"]},
+        extra_metadata={"dataset": config["dataset"], "run": config, "test_metrics": metrics["test"],
+                        "data": metrics["data"]},
         text_examples=text_examples,
     )

@@ -25,10 +25,11 @@ def example_batches(x, rows=32):
         return [x, x[:1]]
     full = x.shape[1]
     lengths = sorted({max(1, full // 4), max(1, full // 2), full})
-    return [x[:, :length] for length in lengths] + [x[:1, : _real_length(x[0])]]
+    return [x[:, :length] for length in lengths] + [x[:1, : real_length(x[0])]]
 
 
-def _real_length(example):
+def real_length(example):
+    """Steps up to the last real one (padding is PAD_ID for ids, PAD_VALUE for numbers); 1 at least."""
     pad = PAD_ID if example.dtype.kind == "i" else PAD_VALUE
     real = np.any(example != pad, axis=-1) if example.ndim == 2 else example != pad
     return max(1, int(np.flatnonzero(real).max()) + 1) if real.any() else 1

@@ -111,6 +111,15 @@ def _parser():
     export.add_argument("--export-dir", default="exports")
     export.add_argument("--name", help="model name, the directory under EXPORT_DIR (default: the task)")
 
+    catalogue = commands.add_parser("zoo", help="train every preset (one seed) and export each, with a model "
+                                    "card, into one model repository with catalog.json; resumes")
+    catalogue.add_argument("--zoo-dir", default="zoo_exports")
+    catalogue.add_argument("--runs-dir", default="runs/zoo", help="the presets' run directories")
+    catalogue.add_argument("--preset", action="append", help="only these presets (default: every one)")
+    catalogue.add_argument("--seed", type=int, default=42)
+    catalogue.add_argument("--epochs", type=int, help="fewer epochs than the presets', for a quick check")
+    catalogue.add_argument("--limit", type=int, help="only the first N examples of each split, likewise")
+
     serve = commands.add_parser("serve", help="serve every export in a folder: TF Serving REST and KServe V2")
     serve.add_argument("--export-dir", default="exports")
     serve.add_argument("--runtime", default="onnx", choices=("onnx", "savedmodel"))
@@ -211,6 +220,35 @@ def _train(args):
     train(config, run_dir=args.run_dir)
 
 
+def _zoo(args):
+    """Trains each preset unless its run finished, exports it unless that run is exported, writes its
+    model card, and rewrites the index after each model: an interrupted `make zoo` resumes."""
+    import json
+    from pathlib import Path
+
+    from export import export_run
+    from export.catalogue import newest_version, write_index, write_model_card
+    from zoo.presets import get_preset, list_presets
+    from zoo.training import train
+
+    quick = {name: getattr(args, name) for name in ("epochs", "limit") if getattr(args, name) is not None}
+    zoo_dir, runs_dir = Path(args.zoo_dir), Path(args.runs_dir)
+    names = args.preset or list_presets()
+    for number, name in enumerate(names, 1):
+        print(f"[{number}/{len(names)}] {name}", flush=True)
+        run_dir = runs_dir / name
+        if not (run_dir / "metrics.json").exists():
+            train(get_preset(name).config(seed=args.seed, **quick), run_dir=run_dir, verbose=2)
+        newest = newest_version(zoo_dir / name)
+        run = json.loads((run_dir / "config.json").read_text())
+        if newest is None or json.loads((newest / "metadata.json").read_text())["run"] != run:
+            export_run(run_dir, zoo_dir, name)
+        write_model_card(zoo_dir / name)
+        write_index(zoo_dir)
+    print(f"{len(names)} models in {zoo_dir}: catalog.json, CATALOG.md; serve them with "
+          f"make serve EXPORT_DIR={zoo_dir}")
+
+
 def _print_presets():
     from zoo.presets import get_preset, list_presets, recorded_results
 
@@ -241,9 +279,14 @@ def _import_tensorflow_quietly():
     sys.stderr.flush()
     os.dup2(null, 2)
     try:
+        import absl.logging
         import tensorflow as tf
 
         tf.config.list_physical_devices()
+        # Python-side warnings a user cannot act on: retracing while `make zoo` trains model after
+        # model, and the LiteRT converter's deprecation notes.
+        tf.get_logger().setLevel("ERROR")
+        absl.logging.set_verbosity(absl.logging.ERROR)
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
@@ -286,6 +329,8 @@ def _run(args):
         _tune(args)
     elif args.command == "export":
         _export(args)
+    elif args.command == "zoo":
+        _zoo(args)
     else:
         _serve(args)
 
@@ -303,7 +348,7 @@ def main(argv=None):
         print(f"rnn-zoo: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        resumes = args.command in ("train", "tune")
+        resumes = args.command in ("train", "tune", "zoo")
         print(f"rnn-zoo: interrupted{'; run the same command again to resume' if resumes else ''}",
               file=sys.stderr)
         return INTERRUPTED

@@ -8,7 +8,17 @@ from sklearn.model_selection import train_test_split
 
 from zoo import files
 from zoo.architecture import recurrent_stack, require_positive_int
-from zoo.data import EXAMPLES, PAD_VALUE, Dataset, DataSpec, Vocabulary, continuous_spec, label_ids, pad
+from zoo.data import (
+    EXAMPLES,
+    GENERATED,
+    PAD_VALUE,
+    Dataset,
+    DataSpec,
+    Vocabulary,
+    continuous_spec,
+    label_ids,
+    pad,
+)
 from zoo.errors import DataFileError, ZooError
 from zoo.files.series import read_arff, read_npz, read_ts
 from zoo.files.tables import read_table
@@ -64,12 +74,15 @@ def ucr_loader(ucr_name):
         labels, (y_train, y_val, y_test) = label_ids(y_train, y_val, y_test)
         return _continuous(
             _SNAKE[ucr_name], "classification", (x_train, y_train), (x_val, y_val), (x_test, y_test),
-            max_len, labels=labels, notes={"source": f"UCR/UEA archive '{ucr_name}', bundled with aeon"},
+            max_len, labels=labels, notes={"source": f"UCR/UEA archive '{ucr_name}', bundled with aeon",
+                                      "licence": UCR_TERMS},
         )
 
     return load
 
 
+UCR_TERMS = ("the UCR/UEA archive's terms: free for research, cite Dau et al. 2019 (UCR) or Bagnall et "
+             "al. 2018 (UEA); no licence file (aeon, which ships the files, is BSD-3-Clause)")
 _UCR_SETS = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions", "JapaneseVowels")
 _SNAKE = {name: re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() for name in _UCR_SETS}
 
@@ -89,7 +102,9 @@ def load_sunspots(seed=0, max_len=None, window=24):
     cut = [slice(0, val_from), slice(val_from, test_from), slice(test_from, None)]
     train, val, test = ((windows[c], targets[c]) for c in cut)
     return _continuous("sunspots", "regression", train, val, test, max_len,
-                       notes={"window": window, "test_years": int(len(targets) - test_from)})
+                       notes={"window": window, "test_years": int(len(targets) - test_from),
+                              "source": "yearly sunspot numbers 1700-2008, statsmodels",
+                              "licence": "public domain (statsmodels' sunspots data set)"})
 
 
 def load_adding(seed=0, max_len=None, seq_len=50, train_size=10000, eval_size=1000):
@@ -113,7 +128,7 @@ def load_adding(seed=0, max_len=None, seq_len=50, train_size=10000, eval_size=10
 
     return _continuous(
         "adding", "regression", split(train_size), split(eval_size), split(eval_size), max_len,
-        notes={"seq_len": seq_len},
+        notes={"seq_len": seq_len, "licence": GENERATED},
     )
 
 

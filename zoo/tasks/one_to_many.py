@@ -9,7 +9,7 @@ from sklearn.model_selection import train_test_split
 
 from zoo import files
 from zoo.architecture import decoder_stack, decoder_units
-from zoo.data import Dataset, Vocabulary, continuous_spec, pad
+from zoo.data import GENERATED, SKLEARN_DIGITS, Dataset, Vocabulary, continuous_spec, pad
 from zoo.errors import DataFileError, ZooError
 from zoo.files.lines import read_lines
 from zoo.files.series import read_npz
@@ -93,7 +93,7 @@ def load_digit_captions(seed=0, max_len=None, train_size=6000, eval_size=1000):
     spec = replace(continuous_spec("classification", len(vocab), x_train[0]), max_output_len=MAX_DIGITS + 1)
     return Dataset(
         "digit_captions", spec, x_train, y_train, x_val, y_val, x_test, y_test,
-        output_vocab=vocab,
+        output_vocab=vocab, notes={"licence": f"captions {GENERATED}; images: {SKLEARN_DIGITS}"},
     )
 
 

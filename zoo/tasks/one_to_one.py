@@ -7,7 +7,7 @@ from sklearn.model_selection import train_test_split
 
 from zoo import files
 from zoo.architecture import recurrent_stack
-from zoo.data import Dataset, continuous_spec
+from zoo.data import SKLEARN_DIGITS, Dataset, continuous_spec
 from zoo.errors import ZooError
 from zoo.files.series import read_npz
 from zoo.files.tables import read_table
@@ -44,7 +44,7 @@ def load_digits_vectors(seed=0, max_len=None):
     return Dataset(
         "digits", continuous_spec("classification", 10, x_train),
         x_train, y_train, x_val, y_val, x_test, y_test,
-        labels=[str(d) for d in range(10)],
+        labels=[str(d) for d in range(10)], notes={"licence": SKLEARN_DIGITS},
     )
 
 

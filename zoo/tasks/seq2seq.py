@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from zoo import files
 from zoo.architecture import decoder_stack, decoder_units, encoder_stack
-from zoo.data import EXAMPLES, Dataset, DataSpec, Vocabulary, pad
+from zoo.data import EXAMPLES, GENERATED, Dataset, DataSpec, Vocabulary, pad
 from zoo.errors import ZooError
 from zoo.files.lines import read_lines
 from zoo.model_io import sequence_input
@@ -75,7 +75,7 @@ def load_addition(seed=0, max_len=None, digits=3, train_size=45000, eval_size=25
     return Dataset(
         "addition", spec, x_train, y_train, x_val, y_val, x_test, y_test,
         input_vocab=source_vocab, output_vocab=target_vocab,
-        truncated=cut_train + cut_val + cut_test, notes={"digits": digits},
+        truncated=cut_train + cut_val + cut_test, notes={"digits": digits, "licence": GENERATED},
     )
 
 

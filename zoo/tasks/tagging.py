@@ -65,7 +65,8 @@ def load_turkish_web_treebank(seed=0, max_len=None):
             splits[split][0].append([token["form"] for token in words])
             splits[split][1].append([token["upos"] for token in words])
     return _tagged("turkish_web_treebank", splits["train"], splits["dev"], splits["test"], max_len,
-                   notes={"source": "turkish-treebanks 1.0.0 (Turkish Web Treebank, Apache-2.0)"})
+                   notes={"source": "turkish-treebanks 1.0.0 (Turkish Web Treebank)",
+                          "licence": "Apache-2.0 (the turkish-treebanks package)"})
 
 
 def load_conll2003(seed=0, max_len=None):
