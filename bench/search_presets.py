@@ -41,6 +41,10 @@ CANDIDATES = {
     "italy_power_demand": [{**_UCR, "chunk": 0}, {**_UCR, "chunk": 4}],
     "basic_motions": [{**_UCR, "chunk": 0}, {**_UCR, "chunk": 10}],
     "japanese_vowels": [{**_UCR, "chunk": 0}, {**_UCR, "chunk": 2}],
+    "sunspots": [{"cell": cell, "units": units, "bidirectional": False, "readout": "last", "chunk": 0,
+                  "schedule": "cosine", "learning_rate": rate, "epochs": 200, "batch_size": 16}
+                 for cell in ("gru", "lstm") for units in (16, 64) for rate in (1e-3, 3e-3)]
+    + [{**_UCR, "chunk": 0, "epochs": 200}],
 }
 
 

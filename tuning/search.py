@@ -157,7 +157,8 @@ def tune(config, verbose="auto"):
         distributed.run_local(config, config.workers)
         return Path(config.tune_dir) / project_name(task, dataset)
     data = load_data(run_config)
-    carried = {name: getattr(run_config, name) for name in CARRIED}  # the task's readout and chunk
+    # Not searched: the task's readout and chunk (chunk="auto" sized to this data).
+    carried = {name: getattr(run_config.architecture_for(data), name) for name in CARRIED}
     hypermodel = TaskHyperModel(task.name, data.spec, {**carried, **config.fixed})
     keras.utils.set_random_seed(config.seed)
     tuner = build_tuner(config, hypermodel, task, dataset, data.spec)

@@ -1,5 +1,6 @@
 """The recurrent part every task shares: which cell, how deep, how wide, one or two directions."""
 
+import math
 from dataclasses import dataclass
 
 import keras
@@ -21,6 +22,9 @@ def require_positive_int(name, value):
 # How a many_to_one model turns the top layer's steps into one answer: the last real step's state,
 # or the average over the real steps (which lets every step's gradient reach the output directly).
 READOUTS = ("last", "mean")
+# chunk="auto" (a training setting): chunks just wide enough that the longest training sequence takes
+# at most this many recurrent steps.
+AUTO_CHUNK_STEPS = 30
 # The fields below `dropout` are read only by the tasks that list them in Task.architecture_options.
 OPTIONAL_FIELDS = ("readout", "chunk")
 
@@ -86,6 +90,11 @@ class Architecture:
 
 # Every field's default: a TrainConfig that leaves a field out gets the task's default, else this.
 DEFAULTS = {name: spec.default for name, spec in Architecture.__dataclass_fields__.items()}
+
+
+def auto_chunk(steps):
+    """chunk="auto" for sequences of at most `steps` steps: 0 (none) up to AUTO_CHUNK_STEPS steps."""
+    return 0 if steps <= AUTO_CHUNK_STEPS else math.ceil(steps / AUTO_CHUNK_STEPS)
 
 
 def recurrent_layer(arch, units, name, return_sequences, return_state=False):

@@ -35,6 +35,10 @@ def _units(text):
     return sizes[0] if len(sizes) == 1 else sizes
 
 
+def _chunk(text):
+    return text if text == "auto" else int(text)
+
+
 def _data_arguments(parser):
     parser.add_argument("--data", help="your own data: a file, or a folder with train.* and optionally "
                         "validation.* (or dev.*) and test.*; the format follows the extension")
@@ -66,7 +70,8 @@ def _parser():
     train.add_argument("--dropout", type=float)
     train.add_argument("--readout", help="many_to_one: last (the last real step) or mean (over the real "
                        "steps)")
-    train.add_argument("--chunk", type=int, help="steps (or a vector's features) one recurrent step reads")
+    train.add_argument("--chunk", type=_chunk, help="steps (or a vector's features) one recurrent step "
+                       "reads; auto: at most 30 recurrent steps for the longest training sequence")
     train.add_argument("--schedule", help="constant (early stopping, best epoch kept) or cosine "
                        "(every epoch runs, the rate decays to 0)")
     train.add_argument("--clipnorm", type=float, help="clip each update's gradient norm to this")

@@ -95,7 +95,7 @@ def from_preset(name, data=None):
     config = preset.config(**({"data": str(data)} if isinstance(data, str | Path) else {})).resolved()
     if data is None or isinstance(data, str | Path):
         data = load_data(config)
-    model = get_task(preset.task).build(data.spec, config.architecture)
+    model = get_task(preset.task).build(data.spec, config.architecture_for(data))
     return compile_model(model, config, data.spec.kind, len(data.y_train))
 
 

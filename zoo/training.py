@@ -26,9 +26,9 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.architecture import DEFAULTS as ARCHITECTURE_FIELD_DEFAULTS
-from zoo.architecture import Architecture, require_positive_int
+from zoo.architecture import Architecture, auto_chunk, require_positive_int
 from zoo.data import EXAMPLES
-from zoo.decoding import decoding_metrics
+from zoo.decoding import ValidationExactMatch, decoding_metrics
 from zoo.errors import ZooError
 from zoo.registry import get_task, loss_and_metrics
 
@@ -59,7 +59,7 @@ class TrainConfig:
     units: int | list | None = None
     dropout: float | None = None
     readout: str | None = None
-    chunk: int | None = None
+    chunk: int | str | None = None  # or "auto": zoo.architecture.auto_chunk of the data's longest sequence
     # Training: left out, the data set's default, else the task's (Task.training_defaults).
     epochs: int | None = None
     batch_size: int | None = None
@@ -84,10 +84,25 @@ class TrainConfig:
 
     @property
     def architecture(self):
-        """The Architecture these settings give (Architecture's defaults for the ones left out)."""
+        """The Architecture these settings give (Architecture's defaults for the ones left out);
+        chunk="auto" is checked here as one chunk, and sized by architecture_for."""
         given = {name: getattr(self, name) for name in ARCHITECTURE_DEFAULTS
                  if getattr(self, name) is not None}
-        return Architecture(**given).check_for(get_task(self.task))
+        task = get_task(self.task)
+        if given.get("chunk") == "auto":
+            if "chunk" not in task.architecture_options:
+                raise ZooError(f"Task {task.name!r} takes no chunk (got 'auto').")
+            given["chunk"] = 0
+        return Architecture(**given).check_for(task)
+
+    def architecture_for(self, data):
+        """The Architecture for `data`: chunk="auto" sized to its longest training sequence (or vector)."""
+        if self.chunk != "auto":
+            return self.architecture
+        if data.spec.input_vocab_size is not None:  # words or characters are read one by one
+            return replace(self.architecture, chunk=0)
+        steps = data.x_train.shape[1]  # padded to the longest sequence; a vector's features
+        return replace(self.architecture, chunk=auto_chunk(steps))
 
     def resolved(self):
         """The config with the data set and training settings the user left out filled in."""
@@ -329,8 +344,11 @@ def compile_model(model, config, kind, train_size):
     return model
 
 
-def _fit(model, data, config, run_dir, callbacks, verbose):
-    """Fits from the backup (if any), saves model.keras atomically and returns the fit's seconds."""
+def _fit(model, data, config, run_dir, callbacks, verbose, generates):
+    """Fits from the backup (if any), saves model.keras atomically and returns the fit's seconds.
+
+    A generating model's history gets val_exact_match (greedy decoding of the validation split) each epoch.
+    """
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
     compile_model(model, config, data.spec.kind, len(data.y_train))
     stopping = [] if config.schedule == "cosine" else [
@@ -342,6 +360,7 @@ def _fit(model, data, config, run_dir, callbacks, verbose):
         epochs=config.epochs,
         batch_size=config.batch_size,
         callbacks=[
+            *([ValidationExactMatch(data)] if generates else []),
             ResumableBackup(backup_dir, history_csv),
             *stopping,
             keras.callbacks.CSVLogger(str(history_csv), append=True),
@@ -371,7 +390,8 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     data = load_data(config)
-    model = task.build(data.spec, config.architecture)  # refuses a bad architecture before RUN_DIR exists
+    architecture = config.architecture_for(data)
+    model = task.build(data.spec, architecture)  # refuses a bad architecture before RUN_DIR exists
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
     trained = run_dir / "trained.json"  # written once model.keras holds the trained model
@@ -383,6 +403,9 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
 
     if data.truncated:
         print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
+    if config.chunk == "auto":
+        read = f"read in chunks of {architecture.chunk}" if architecture.chunk else "read step by step"
+        print(f"chunk=auto: the longest training sequence has {data.x_train.shape[1]} steps, {read}.")
     write_json(run_dir / "data.json", data.contract())
     write_examples(run_dir / "examples.npz", data, task.generates)
     if trained.exists():
@@ -392,7 +415,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
                                    "same command again to train anew")
         train_seconds = json.loads(trained.read_text())["train_seconds"]
     else:
-        train_seconds = _fit(model, data, config, run_dir, callbacks, verbose)
+        train_seconds = _fit(model, data, config, run_dir, callbacks, verbose, task.generates)
         write_json(trained, {"train_seconds": train_seconds})
         shutil.rmtree(backup_dir, ignore_errors=True)  # kept through fit, so that no kill loses epochs
 
@@ -409,6 +432,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
         "train_seconds": train_seconds,
         "resumed": resuming,
         "data": data.describe(),
+        "chunk": architecture.chunk,  # what chunk="auto" came to
     }
     write_json(run_dir / "metrics.json", results)
     print(f"Test: {', '.join(f'{k}={v:.4f}' for k, v in results['test'].items())}")

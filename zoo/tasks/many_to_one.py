@@ -287,12 +287,12 @@ PRESETS = (
     _series_preset("japanese_vowels", 0,
                    "two GRU directions over the 7-29 steps of 12 coefficients, averaged."),
     Preset("sunspots_gru", "many_to_one", "sunspots",
-           {"cell": "gru", "units": 32, "schedule": "cosine", "learning_rate": 3e-3, "epochs": 200,
-            "batch_size": 16},
+           {"cell": "gru", "units": 32, "bidirectional": False, "readout": "last", "chunk": 0,
+            "schedule": "cosine", "learning_rate": 3e-3, "epochs": 200, "batch_size": 16},
            "a GRU over the last 24 years, trained for a fixed number of epochs.", CROSS_VALIDATED),
     Preset("adding_lstm", "many_to_one", "adding",
-           {"cell": "lstm", "units": 64, "epochs": 30, "batch_size": 64, "learning_rate": 3e-3,
-            "patience": 5},
+           {"cell": "lstm", "units": 64, "bidirectional": False, "readout": "last", "chunk": 0,
+            "schedule": "constant", "epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "patience": 5},
            "an LSTM: it keeps the two marked values over 50 steps (RESULTS.md, section 1).",
            "the adding problem's own comparison of cells (make bench-results)"),
 )
@@ -320,12 +320,15 @@ TASK = register(
             files.FileFormat("text and label columns, or numeric series (OPTIONS=\"target=... window=...\")",
                              (".csv", ".tsv", ".jsonl"), load_table_files),
         ),
-        # UCR training sets are small (GunPoint: 40 after the validation hold-out) and the loss
-        # sits on a plateau for dozens of epochs before it falls: hence the long patience.
-        defaults={"epochs": 200, "batch_size": 16, "learning_rate": 1e-3, "patience": 40},
+        # For your own series (no preset): the UCR presets' recipe, with chunks sized to the data
+        # (chunk="auto"), so that a long series is read in at most 30 recurrent steps.
+        defaults={**SERIES, "chunk": "auto", "patience": 40},
         dataset_defaults={
-            "adding": {"epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "patience": 5},
-            "imdb_reviews": {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "patience": 2},
+            # The classic experiment: one direction, the last state, early stopping.
+            "adding": {"bidirectional": False, "readout": "last", "chunk": 0, "schedule": "constant",
+                       "epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "patience": 5},
+            "imdb_reviews": {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "patience": 2,
+                             "schedule": "constant"},
         },
     )
 )

@@ -87,11 +87,12 @@ TASK = register(
         datasets={"digits": load_digits_vectors},
         architecture_options=("chunk",),
         presets=(Preset(
-            "digits_gru", "one_to_one", "digits",
-            {"cell": "gru", "units": 128, "chunk": 8, "schedule": "cosine", "learning_rate": 3e-3,
-             "epochs": 60},
-            "a GRU reads the 8x8 image row by row (chunks of 8 pixels), not as one step of 64.",
-            "validation accuracy (make train), among GRU / LSTM and one or two directions"),),
+            "digits_bigru", "one_to_one", "digits",
+            {"cell": "gru", "bidirectional": True, "units": 128, "chunk": 8, "schedule": "cosine",
+             "learning_rate": 3e-3, "epochs": 60},
+            "two GRU directions read the 8x8 image row by row (chunks of 8 pixels), not as one step of 64.",
+            "validation accuracy of single runs: GRU 0.969, bidirectional GRU 0.989, LSTM 0.961 (all "
+            "128 units, rows as steps, 60 cosine epochs)"),),
         default_dataset="digits",
         formats=(files.FileFormat("feature columns and a label column, or NumPy x, y",
                                   (".csv", ".tsv", ".jsonl", ".npz"), load_vector_files),),
