@@ -66,6 +66,7 @@ class Run:
         self.config = json.loads((self.dir / "config.json").read_text())
         metrics = json.loads((self.dir / "metrics.json").read_text())
         self.test, self.epochs, self.seconds = metrics["test"], metrics["epochs"], metrics["train_seconds"]
+        self.chunk = metrics.get("chunk")  # what chunk="auto" came to
         with open(self.dir / "history.csv") as f:
             self.history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
         print(f"{name}: {self.test} in {self.epochs} epochs, {self.seconds:.0f} s", flush=True)
@@ -83,7 +84,8 @@ class Run:
         c = self.config
         units = "/".join(str(u) for u in np.atleast_1d(c["units"]))
         shape = f"{'bidirectional ' if c['bidirectional'] else ''}{c['cell']} {units} x {c['layers']}"
-        extras = [f"chunks of {c['chunk']}" if c["chunk"] else None,
+        chunk = f"chunk=auto: chunks of {self.chunk}" if c["chunk"] == "auto" else f"chunks of {c['chunk']}"
+        extras = [chunk if self.chunk else None,
                   f"{c['readout']} readout" if c["readout"] != "last" else None,
                   f"dropout {c['dropout']:g}" if c["dropout"] else None]
         shape = ", ".join([shape, *(e for e in extras if e)])
@@ -223,12 +225,10 @@ def unseen_series(runs_dir):
                  "test_data": str(folder / f"{archive_name}_TEST.ts")}
         runs = [Run(runs_dir, f"defaults-{archive_name}-{seed}", task="many_to_one", seed=seed, **files)
                 for seed in UNSEEN_SEEDS]
-        metrics = [json.loads((run.dir / "metrics.json").read_text()) for run in runs]
         accuracies = [run.test["accuracy"] for run in runs]
         neighbours = nearest_neighbour_accuracies(archive_name)
         best_1nn = max(v for v in neighbours.values() if v is not None)
-        rows.append([archive_name, runs[0].hyperparameters().replace("chunks of", "chunk=auto: chunks of")
-                     if metrics[0]["chunk"] else runs[0].hyperparameters(), spread(accuracies),
+        rows.append([archive_name, runs[0].hyperparameters(), spread(accuracies),
                      accuracy_text(neighbours["euclidean"]), accuracy_text(neighbours["dtw"]),
                      verdict(statistics.mean(accuracies), best_1nn), spread([run.seconds for run in runs], 0),
                      seeds_text(runs)])

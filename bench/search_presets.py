@@ -43,7 +43,7 @@ CANDIDATES = {
     "japanese_vowels": [{**_UCR, "chunk": 0}, {**_UCR, "chunk": 2}],
     "sunspots": [{"cell": cell, "units": units, "bidirectional": False, "readout": "last", "chunk": 0,
                   "schedule": "cosine", "learning_rate": rate, "epochs": 200, "batch_size": 16}
-                 for cell in ("gru", "lstm") for units in (16, 64) for rate in (1e-3, 3e-3)]
+                 for cell, units, rate in (("gru", 16, 3e-3), ("gru", 64, 1e-3), ("lstm", 16, 3e-3))]
     + [{**_UCR, "chunk": 0, "epochs": 200}],
 }
 
