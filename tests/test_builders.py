@@ -17,6 +17,9 @@ def test_every_architecture_builds_with_the_right_output_shape(task_name, cell, 
     if task_name == "one_to_many" and bidirectional:
         with pytest.raises(ValueError, match="bidirectional=False"):
             task.build_model(spec, cell=cell, bidirectional=True, layers=layers, units=4)
+        # With chunk=N a recurrent encoder reads the vector, both ways; the decoder stays one-way.
+        model = task.build_model(spec, cell=cell, bidirectional=True, layers=layers, units=4, chunk=2)
+        assert tuple(model(make_inputs(rng, 2, 5)).shape) == expected_shape(2, 5)
         return
     model = task.build_model(spec, cell=cell, bidirectional=bidirectional, layers=layers, units=4)
     recurrent = [layer for layer in model.layers if isinstance(layer, zoo.CELLS[cell])]

@@ -55,6 +55,7 @@ def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirecti
     ("many_to_one", "lstm", False, "mean", 0),
     ("many_to_one", "simple_rnn", True, "last", 2),
     ("one_to_one", "gru", False, "last", 2),  # 3 features read as 2 steps
+    ("one_to_many", "lstm", True, "last", 2),  # a recurrent encoder over the vector starts the decoder
 ])
 def test_readouts_and_chunks_export_fused_and_match_keras(task_name, cell, bidirectional, readout, chunk,
                                                           rng, tmp_path):

@@ -44,7 +44,7 @@ class TaskHyperModel(keras_tuner.HyperModel):
         if unknown:
             raise ZooError(f"Cannot fix {', '.join(sorted(unknown))}; "
                              f"fixable: {', '.join(SEARCHABLE + CARRIED)}.")
-        if self.task.name == "one_to_many":
+        if self.task.name == "one_to_many" and not self.fixed.get("chunk"):  # no encoder to read both ways
             if self.fixed.get("bidirectional"):
                 raise ZooError("one_to_many cannot be bidirectional.")
             self.fixed["bidirectional"] = False

@@ -287,9 +287,11 @@ PRESETS = (
     _series_preset("japanese_vowels", 0,
                    "two GRU directions over the 7-29 steps of 12 coefficients, averaged."),
     Preset("sunspots_gru", "many_to_one", "sunspots",
-           {"cell": "gru", "units": 32, "bidirectional": False, "readout": "last", "chunk": 0,
+           {"cell": "gru", "units": 16, "bidirectional": False, "readout": "last", "chunk": 0,
             "schedule": "cosine", "learning_rate": 3e-3, "epochs": 200, "batch_size": 16},
-           "a GRU over the last 24 years, trained for a fixed number of epochs.", CROSS_VALIDATED),
+           "a small GRU (16 units) over the last 24 years: about 200 training windows do not carry "
+           "more (5-fold CV RMSE: GRU 16 14.2, LSTM 16 15.3, GRU 64 16.5, bidirectional GRU 64 19.9).",
+           CROSS_VALIDATED),
     Preset("adding_lstm", "many_to_one", "adding",
            {"cell": "lstm", "units": 64, "bidirectional": False, "readout": "last", "chunk": 0,
             "schedule": "constant", "epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "patience": 5},

@@ -8,12 +8,13 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from zoo import files
-from zoo.architecture import decoder_stack, decoder_units
+from zoo.architecture import decoder_stack, decoder_units, encoder_stack
 from zoo.data import GENERATED, SKLEARN_DIGITS, Dataset, Vocabulary, continuous_spec, pad
 from zoo.errors import DataFileError, ZooError
 from zoo.files.lines import read_lines
 from zoo.files.series import read_npz
 from zoo.files.tables import read_table
+from zoo.layers import ChunkSteps
 from zoo.model_io import standardize
 from zoo.presets import Preset
 from zoo.registry import Task, register
@@ -25,24 +26,31 @@ MAX_DIGITS = 4
 
 
 def build(spec, arch):
-    if arch.bidirectional:
+    if arch.bidirectional and not arch.chunk:
         raise ZooError(
-            "one_to_many has no input sequence to read both ways, and its decoder must not see "
-            "the tokens it predicts: use bidirectional=False."
+            "one_to_many has no input sequence to read both ways (without chunk=N), and its decoder "
+            "must not see the tokens it predicts: use bidirectional=False."
         )
     image = keras.Input(shape=(spec.num_features,), name="image")
     tokens = keras.Input(shape=(None,), dtype="int32", name="decoder_input")
     encoded = standardize(image, spec)
-    # Every decoder layer starts from its own projection of the image.
-    initial_states = [
-        [
-            keras.layers.Dense(
-                decoder_units(arch, depth), activation="tanh", name=f"image_to_state_{depth + 1}_{i}"
-            )(encoded)
-            for i in range(arch.state_count)
+    if arch.chunk:
+        # The vector read as steps of `chunk` features by a recurrent encoder (a digit strip column by
+        # column); each encoder layer's final states start the matching decoder layer, as in seq2seq.
+        steps = keras.layers.Reshape((spec.num_features, 1), name="as_steps")(encoded)
+        steps = ChunkSteps(arch.chunk, name="chunk_steps")(steps)
+        _, initial_states = encoder_stack(steps, arch)
+    else:
+        # Every decoder layer starts from its own projection of the image.
+        initial_states = [
+            [
+                keras.layers.Dense(
+                    decoder_units(arch, depth), activation="tanh", name=f"image_to_state_{depth + 1}_{i}"
+                )(encoded)
+                for i in range(arch.state_count)
+            ]
+            for depth in range(arch.layers)
         ]
-        for depth in range(arch.layers)
-    ]
     x = keras.layers.Embedding(spec.num_outputs, decoder_units(arch, 0), mask_zero=True, name="embed")(
         tokens
     )
@@ -52,7 +60,11 @@ def build(spec, arch):
 
 
 def _strips(images, labels, count, rng):
-    """`count` images of 1-4 digits side by side (8 x 32 pixels, blank on the right) and captions."""
+    """`count` images of 1-4 digits side by side (8 x 32 pixels, blank on the right) and captions.
+
+    Each strip is flattened column by column, left to right: with chunk=8 a recurrent encoder reads
+    one column of 8 pixels per step, in the order the digits are written.
+    """
     strips = np.zeros((count, 8, 8 * MAX_DIGITS), dtype="float32")
     captions = []
     for row in range(count):
@@ -60,7 +72,7 @@ def _strips(images, labels, count, rng):
         for slot, pick in enumerate(picks):
             strips[row, :, 8 * slot : 8 * slot + 8] = images[pick]
         captions.append([WORDS[labels[pick]] for pick in picks])
-    return strips.reshape(count, -1), captions
+    return strips.transpose(0, 2, 1).reshape(count, -1), captions
 
 
 def load_digit_captions(seed=0, max_len=None, train_size=6000, eval_size=1000):
@@ -151,6 +163,7 @@ TASK = register(
         build=build,
         datasets={"digit_captions": load_digit_captions},
         default_dataset="digit_captions",
+        architecture_options=("chunk",),
         presets=(Preset("digit_captions_lstm", "one_to_many", "digit_captions", {"cell": "lstm", "units": 64},
                         "the task's defaults: an LSTM decoder started from the encoded strip.",
                         "not searched yet: the task's defaults"),),
