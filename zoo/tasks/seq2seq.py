@@ -135,9 +135,12 @@ TASK = register(
         build=build,
         datasets={"addition": load_addition},
         default_dataset="addition",
-        presets=(Preset("addition_lstm", "seq2seq", "addition", {"cell": "lstm", "units": 128},
-                        "keras-io's model size: one LSTM of 128 in the encoder and the decoder.",
-                        "not searched yet: keras-io's addition_rnn example"),),
+        presets=(Preset("addition_lstm", "seq2seq", "addition",
+                        {"cell": "lstm", "units": 128, "schedule": "cosine", "epochs": 40, "batch_size": 128},
+                        "keras-io's model size (one LSTM of 128 in the encoder and the decoder), with the "
+                        "rate decayed to 0 over 40 epochs: the last epochs at a small rate fix the last "
+                        "digits that a constant rate leaves wrong.",
+                        "validation exact match of one run: 0.998 at its last epoch"),),
         defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
         generates=True,
         formats=(files.FileFormat("source<TAB>target pairs", (".tsv", ".txt"), load_pairs_files),),
