@@ -1,11 +1,15 @@
 """Presets: each builds, trains a few steps and exports; listed by `rnn-zoo presets`; from_preset."""
 
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 import zoo
 from export import export_run
+from tests.tiny import TINY
+from zoo.architecture import auto_chunk
 from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.training import TrainConfig, train
@@ -85,3 +89,14 @@ def test_settings_a_task_does_not_take_are_refused_before_training(task, setting
     with pytest.raises(ZooError, match=message):
         train(TrainConfig(task=task, epochs=1, **settings), run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_chunk_auto_reads_a_long_series_in_at_most_16_steps_and_words_one_by_one():
+    assert [auto_chunk(steps) for steps in (16, 17, 150, 251)] == [0, 2, 10, 16]
+    config = TrainConfig(task="many_to_one", chunk="auto")
+    series = SimpleNamespace(spec=TINY["many_to_one"][0], x_train=np.zeros((2, 150, 3)))
+    words = SimpleNamespace(spec=TINY["tagging"][0], x_train=np.zeros((2, 150), "int32"))
+    assert config.architecture_for(series).chunk == 10
+    assert config.architecture_for(words).chunk == 0
+    with pytest.raises(ZooError, match="'tagging' takes no chunk"):
+        TrainConfig(task="tagging", chunk="auto")

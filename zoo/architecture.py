@@ -24,7 +24,7 @@ def require_positive_int(name, value):
 READOUTS = ("last", "mean")
 # chunk="auto" (a training setting): chunks just wide enough that the longest training sequence takes
 # at most this many recurrent steps.
-AUTO_CHUNK_STEPS = 30
+AUTO_CHUNK_STEPS = 16
 # The fields below `dropout` are read only by the tasks that list them in Task.architecture_options.
 OPTIONAL_FIELDS = ("readout", "chunk")
 

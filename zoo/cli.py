@@ -71,7 +71,7 @@ def _parser():
     train.add_argument("--readout", help="many_to_one: last (the last real step) or mean (over the real "
                        "steps)")
     train.add_argument("--chunk", type=_chunk, help="steps (or a vector's features) one recurrent step "
-                       "reads; auto: at most 30 recurrent steps for the longest training sequence")
+                       "reads; auto: at most 16 recurrent steps for the longest training sequence")
     train.add_argument("--schedule", help="constant (early stopping, best epoch kept) or cosine "
                        "(every epoch runs, the rate decays to 0)")
     train.add_argument("--clipnorm", type=float, help="clip each update's gradient norm to this")

@@ -34,8 +34,8 @@ from zoo.registry import get_task, loss_and_metrics
 
 RUNS_ROOT = Path("runs")
 SCHEDULES = ("constant", "cosine")
-# What a run takes when neither the config nor the task's defaults say (the units given as config.json
-# keeps them).
+# What a run takes where neither the config nor the task's defaults say (units as a list, as
+# config.json gives them back).
 ARCHITECTURE_DEFAULTS = {name: list(value) if isinstance(value, tuple) else value
                          for name, value in ARCHITECTURE_FIELD_DEFAULTS.items()}
 TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0}

@@ -323,7 +323,7 @@ TASK = register(
                              (".csv", ".tsv", ".jsonl"), load_table_files),
         ),
         # For your own series (no preset): the UCR presets' recipe, with chunks sized to the data
-        # (chunk="auto"), so that a long series is read in at most 30 recurrent steps.
+        # (chunk="auto"), so that a long series is read in at most 16 recurrent steps.
         defaults={**SERIES, "chunk": "auto", "patience": 40},
         dataset_defaults={
             # The classic experiment: one direction, the last state, early stopping.
