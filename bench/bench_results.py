@@ -394,14 +394,14 @@ def generated(runs_dir, records):
                  to_99, spread([r.seconds for r in addition], 0), seeds_text(addition)])
     _record(records, "addition_lstm", "exact_match", exact, "keras-io 99% per character (published)",
             "at least 0.995", statistics.mean(exact) >= 0.995)
-    captions = preset_runs(runs_dir, "digit_captions_lstm")
+    captions = preset_runs(runs_dir, "digit_captions_bigru")
     exact = [run.test["exact_match"] for run in captions]
     baseline = caption_baseline(captions[0].data())
-    rows.append(["digit_captions_lstm", "digit_captions", captions[0].hyperparameters(),
+    rows.append(["digit_captions_bigru", "digit_captions", captions[0].hyperparameters(),
                  "exact caption (greedy)", spread(exact), f"SVC per slot (this run): {baseline:.3f}",
                  verdict(statistics.mean(exact), 0.95),
                  "-", spread([r.seconds for r in captions], 0), seeds_text(captions)])
-    _record(records, "digit_captions_lstm", "exact_match", exact, f"SVC per slot {baseline:.3f}",
+    _record(records, "digit_captions_bigru", "exact_match", exact, f"SVC per slot {baseline:.3f}",
             "at least 0.95", statistics.mean(exact) >= 0.95)
     header = ["preset", "data set", "model; training", "metric", "test", "baseline", "target",
               "validation exact match 0.99 at", "train s", "seeds"]
