@@ -126,7 +126,7 @@ def model_card(model_root):
     labels = (f"\nLabels, in the order of the output's last axis: {', '.join(m['labels'])}.\n"
               if m.get("labels") else "")
     limits = [
-        f"Trained on {data.get('train', '?')} examples of {m['dataset']} with one seed ({run['seed']}); "
+        f"Trained on {data.get('train', 0):,} examples of {m['dataset']} with one seed ({run['seed']}); "
         "the spread over seeds is in RESULTS.md.",
         "Send raw values: the model standardises them itself. Pad a shorter row with `pad_value` "
         "after its real steps (right padding)." if m["spec"].get("num_features")
@@ -146,8 +146,8 @@ def model_card(model_root):
         "",
         f"- Source: {data.get('source', m['dataset'] + ' (bundled with rnn-zoo)')}",
         f"- Licence: {data.get('licence', 'see the source')}",
-        f"- Splits: {data.get('train', '?')} training, {data.get('validation', '?')} validation, "
-        f"{data.get('test', '?')} test examples.",
+        f"- Splits: {data.get('train', 0):,} training, {data.get('validation', 0):,} validation, "
+        f"{data.get('test', 0):,} test examples.",
         "",
         "## Inputs and outputs",
         "",
@@ -161,7 +161,7 @@ def model_card(model_root):
         "|---|---|---|",
         _tensor_rows(m["outputs"]),
         labels,
-        f"`model.onnx` and `model.tflite` take `{', '.join(t['name'] for t in m['id_inputs'])}` "
+        f"`model.onnx` and `model.tflite` take `{', '.join(t['name'] for t in m['id_inputs'])}`, "
         "as `id_inputs` in metadata.json says.",
         "",
         "An example request (`make serve EXPORT_DIR=<this catalogue>`):",
