@@ -117,8 +117,9 @@ search-presets:
 bench-data:
 	$(VENV)/bin/python -m bench.bench_data
 
-# Trains the zoo's models on public tasks and writes RESULTS.md (under 60 minutes); QUICK=1 checks it
-# in a few minutes and writes into its runs folder instead.
+# Trains every preset (five seeds) and the zoo's models on public tasks beside classical baselines and
+# writes RESULTS.md and zoo/preset_results.json (about an hour); QUICK=1 checks it in a minute or two
+# and writes into its runs folder instead.
 bench-results:
 	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_results
 

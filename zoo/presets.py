@@ -1,9 +1,9 @@
 """Presets: named, recorded choices of task, data set, architecture and training settings.
 
     >>> import zoo
-    >>> zoo.list_presets()
-    ['gun_point_gru', ...]
-    >>> model = zoo.from_preset("gun_point_gru")  # untrained, compiled, ready for fit
+    >>> zoo.list_presets("many_to_one")
+    ['gun_point_bigru', 'italy_power_demand_bigru', 'arrow_head_bigru', ...]
+    >>> model = zoo.from_preset("gun_point_bigru")  # untrained, compiled, ready for fit
 
 Each task module lists its presets (Task.presets); `make train PRESET=<name>` trains one on its data
 set, `PRESET=<name> DATA=<file>` the same architecture and settings on your file. Their test figures
