@@ -340,13 +340,13 @@ def caption_baseline(data):
     training strips' slots, stopping at the first blank slot (the classical pipeline)."""
     from sklearn.svm import SVC
 
-    from zoo.tasks.one_to_many import MAX_DIGITS
+    from zoo.tasks.one_to_many import MAX_DIGITS, strip_images
 
     vocab = data.output_vocab
 
     def slots(strips, targets):
         images, labels = [], []
-        for strip, target in zip(strips.reshape(len(strips), 8, 8 * MAX_DIGITS), targets):
+        for strip, target in zip(strip_images(strips), targets):
             words = [vocab.tokens[i] for i in target if vocab.tokens[i] not in (vocab.PAD, vocab.EOS)]
             for slot, word in enumerate(words):
                 images.append(strip[:, 8 * slot : 8 * slot + 8].reshape(-1))
@@ -355,7 +355,7 @@ def caption_baseline(data):
 
     classifier = SVC().fit(*slots(data.x_train[0], data.y_train))
     right = 0
-    for strip, target in zip(data.x_test[0].reshape(-1, 8, 8 * MAX_DIGITS), data.y_test):
+    for strip, target in zip(strip_images(data.x_test[0]), data.y_test):
         truth = [vocab.tokens[i] for i in target if vocab.tokens[i] not in (vocab.PAD, vocab.EOS)]
         images = [strip[:, 8 * s : 8 * s + 8] for s in range(MAX_DIGITS)]
         filled = [image.reshape(-1) for image in images if image.any()]

@@ -134,3 +134,22 @@ def test_sentences_and_tags_of_different_lengths_are_rejected():
     good = ([["a", "b"]], [["X", "Y"]])
     with pytest.raises(ValueError, match="sentence 0 of the train split has 2 words but 1 tags"):
         _tagged("broken", ([["a", "b"]], [["X"]]), good, good, max_len=None)
+
+
+def test_digit_caption_strips_hold_the_captioned_digits_left_to_right():
+    from sklearn.datasets import load_digits
+
+    from zoo.tasks.one_to_many import MAX_DIGITS, WORDS, strip_images
+
+    digits = load_digits()
+    images = {image.tobytes(): WORDS[label] for image, label in zip(digits.images.astype("float32"),
+                                                                      digits.target)}
+    data = zoo.get_task("one_to_many").load(train_size=20, eval_size=5)
+    strips = strip_images(data.x_train[0])
+    assert strips.shape == (20, 8, 8 * MAX_DIGITS)
+    for strip, target in zip(strips, data.y_train):
+        slots = [strip[:, 8 * s : 8 * s + 8] for s in range(MAX_DIGITS)]
+        words = data.output_vocab.decode(target)
+        # Each slot is a real digit image of the word at its place; the slots after the caption are blank.
+        assert [images.get(np.ascontiguousarray(slot).tobytes()) for slot in slots[: len(words)]] == words
+        assert not any(slot.any() for slot in slots[len(words) :])

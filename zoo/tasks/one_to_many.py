@@ -75,6 +75,11 @@ def _strips(images, labels, count, rng):
     return strips.transpose(0, 2, 1).reshape(count, -1), captions
 
 
+def strip_images(vectors):
+    """The 8 x 32 images of stored digit-caption vectors (the inverse of _strips' flattening)."""
+    return np.asarray(vectors).reshape(-1, 8 * MAX_DIGITS, 8).transpose(0, 2, 1)
+
+
 def load_digit_captions(seed=0, max_len=None, train_size=6000, eval_size=1000):
     """Strips of real handwritten digits (scikit-learn) captioned with their number words.
 
