@@ -473,7 +473,7 @@ def main():
 
     adding_table, adding_mse = adding_problem(runs_dir, figures_dir)
     adding_preset = preset_runs(runs_dir, "adding_lstm", seeds=SEEDS[:1])
-    _record(records, "adding_lstm", "mse", [adding_preset[0].test["loss"]], "mean predictor 0.167",
+    _record(records, "adding_lstm", "mse", [adding_preset[0].test["loss"]], "mean predictor, mse 0.167",
             "below 0.01", adding_preset[0].test["loss"] < 0.01, digits=4)
     ucr_table, ucr_stretch = series_presets(runs_dir, records)
     unseen_table = unseen_series(runs_dir)

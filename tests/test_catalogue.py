@@ -78,3 +78,11 @@ def test_make_zoo_again_keeps_finished_models_and_restores_what_is_missing(zoo_d
     assert {name: (root / "runs" / name / "metrics.json").stat().st_mtime_ns for name in PRESETS} == trained
     assert sorted(p.name for p in (zoo_dir / PRESETS[0]).iterdir()) == ["1", "MODEL_CARD.md"]
     assert len(json.loads((zoo_dir / "catalog.json").read_text())["models"]) == len(PRESETS)
+
+
+def test_a_bench_figure_of_another_metric_is_named_beside_the_models_own():
+    from export.catalogue import bench_figure
+
+    assert bench_figure({"metric": "accuracy", "test": "0.961 ± 0.015"}, "accuracy") == "0.961 ± 0.015"
+    assert bench_figure({"metric": "mse", "test": "0.0002"}, "root_mean_squared_error") == "mse 0.0002"
+    assert bench_figure({}, "accuracy") is None
