@@ -17,6 +17,8 @@ TRAIN_ARGS := $(DATA_ARGS) $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--
 	$(if $(PATIENCE),--patience $(PATIENCE)) $(if $(LIMIT),--limit $(LIMIT)) \
 	$(if $(READOUT),--readout $(READOUT)) $(if $(CHUNK),--chunk $(CHUNK)) \
 	$(if $(SCHEDULE),--schedule $(SCHEDULE)) $(if $(CLIPNORM),--clipnorm $(CLIPNORM)) \
+	$(if $(BUCKETING),--bucketing $(BUCKETING)) $(if $(JIT_COMPILE),--jit-compile $(JIT_COMPILE)) \
+	$(if $(STRATEGY),--strategy $(STRATEGY)) \
 	$(foreach option,$(OPTIONS),--option $(option))
 
 # Tuning: any of CELL, BIDIRECTIONAL (0/1), LAYERS, UNITS, DROPOUT, LEARNING_RATE fixes that value.
@@ -42,8 +44,8 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(MAX_BODY_MB),--max-body-mb $(MAX_BODY_MB)) $(if $(MAX_ELEMENTS),--max-elements $(MAX_ELEMENTS)) \
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
-.PHONY: setup tasks presets zoo search-presets train tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
-	bench-export bench-tune bench-serve bench-results bench-data
+.PHONY: setup tasks presets zoo search-presets train train-worker tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
+	bench-export bench-train bench-tune bench-serve bench-results bench-data
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -57,8 +59,15 @@ presets:
 	$(ZOO) presets
 
 # PRESET=<name> trains a preset (rnn-zoo presets); settings given beside it win.
+# WORKERS=N: N worker processes on this machine (tf.distribute.MultiWorkerMirroredStrategy).
 train:
-	$(ZOO) train $(if $(PRESET),--preset $(PRESET),--task $(TASK)) $(TRAIN_ARGS)
+	$(ZOO) train $(if $(PRESET),--preset $(PRESET),--task $(TASK)) $(TRAIN_ARGS) $(if $(WORKERS),--workers $(WORKERS))
+
+# One worker of a cluster across machines: the same command on each, WORKER_INDEX 0 (the chief) to N-1.
+train-worker:
+	$(if $(WORKER_HOSTS),,$(error WORKER_HOSTS is required: make train-worker WORKER_HOSTS=a:12345,b:12345 WORKER_INDEX=0))
+	$(ZOO) train $(if $(PRESET),--preset $(PRESET),--task $(TASK)) $(TRAIN_ARGS) \
+		--worker-hosts $(WORKER_HOSTS) --worker-index $(WORKER_INDEX)
 
 tune:
 	$(ZOO) tune --task $(TASK) $(TUNE_ARGS)
@@ -91,10 +100,10 @@ test: lint
 # A few minutes, for the development loop: registry, builders, data and files, nine exports, two servers.
 test-fast: lint
 	$(VENV)/bin/pytest -q tests/test_registry.py tests/test_builders.py tests/test_data.py tests/test_files.py \
-		tests/test_your_data.py
+		tests/test_your_data.py tests/test_batching.py tests/test_xla.py
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
-bench: bench-export bench-tune bench-serve bench-results bench-data
+bench: bench-export bench-train bench-tune bench-serve bench-results bench-data
 
 # PyTorch (for bench-export's twin) is installed here, never by `make setup`.
 bench-setup:
@@ -102,6 +111,11 @@ bench-setup:
 
 bench-export: bench-setup
 	$(VENV)/bin/python -m bench.bench_export
+
+# Training speed against a PyTorch twin, bucketing, XLA and local workers (about 20 minutes); writes
+# README.md's tables and zoo/xla_speedups.json, from which runs choose XLA. QUICK=1: a minute or two.
+bench-train: bench-setup
+	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_train
 
 bench-tune:
 	$(VENV)/bin/python -m bench.bench_tune

@@ -35,6 +35,14 @@ def _units(text):
     return sizes[0] if len(sizes) == 1 else sizes
 
 
+def _switch(text):
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected 1 or 0, got {text!r}")
+
+
 def _chunk(text):
     return text if text == "auto" else int(text)
 
@@ -87,6 +95,18 @@ def _parser():
                        help="a data set option, e.g. seq_len=200 for the adding problem")
     train.add_argument("--run-dir", help="default: runs/<task>/<dataset>-<time>, or the unfinished "
                        "run of the same settings")
+    train.add_argument("--bucketing", type=_switch, help="1: batches of similar lengths, each padded to "
+                       "its own longest row; 0: off (default: on where the lengths vary)")
+    train.add_argument("--jit-compile", type=_switch, help="1: XLA-compiled training steps; 0: not "
+                       "(default: where make bench-train measured them faster, and batches keep one shape)")
+    train.add_argument("--workers", type=int, help="train with N worker processes on this machine "
+                       "(tf.distribute.MultiWorkerMirroredStrategy)")
+    train.add_argument("--worker-hosts", help="host:port of every worker, in the same order on each "
+                       "machine (writes TF_CONFIG; or set TF_CONFIG yourself)")
+    train.add_argument("--worker-index", type=int, help="this machine's place in --worker-hosts (0: the "
+                       "chief, which writes the run directory)")
+    train.add_argument("--strategy", choices=("mirrored",), help="mirrored: every GPU of this machine "
+                       "(tf.distribute.MirroredStrategy)")
 
     tune = commands.add_parser("tune", help="search depth, hidden sizes, cell and more with KerasTuner")
     tune.add_argument("--task", required=True)
@@ -205,12 +225,12 @@ def _print_tasks():
 def _train(args):
     from zoo.errors import ZooError
     from zoo.presets import get_preset
-    from zoo.training import TrainConfig, train
+    from zoo.training import TrainConfig
 
     given = {name: getattr(args, name) for name in (
         "dataset", "cell", "bidirectional", "layers", "units", "dropout", "readout", "chunk", "schedule",
         "clipnorm", "epochs", "batch_size", "learning_rate", "patience", "seed", "max_len", "limit",
-        "data", "val_data", "test_data") if getattr(args, name) is not None}
+        "data", "val_data", "test_data", "bucketing", "jit_compile") if getattr(args, name) is not None}
     if args.option:
         given["options"] = dict(args.option)
     if args.preset is None:
@@ -222,7 +242,33 @@ def _train(args):
         if args.task not in (None, preset.task):
             raise ZooError(f"Preset {preset.name!r} is for task {preset.task!r}, not {args.task!r}.")
         config = preset.config(**given)
-    train(config, run_dir=args.run_dir)
+    _train_where_asked(config, args)
+
+
+def _train_where_asked(config, args):
+    """In this process; with --workers, in N local worker processes; with TF_CONFIG (or
+    --worker-hosts), as one worker of a cluster; with --strategy mirrored, on every local GPU."""
+    from zoo import distributed
+    from zoo.errors import ZooError
+    from zoo.training import choose_run_dir, require_writable_dir, train
+
+    if args.worker_hosts is not None:
+        distributed.write_tf_config(args.worker_hosts, args.worker_index)
+    cluster = distributed.cluster()
+    if sum((bool(args.workers), cluster is not None, args.strategy is not None)) > 1:
+        raise ZooError("Give one of --workers (local processes), TF_CONFIG or --worker-hosts (a cluster), "
+                       "--strategy mirrored.")
+    if args.workers:
+        if args.workers < 1:
+            raise ZooError(f"--workers must be a positive integer, got {args.workers}.")
+        config = config.resolved()
+        run_dir = choose_run_dir(config, args.run_dir)
+        require_writable_dir(run_dir, "RUN_DIR")
+        distributed.run_local(config, run_dir, args.workers)
+        print(f"Run written to {run_dir} by {args.workers} workers")
+        return
+    train(config, run_dir=args.run_dir,
+          strategy="multi_worker" if cluster is not None else args.strategy)
 
 
 def _zoo(args):
@@ -274,7 +320,7 @@ def _print_table(rows):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-def _import_tensorflow_quietly():
+def import_tensorflow_quietly():
     """Imports TensorFlow and finds its devices with stderr closed for that moment only.
 
     TensorFlow's C++ side writes its start-up lines (oneDNN, CUDA stubs, cuInit) to file
@@ -323,7 +369,7 @@ def file_system_error(error):
 
 def _run(args):
     if not (args.command == "serve" and args.runtime == "onnx"):  # the ONNX server loads no TensorFlow
-        _import_tensorflow_quietly()
+        import_tensorflow_quietly()
     if args.command == "tasks":
         _print_tasks()
     elif args.command == "presets":

@@ -26,6 +26,9 @@ class Task:
     architecture_options: the Architecture fields beyond cell, direction, depth, width and dropout
         that the builder reads (zoo.architecture.OPTIONAL_FIELDS)
     presets: the task's zoo.presets.Preset entries, one per bundled data set
+    sequence_inputs: the positions of the model inputs that are right-padded sequences (length
+        bucketing, zoo.batching, trims them to each batch's longest row; the first decides the bucket)
+    target_per_step: the target has one entry per step of the last of the sequence inputs
     """
 
     name: str
@@ -41,6 +44,8 @@ class Task:
     formats: tuple = ()
     architecture_options: tuple = ()
     presets: tuple = ()
+    sequence_inputs: tuple = ()
+    target_per_step: bool = False
 
     def check_dataset(self, name):
         if name not in self.datasets:

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo import batching, distributed, xla
 from zoo.architecture import DEFAULTS as ARCHITECTURE_FIELD_DEFAULTS
 from zoo.architecture import Architecture, auto_chunk, require_positive_int
 from zoo.data import EXAMPLES
@@ -70,6 +71,10 @@ class TrainConfig:
     # epoch's weights are kept (a validation split of 10 series is too small to pick an epoch by).
     schedule: str | None = None
     clipnorm: float | None = None  # each update's gradient norm is clipped to this (0: not clipped)
+    # Length bucketing (zoo.batching): None, on where the task reads sequences and their lengths vary.
+    bucketing: bool | None = None
+    # XLA-compiled training steps: None, where `make bench-train` measured them faster (zoo.xla).
+    jit_compile: bool | None = None
     preset: str | None = None  # the zoo.presets entry these settings came from, for the record
     seed: int = 42
     max_len: int | None = None
@@ -132,6 +137,10 @@ class TrainConfig:
             if not (value == 0 and name == "clipnorm" or isinstance(value, int | float)
                     and not isinstance(value, bool) and math.isfinite(value) and value > 0):
                 raise ZooError(f"{name} must be a positive finite number, got {value!r}.")
+        for name in ("bucketing", "jit_compile"):
+            value = getattr(config, name)
+            if value not in (None, True, False):
+                raise ZooError(f"{name} must be true, false or left out (auto), got {value!r}.")
         if config.schedule not in SCHEDULES:
             raise ZooError(f"Unknown schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
         return config
@@ -329,61 +338,92 @@ def write_examples(path, data, generates):
         np.savez(f, **arrays)
 
 
-def compile_model(model, config, kind, train_size):
+def compile_model(model, config, kind, train_size, steps_per_epoch=None, jit_compile=False):
     """Compiles with the run's loss and metrics and Adam as `config` sets it (rate, schedule, clipping).
 
-    config: a resolved TrainConfig; train_size: training examples, to count the cosine schedule's steps.
+    config: a resolved TrainConfig; train_size: training examples, to count the cosine schedule's
+    steps; steps_per_epoch: the batches of an epoch where they are not train_size / batch_size
+    (bucketing ends each bucket with a partly filled batch); jit_compile: XLA-compiled steps.
     """
     rate = config.learning_rate
     if config.schedule == "cosine":
-        steps = config.epochs * math.ceil(train_size / config.batch_size)
+        steps = config.epochs * (steps_per_epoch or math.ceil(train_size / config.batch_size))
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
     loss, metrics = loss_and_metrics(kind)
     model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=config.clipnorm or None), loss=loss,
-                  metrics=metrics)
+                  metrics=metrics, jit_compile=jit_compile)
     return model
 
 
-def _fit(model, data, config, run_dir, callbacks, verbose, generates):
-    """Fits from the backup (if any), saves model.keras atomically and returns the fit's seconds.
+def _batches(task, data, config, bucketing, distributed):
+    """What Model.fit reads: the arrays, batched by Keras as always, or a tf.data pipeline
+    (zoo.batching) where batches are bucketed by length or shared among workers.
+
+    Returns (train, validation, batch_size for fit, steps per epoch or None, padding shares or None).
+    """
+    if not (bucketing or distributed):
+        return (data.x_train, data.y_train), (data.x_val, data.y_val), config.batch_size, None, None
+    train_batches = batching.dataset(task, data.x_train, data.y_train, config.batch_size, config.seed,
+                                     bucketing)
+    # Validation keeps the arrays' padding: Keras weighs a masked metric by the batch's padded shape,
+    # so bucketed validation batches would shift val_accuracy a little from run to run.
+    val_batches = batching.dataset(task, data.x_val, data.y_val, config.batch_size, config.seed, False,
+                                   shuffle=False)
+    if not bucketing:
+        return (train_batches,), val_batches, None, None, None
+    padding = batching.padding(task, data.x_train, train_batches)
+    return (train_batches,), val_batches, None, int(train_batches.cardinality()), padding
+
+
+def _fit(model, data, config, run_dir, callbacks, verbose, task, batches, strategy):  # noqa: PLR0913
+    """Fits from the backup (if any), saves model.keras atomically and returns (seconds, padding).
 
     A generating model's history gets val_exact_match (greedy decoding of the validation split) each epoch.
     """
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
-    compile_model(model, config, data.spec.kind, len(data.y_train))
+    bucketing, jit_compile = batches
+    train_data, val_data, batch_size, steps, padding = _batches(task, data, config, bucketing,
+                                                                strategy is not None)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        compile_model(model, config, data.spec.kind, len(data.y_train), steps, jit_compile)
     stopping = [] if config.schedule == "cosine" else [
         keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True)]
     started = time.perf_counter()
-    model.fit(
-        data.x_train, data.y_train,
-        validation_data=(data.x_val, data.y_val),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        callbacks=[
-            *([ValidationExactMatch(data)] if generates else []),
-            ResumableBackup(backup_dir, history_csv),
-            *stopping,
-            keras.callbacks.CSVLogger(str(history_csv), append=True),
-            keras.callbacks.TensorBoard(str(run_dir / "logs")),
-            *callbacks,
-        ],
-        verbose=verbose,
-    )
+    with distributed.keras_multi_worker(model, strategy):
+        model.fit(
+            *train_data,
+            validation_data=val_data,
+            epochs=config.epochs,
+            batch_size=batch_size,
+            shuffle=batch_size is not None,  # a tf.data pipeline shuffles itself
+            callbacks=[
+                *([ValidationExactMatch(data)] if task.generates else []),
+                ResumableBackup(backup_dir, history_csv),
+                *stopping,
+                keras.callbacks.CSVLogger(str(history_csv), append=True),
+                keras.callbacks.TensorBoard(str(run_dir / "logs")),
+                *callbacks,
+            ],
+            verbose=verbose,
+        )
     train_seconds = round(time.perf_counter() - started, 2)
     with replacing(run_dir / "model.keras") as tmp:
         model.save(tmp)
-    return train_seconds
+    return train_seconds, padding
 
 
-def train(config, run_dir=None, callbacks=(), verbose="auto"):
+def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     """Trains, evaluates on the test split and returns the run directory.
 
     RUN_DIR is checked first, and data and model are made before it: a bad file, setting or
-    RUN_DIR leaves nothing behind.
+    RUN_DIR leaves nothing behind. strategy: None (this process alone), "multi_worker" (one of the
+    workers TF_CONFIG names; zoo.distributed) or "mirrored" (every GPU of this machine).
     """
+    strategy = distributed.strategy(strategy)  # before TensorFlow runs anything else
     config = config.resolved()
     task = get_task(config.task)
-    run_dir = choose_run_dir(config, run_dir)
+    chief = distributed.is_chief() if strategy is not None else True
+    run_dir = choose_run_dir(config, run_dir) if chief else distributed.scratch_dir(config)
     require_writable_dir(run_dir, "RUN_DIR")
     # Seeded before loading, as runs always were: a loader that draws from the global generators
     # would otherwise change the initial weights of a seed.
@@ -391,7 +431,20 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
     tf.config.experimental.enable_op_determinism()
     data = load_data(config)
     architecture = config.architecture_for(data)
-    model = task.build(data.spec, architecture)  # refuses a bad architecture before RUN_DIR exists
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = task.build(data.spec, architecture)  # refuses a bad architecture before RUN_DIR exists
+    bucketing = batching.lengths_vary(task, data.x_train) if config.bucketing is None else config.bucketing
+    if bucketing and not task.sequence_inputs:
+        raise ZooError(f"Task {task.name!r} reads no sequences: bucketing cannot apply.")
+    jit_compile, why = (config.jit_compile, "as asked") if config.jit_compile is not None else xla.choose(
+        architecture, bool(task.sequence_inputs), batching.recurrent_steps(task, data.x_train, architecture),
+        bucketing)
+    if jit_compile:
+        # Keras compiles nothing with XLA while op determinism is on (not every op has a deterministic
+        # XLA kernel); XLA runs on the CPU are repeatable all the same (tests/test_xla.py).
+        from tensorflow.python.framework.config import disable_op_determinism
+
+        disable_op_determinism()
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
     trained = run_dir / "trained.json"  # written once model.keras holds the trained model
@@ -400,6 +453,9 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
         history_csv.unlink()  # epochs of an attempt that left no backup are not part of this run
     write_json(run_dir / "config.json", asdict(config))
     print(f"{'Resuming' if resuming else 'Starting'} run in {run_dir}")
+    if strategy is not None:
+        print(f"{type(strategy).__name__}: {strategy.num_replicas_in_sync} replicas, global batch "
+              f"{config.batch_size}.")
 
     if data.truncated:
         print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
@@ -408,24 +464,32 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
         print(f"chunk=auto: the longest training sequence has {data.x_train.shape[1]} steps, {read}.")
     write_json(run_dir / "data.json", data.contract())
     write_examples(run_dir / "examples.npz", data, task.generates)
-    if trained.exists():
+    padding, loaded = None, trained.exists()
+    if loaded:
         # Stopped after training, before metrics.json: evaluate the saved model, train nothing again.
         print("Training had finished; evaluating the saved model.")
         model = load_trained_model(run_dir / "model.keras", remedy=f"delete it and {trained}, and run the "
                                    "same command again to train anew")
-        train_seconds = json.loads(trained.read_text())["train_seconds"]
+        saved = json.loads(trained.read_text())
+        train_seconds, padding = saved["train_seconds"], saved.get("padding")
     else:
-        train_seconds = _fit(model, data, config, run_dir, callbacks, verbose, task.generates)
-        write_json(trained, {"train_seconds": train_seconds})
+        train_seconds, padding = _fit(model, data, config, run_dir, callbacks, verbose, task,
+                                      (bucketing, jit_compile), strategy)
+        write_json(trained, {"train_seconds": train_seconds, "padding": padding})
         shutil.rmtree(backup_dir, ignore_errors=True)  # kept through fit, so that no kill loses epochs
+    print(f"XLA-compiled training steps: {'on' if jit_compile else 'off'} ({why}).")
+    if padding:
+        print(f"Bucketing by length: {padding['bucketed']:.0%} of the steps run were padding, against "
+              f"{padding['unbucketed']:.0%} with every batch padded to the longest sequence.")
 
-    test = model.evaluate(data.x_test, data.y_test, batch_size=config.batch_size,
-                          return_dict=True, verbose=0)
-    if task.generates:
-        test.update(decoding_metrics(model, data))
+    # A model loaded from model.keras was not made under the strategy: each worker evaluates it alone.
+    with distributed.keras_multi_worker(model, None if loaded else strategy):
+        test = model.evaluate(data.x_test, data.y_test, batch_size=config.batch_size,
+                              return_dict=True, verbose=0)
+        if task.generates:
+            test.update(decoding_metrics(model, data))
     with open(history_csv) as f:
         epochs_run = sum(1 for _ in csv.DictReader(f))
-    _plot_history(history_csv, run_dir / "training_curves.png")
     results = {
         "test": {name: float(value) for name, value in test.items()},
         "epochs": epochs_run,
@@ -433,7 +497,14 @@ def train(config, run_dir=None, callbacks=(), verbose="auto"):
         "resumed": resuming,
         "data": data.describe(),
         "chunk": architecture.chunk,  # what chunk="auto" came to
+        "bucketing": padding,  # the share of padding in the steps run, with and without it
+        "replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
+        "jit_compile": jit_compile,
     }
+    if not chief:
+        shutil.rmtree(run_dir, ignore_errors=True)  # its part is done; the chief writes the run
+        return run_dir
+    _plot_history(history_csv, run_dir / "training_curves.png")
     write_json(run_dir / "metrics.json", results)
     print(f"Test: {', '.join(f'{k}={v:.4f}' for k, v in results['test'].items())}")
     print(f"Run written to {run_dir}")

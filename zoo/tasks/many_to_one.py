@@ -306,6 +306,7 @@ PRESETS = (
 TASK = register(
     Task(
         name="many_to_one",
+        sequence_inputs=(0,),
         shape="sequence -> label or value",
         example="time-series classification, forecasting, sentiment",
         build=build,

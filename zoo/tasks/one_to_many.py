@@ -163,6 +163,8 @@ def load_caption_files(files_, seed=0, max_len=None, captions=None, vocab_size=N
 TASK = register(
     Task(
         name="one_to_many",
+        sequence_inputs=(1,),  # the decoder input; the image is a vector
+        target_per_step=True,
         shape="vector -> sequence",
         example="caption an image of 1-4 handwritten digits",
         build=build,

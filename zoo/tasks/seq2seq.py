@@ -130,6 +130,8 @@ def load_pairs_files(files_, seed=0, max_len=None, level="characters", vocab_siz
 TASK = register(
     Task(
         name="seq2seq",
+        sequence_inputs=(0, 1),  # the source, then the decoder input
+        target_per_step=True,
         shape="sequence -> sequence",
         example="add two numbers written as characters",
         build=build,

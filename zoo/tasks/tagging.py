@@ -124,6 +124,8 @@ def load_conll_files(files_, seed=0, max_len=None, tag="upos", min_count=2, voca
 TASK = register(
     Task(
         name="tagging",
+        sequence_inputs=(0,),
+        target_per_step=True,
         shape="sequence -> one label per step",
         example="part-of-speech tagging",
         build=build,

@@ -1,0 +1,49 @@
+"""When a run compiles its training steps with XLA: by the nearest measurement, never with bucketing."""
+
+import json
+
+from zoo import xla
+from zoo.architecture import Architecture
+
+ROWS = [
+    {"cell": "gru", "units": 64, "steps": 50, "masked": True, "bidirectional": False, "xla_speedup": 1.8},
+    {"cell": "gru", "units": 256, "steps": 200, "masked": True, "bidirectional": False, "xla_speedup": 0.9},
+    {"cell": "lstm", "units": 64, "steps": 50, "masked": True, "bidirectional": True, "xla_speedup": 0.5},
+]
+
+
+def test_the_nearest_measured_configuration_decides():
+    assert xla.choose(Architecture(cell="gru", units=48), True, 40, False, ROWS)[0] is True
+    assert xla.choose(Architecture(cell="gru", units=200), True, 300, False, ROWS)[0] is False
+    use, why = xla.choose(Architecture(cell="lstm", units=64, bidirectional=True), True, 60, False, ROWS)
+    assert use is False and "0.50x" in why
+
+
+def test_no_measurement_and_bucketing_keep_xla_off():
+    assert xla.choose(Architecture(cell="simple_rnn"), True, 50, False, ROWS) == (
+        False, "no measurement of this cell, masking and direction")
+    use, why = xla.choose(Architecture(cell="gru", units=64), True, 50, True, ROWS)
+    assert use is False and "shape" in why
+
+
+def test_the_shipped_measurements_cover_every_cell_masked_in_both_directions():
+    rows = json.loads(xla.SPEEDUPS.read_text())["rows"]
+    covered = {(r["cell"], r["bidirectional"]) for r in rows if r["masked"]}
+    assert covered == {(cell, bidirectional) for cell in ("simple_rnn", "lstm", "gru")
+                       for bidirectional in (False, True)}
+    assert all(r["xla_speedup"] > 0 for r in rows)
+
+
+def test_an_xla_run_really_compiles_and_repeats_its_metrics(tmp_path):
+    import warnings
+
+    from zoo.training import TrainConfig, train
+
+    config = TrainConfig(task="many_to_one", cell="gru", units=8, limit=48, epochs=2, jit_compile=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runs = [train(config, run_dir=tmp_path / str(i), verbose=0) for i in range(2)]
+    assert not [w for w in caught if "jit_compile" in str(w.message)]  # Keras fell back to no XLA
+    first, second = (json.loads((run / "metrics.json").read_text()) for run in runs)
+    assert first["jit_compile"] is True
+    assert first["test"] == second["test"]
