@@ -197,5 +197,11 @@ def _retrain(config, dataset, batch_size, architecture, learning_rate, run_dir, 
     config_file = run_dir / "config.json"
     if config_file.exists() and json.loads(config_file.read_text()) != asdict(best_config):
         shutil.rmtree(run_dir)  # the retrained winner of an earlier, shorter search
-    if not (run_dir / "metrics.json").exists():
+    if (run_dir / "metrics.json").exists():
+        return
+    if config.workers > 1:  # the search's workers have finished: the winner trains on as many
+        from zoo.distributed import run_local
+
+        run_local(best_config, run_dir, config.workers)
+    else:
         train(best_config, run_dir=run_dir, verbose=verbose)
