@@ -128,3 +128,12 @@ def test_the_cli_refuses_two_ways_of_distributing_at_once(monkeypatch, capsys):
                                                 "task": {"type": "worker", "index": 0}}))
     assert main(["train", "--task", "many_to_one", "--workers", "2"]) == 2
     assert "Give one of --workers" in capsys.readouterr().err
+
+
+def test_a_setting_the_workers_refuse_stops_the_run_without_retrying(tmp_path):
+    config = TrainConfig(**TINY, epochs=1, jit_compile=True).resolved()
+    started = []
+    with pytest.raises(ZooError, match="stopped on an error in the settings or data"):
+        distributed.run_local(config, tmp_path / "run", workers=2,
+                              on_start=lambda _, process: started.append(process.pid))
+    assert len(started) == 2 and _dead(started)

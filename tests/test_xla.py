@@ -13,17 +13,19 @@ ROWS = [
 
 
 def test_the_nearest_measured_configuration_decides():
-    assert xla.choose(Architecture(cell="gru", units=48), True, 40, False, ROWS)[0] is True
-    assert xla.choose(Architecture(cell="gru", units=200), True, 300, False, ROWS)[0] is False
-    use, why = xla.choose(Architecture(cell="lstm", units=64, bidirectional=True), True, 60, False, ROWS)
+    assert xla.choose(Architecture(cell="gru", units=48), True, 40, False, rows=ROWS)[0] is True
+    assert xla.choose(Architecture(cell="gru", units=200), True, 300, False, rows=ROWS)[0] is False
+    use, why = xla.choose(Architecture(cell="lstm", units=64, bidirectional=True), True, 60, False, rows=ROWS)
     assert use is False and "0.50x" in why
 
 
-def test_no_measurement_and_bucketing_keep_xla_off():
-    assert xla.choose(Architecture(cell="simple_rnn"), True, 50, False, ROWS) == (
+def test_no_measurement_bucketing_and_workers_keep_xla_off():
+    assert xla.choose(Architecture(cell="simple_rnn"), True, 50, False, rows=ROWS) == (
         False, "no measurement of this cell, masking and direction")
-    use, why = xla.choose(Architecture(cell="gru", units=64), True, 50, True, ROWS)
+    use, why = xla.choose(Architecture(cell="gru", units=64), True, 50, True, rows=ROWS)
     assert use is False and "shape" in why
+    assert xla.choose(Architecture(cell="gru", units=48), True, 40, False, True, rows=ROWS) == (
+        False, xla.DISTRIBUTED)
 
 
 def test_the_shipped_measurements_cover_every_cell_masked_in_both_directions():

@@ -30,6 +30,7 @@ from pathlib import Path
 from zoo.errors import ZooError
 
 STRATEGIES = ("multi_worker", "mirrored")
+USER_ERROR = 2  # the exit code of a worker stopped by a ZooError
 
 
 def cluster():
@@ -205,6 +206,8 @@ def run_local(config, run_dir, workers, max_restarts=2, on_start=None):
                 return [process.pid for process in started]
             index, code = failed
             _stop(group)
+            if code == USER_ERROR:  # a bad setting or file (said above, by the chief): no retry helps
+                raise ZooError(f"Worker {index} stopped on an error in the settings or data.")
             what = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
             log = f" (its output: {logs / f'{run_dir.name}-worker-{index}.log'})" if index else ""
             if attempt == max_restarts:
@@ -247,7 +250,7 @@ def main(argv):
         train(TrainConfig(**json.loads(config_json)), run_dir=run_dir, strategy="multi_worker")
     except ZooError as error:
         print(f"rnn-zoo: error: {error}", file=sys.stderr)
-        return 2
+        return USER_ERROR
     return 0
 
 

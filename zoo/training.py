@@ -436,9 +436,11 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     bucketing = batching.lengths_vary(task, data.x_train) if config.bucketing is None else config.bucketing
     if bucketing and not task.sequence_inputs:
         raise ZooError(f"Task {task.name!r} reads no sequences: bucketing cannot apply.")
+    if config.jit_compile and strategy is not None:
+        raise ZooError(f"JIT_COMPILE=1 cannot train on workers: {xla.DISTRIBUTED}.")
     jit_compile, why = (config.jit_compile, "as asked") if config.jit_compile is not None else xla.choose(
         architecture, bool(task.sequence_inputs), batching.recurrent_steps(task, data.x_train, architecture),
-        bucketing)
+        bucketing, distributed=strategy is not None)
     if jit_compile:
         # Keras compiles nothing with XLA while op determinism is on (not every op has a deterministic
         # XLA kernel); XLA runs on the CPU are repeatable all the same (tests/test_xla.py).

@@ -4,7 +4,8 @@
 or two directions, with and without XLA, and writes the speed-ups to xla_speedups.json beside this
 file. A run left to choose (JIT_COMPILE unset) takes XLA where the nearest measured configuration
 of its cell, masking and direction ran at least THRESHOLD times faster with it. XLA compiles once
-for every input shape, so a run whose batches change shape (bucketing by length) does without it.
+for every input shape, so a run whose batches change shape (bucketing by length) does without it,
+and so does a run on several workers (TensorFlow has no XLA collectives for the CPU).
 """
 
 import json
@@ -14,6 +15,7 @@ from pathlib import Path
 SPEEDUPS = Path(__file__).with_name("xla_speedups.json")
 # Faster by less than this is within what the machine's drift can show between two timings.
 THRESHOLD = 1.1
+DISTRIBUTED = "XLA cannot compile tf.distribute's all-reduce on the CPU"
 
 
 def faster_with_xla(speedup):
@@ -24,8 +26,10 @@ def measured():
     return json.loads(SPEEDUPS.read_text())["rows"] if SPEEDUPS.exists() else []
 
 
-def choose(architecture, masked, steps, bucketing, rows=None):
+def choose(architecture, masked, steps, bucketing, distributed=False, rows=None):  # noqa: PLR0913
     """(use XLA, why) for a run of `architecture` over `steps` recurrent steps."""
+    if distributed:
+        return False, DISTRIBUTED
     if bucketing:
         return False, "batches bucketed by length change shape, and XLA compiles every shape anew"
     rows = measured() if rows is None else rows
