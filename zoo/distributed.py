@@ -30,7 +30,7 @@ from pathlib import Path
 from zoo.errors import ZooError
 
 STRATEGIES = ("multi_worker", "mirrored")
-USER_ERROR = 2  # the exit code of a worker stopped by a ZooError
+USER_ERROR = 2  # the exit code of a worker stopped by a ZooError (zoo.worker)
 
 
 def cluster():
@@ -164,7 +164,7 @@ def _start(config, run_dir, index, ports, threads, log):  # noqa: PLR0913
         "OMP_NUM_THREADS": str(threads),
         "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
     }
-    command = [sys.executable, "-m", "zoo.distributed", json.dumps(asdict(config)), str(run_dir)]
+    command = [sys.executable, "-m", "zoo.worker", json.dumps(asdict(config)), str(run_dir)]
     # The chief's progress is the run's; the other workers' output goes to a log of their own.
     if index == 0:
         return subprocess.Popen(command, env=env)
@@ -236,23 +236,3 @@ def _stop(processes):
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             process.wait()
-
-
-def main(argv):
-    """A worker process: `python -m zoo.distributed <config json> <run dir>`, TF_CONFIG set."""
-    from zoo.cli import import_tensorflow_quietly
-
-    import_tensorflow_quietly()  # before anything imports TensorFlow
-    from zoo.training import TrainConfig, train
-
-    config_json, run_dir = argv
-    try:
-        train(TrainConfig(**json.loads(config_json)), run_dir=run_dir, strategy="multi_worker")
-    except ZooError as error:
-        print(f"rnn-zoo: error: {error}", file=sys.stderr)
-        return USER_ERROR
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
