@@ -412,6 +412,25 @@ def _fit(model, data, config, run_dir, callbacks, verbose, task, batches, strate
     return train_seconds, padding
 
 
+def _speed_settings(config, task, data, architecture, strategy):
+    """(bucketing, XLA, why XLA or not): as the config says, else chosen for this data and machine."""
+    bucketing = batching.lengths_vary(task, data.x_train) if config.bucketing is None else config.bucketing
+    if bucketing and not task.sequence_inputs:
+        raise ZooError(f"Task {task.name!r} reads no sequences: bucketing cannot apply.")
+    if config.jit_compile and strategy is not None:
+        raise ZooError(f"JIT_COMPILE=1 cannot train on workers: {xla.DISTRIBUTED}.")
+    jit_compile, why = (config.jit_compile, "as asked") if config.jit_compile is not None else xla.choose(
+        architecture, bool(task.sequence_inputs), batching.recurrent_steps(task, data.x_train, architecture),
+        bucketing, distributed=strategy is not None)
+    if jit_compile:
+        # Keras compiles nothing with XLA while op determinism is on (not every op has a deterministic
+        # XLA kernel); XLA runs on the CPU are repeatable all the same (tests/test_xla.py).
+        from tensorflow.python.framework.config import disable_op_determinism
+
+        disable_op_determinism()
+    return bucketing, jit_compile, why
+
+
 def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     """Trains, evaluates on the test split and returns the run directory.
 
@@ -433,20 +452,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     architecture = config.architecture_for(data)
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = task.build(data.spec, architecture)  # refuses a bad architecture before RUN_DIR exists
-    bucketing = batching.lengths_vary(task, data.x_train) if config.bucketing is None else config.bucketing
-    if bucketing and not task.sequence_inputs:
-        raise ZooError(f"Task {task.name!r} reads no sequences: bucketing cannot apply.")
-    if config.jit_compile and strategy is not None:
-        raise ZooError(f"JIT_COMPILE=1 cannot train on workers: {xla.DISTRIBUTED}.")
-    jit_compile, why = (config.jit_compile, "as asked") if config.jit_compile is not None else xla.choose(
-        architecture, bool(task.sequence_inputs), batching.recurrent_steps(task, data.x_train, architecture),
-        bucketing, distributed=strategy is not None)
-    if jit_compile:
-        # Keras compiles nothing with XLA while op determinism is on (not every op has a deterministic
-        # XLA kernel); XLA runs on the CPU are repeatable all the same (tests/test_xla.py).
-        from tensorflow.python.framework.config import disable_op_determinism
-
-        disable_op_determinism()
+    bucketing, jit_compile, why = _speed_settings(config, task, data, architecture, strategy)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
     trained = run_dir / "trained.json"  # written once model.keras holds the trained model
