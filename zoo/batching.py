@@ -76,25 +76,15 @@ def boundaries(key, batch_size):
     return sorted({int(q) + 1 for q in quantiles if key.min() < q + 1 <= key.max()})
 
 
-def _length(part):
-    """tf: the real steps of one right-padded example (a token row, or steps x features)."""
-    pad = PAD_VALUE if part.dtype.is_floating else PAD_ID
-    real = tf.not_equal(part, tf.constant(pad, part.dtype))
-    if part.shape.rank > 1:
-        real = tf.reduce_any(real, axis=list(range(1, part.shape.rank)))
-    last_real_from_end = tf.argmax(tf.cast(tf.reverse(real, [0]), tf.int32), output_type=tf.int32)
-    return tf.where(tf.reduce_any(real), tf.shape(part)[0] - last_real_from_end, 0)
-
-
 def _trim(task, single):
-    """An element's sequences cut to their own lengths (and a per-step target to its input's)."""
+    """An element's sequences cut to their lengths (and a per-step target to its input's)."""
 
-    def trim(*element):
-        *parts, y = element
-        cut = {i: _length(parts[i]) for i in task.sequence_inputs}
-        parts = [part[: cut[i]] if i in cut else part for i, part in enumerate(parts)]
+    def trim(inputs, y, cut):
+        parts = [inputs] if single else list(inputs)
+        for n, i in enumerate(task.sequence_inputs):
+            parts[i] = parts[i][: cut[n]]
         if task.target_per_step:
-            y = y[: cut[task.sequence_inputs[-1]]]
+            y = y[: cut[-1]]
         return (parts[0] if single else tuple(parts)), y
 
     return trim
@@ -109,16 +99,18 @@ def dataset(task, x, y, batch_size, seed, bucketing, shuffle=True):
     """
     parts = _parts(x)
     single = not isinstance(x, list | tuple)
-    elements = tf.data.Dataset.from_tensor_slices((*parts, y))
+    inputs = parts[0] if single else tuple(parts)
+    # With bucketing, each example's lengths ride along (as `lengths` finds them), to trim it by.
+    cut = tuple(lengths(parts[i]) for i in task.sequence_inputs) if bucketing else None
+    elements = tf.data.Dataset.from_tensor_slices((inputs, y, cut) if bucketing else (inputs, y))
     if shuffle:
         elements = elements.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     if not bucketing:
-        batches = elements.map(lambda *e: ((e[0] if single else tuple(e[:-1])), e[-1])).batch(batch_size)
+        batches = elements.batch(batch_size)
     else:
-        key = key_lengths(task, x)
-        bounds = boundaries(key, batch_size)
+        bounds = boundaries(cut[0], batch_size)
         # A bucket's batches depend on how many examples it holds, not on their order.
-        in_bucket = np.bincount(np.searchsorted(bounds, key, side="right"), minlength=len(bounds) + 1)
+        in_bucket = np.bincount(np.searchsorted(bounds, cut[0], side="right"), minlength=len(bounds) + 1)
         count = int(np.sum(-(-in_bucket // batch_size)))
         first = task.sequence_inputs[0]
         batches = elements.map(_trim(task, single)).bucket_by_sequence_length(

@@ -58,8 +58,11 @@ def write_tf_config(hosts, index):
     if index is None or not 0 <= index < len(workers):
         raise ZooError(f"--worker-index must be one of 0..{len(workers) - 1} for {len(workers)} hosts, "
                        f"got {index}.")
-    os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers},
-                                          "task": {"type": "worker", "index": index}})
+    os.environ["TF_CONFIG"] = _tf_config(workers, index)
+
+
+def _tf_config(workers, index):
+    return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
 
 
 def strategy(name):
@@ -105,7 +108,9 @@ def keras_multi_worker(model, strategy_):
     (so it builds nothing from data) while the strategy's scope is entered around the calls, and the
     step results are averaged over the workers with axis=None. Nothing changes outside the block.
     """
-    if not isinstance(strategy_, _multi_worker_class()):
+    import tensorflow as tf
+
+    if not isinstance(strategy_, tf.distribute.MultiWorkerMirroredStrategy):
         yield
         return
     import keras.src.backend.tensorflow.trainer as keras_trainer
@@ -114,8 +119,8 @@ def keras_multi_worker(model, strategy_):
 
     def reduce_per_replica(values, strategy, reduction):
         if reduction == "auto" and keras_trainer._collective_all_reduce_multi_worker(strategy):
-            return _tree_map(lambda v: strategy.reduce("MEAN", v, axis=None)
-                             if keras_trainer._is_per_replica_instance(v) else v, values)
+            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None)
+                                         if keras_trainer._is_per_replica_instance(v) else v, values)
         return original(values, strategy, reduction)
 
     with strategy_.scope():
@@ -128,18 +133,6 @@ def keras_multi_worker(model, strategy_):
     finally:
         keras_trainer.reduce_per_replica = original
         model._distribute_strategy = own
-
-
-def _multi_worker_class():
-    import tensorflow as tf
-
-    return tf.distribute.MultiWorkerMirroredStrategy
-
-
-def _tree_map(function, values):
-    import tensorflow as tf
-
-    return tf.nest.map_structure(function, values)
 
 
 def _free_ports(count):
@@ -156,8 +149,7 @@ def _free_ports(count):
 def _start(config, run_dir, index, ports, threads, log):  # noqa: PLR0913
     env = {
         **os.environ,
-        "TF_CONFIG": json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                                 "task": {"type": "worker", "index": index}}),
+        "TF_CONFIG": _tf_config([f"127.0.0.1:{p}" for p in ports], index),
         # Each worker gets its share of the cores, so N workers do not fight over them.
         "TF_NUM_INTRAOP_THREADS": str(threads),
         "TF_NUM_INTEROP_THREADS": "1",
@@ -184,12 +176,14 @@ def run_local(config, run_dir, workers, max_restarts=2, on_start=None):
     logs.mkdir(parents=True, exist_ok=True)
     started = []
 
+    def log(index):  # a non-chief worker's output
+        return logs / f"{run_dir.name}-worker-{index}.log"
+
     def start_all():
         ports = _free_ports(workers)
         group = []
         for index in range(workers):
-            log = logs / f"{run_dir.name}-worker-{index}.log"
-            process = _start(config, run_dir, index, ports, threads, log)
+            process = _start(config, run_dir, index, ports, threads, log(index))
             started.append(process)
             group.append(process)
             if on_start:
@@ -202,17 +196,17 @@ def run_local(config, run_dir, workers, max_restarts=2, on_start=None):
             failed = _wait(group)
             if failed is None:
                 for index in range(1, workers):
-                    (logs / f"{run_dir.name}-worker-{index}.log").unlink(missing_ok=True)
+                    log(index).unlink(missing_ok=True)
                 return [process.pid for process in started]
             index, code = failed
             _stop(group)
             if code == USER_ERROR:  # a bad setting or file (said above, by the chief): no retry helps
                 raise ZooError(f"Worker {index} stopped on an error in the settings or data.")
             what = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            log = f" (its output: {logs / f'{run_dir.name}-worker-{index}.log'})" if index else ""
+            output = f" (its output: {log(index)})" if index else ""
             if attempt == max_restarts:
-                raise ZooError(f"Worker {index} {what}{log}; run the same command again to resume {run_dir} "
-                               "from its last finished epoch.")
+                raise ZooError(f"Worker {index} {what}{output}; run the same command again to resume "
+                               f"{run_dir} from its last finished epoch.")
             print(f"Worker {index} {what}; starting the {workers} workers again to resume from the "
                   "last finished epoch.", flush=True)
     finally:
