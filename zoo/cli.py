@@ -249,18 +249,18 @@ def _train_where_asked(config, args):
     """In this process; with --workers, in N local worker processes; with TF_CONFIG (or
     --worker-hosts), as one worker of a cluster; with --strategy mirrored, on every local GPU."""
     from zoo import distributed
+    from zoo.architecture import require_positive_int
     from zoo.errors import ZooError
     from zoo.training import choose_run_dir, require_writable_dir, train
 
     if args.worker_hosts is not None:
         distributed.write_tf_config(args.worker_hosts, args.worker_index)
     cluster = distributed.cluster()
-    if sum((bool(args.workers), cluster is not None, args.strategy is not None)) > 1:
+    if sum((args.workers is not None, cluster is not None, args.strategy is not None)) > 1:
         raise ZooError("Give one of --workers (local processes), TF_CONFIG or --worker-hosts (a cluster), "
                        "--strategy mirrored.")
-    if args.workers:
-        if args.workers < 1:
-            raise ZooError(f"--workers must be a positive integer, got {args.workers}.")
+    if args.workers is not None:
+        require_positive_int("workers", args.workers)
         config = config.resolved()
         run_dir = choose_run_dir(config, args.run_dir)
         require_writable_dir(run_dir, "RUN_DIR")
