@@ -45,7 +45,7 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
 .PHONY: setup tasks presets zoo search-presets train train-worker tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
-	bench-export bench-train bench-tune bench-serve bench-results bench-data
+	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -103,7 +103,7 @@ test-fast: lint
 		tests/test_your_data.py tests/test_batching.py tests/test_xla.py
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
-bench: bench-export bench-train bench-tune bench-serve bench-results bench-data
+bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast
 
 # PyTorch (for bench-export's twin) is installed here, never by `make setup`.
 bench-setup:
@@ -136,6 +136,11 @@ bench-data:
 # and writes into its runs folder instead.
 bench-results:
 	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_results
+
+# The forecasting task's defaults on four real sets, three seeds, beside statsforecast's baselines in
+# the same run (about 15 minutes); writes README.md's table. QUICK=1: a minute or two.
+bench-forecast:
+	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_forecast
 
 lint:
 	$(VENV)/bin/ruff check zoo tuning export serving bench tests

@@ -161,7 +161,7 @@ def time_epochs(name, config, data):
     task = zoo.get_task(config.task)
     architecture = config.architecture_for(data)
     keras.utils.set_random_seed(0)
-    model = compile_model(task.build(data.spec, architecture), config, data.spec.kind, len(data.y_train))
+    model = compile_model(task.build(data.spec, architecture), config, data.spec, len(data.y_train))
     epochs = [batching.dataset(task, data.x_train, data.y_train, config.batch_size, 0, on)
               for on in (False, True)]
 

@@ -66,7 +66,7 @@ def fold_score(task, dataset, settings, x, y, spec, fit_rows, held_rows, seed):
     keras.utils.set_random_seed(seed)
     fold_spec = continuous_spec(spec.kind, spec.num_outputs, x[fit_rows], y[fit_rows] if spec.kind ==
                                 "regression" else None)
-    model = compile_model(task.build(fold_spec, config.architecture), config, spec.kind, len(fit_rows))
+    model = compile_model(task.build(fold_spec, config.architecture), config, spec, len(fit_rows))
     model.fit(x[fit_rows], y[fit_rows], epochs=config.epochs, batch_size=config.batch_size, verbose=0)
     scores = model.evaluate(x[held_rows], y[held_rows], return_dict=True, verbose=0)
     return scores["accuracy"] if spec.kind == "classification" else scores["root_mean_squared_error"]

@@ -200,10 +200,13 @@ def export_run(run_dir, export_dir="exports", name=None):
         raise ExportError(f"{run_dir} has no examples.npz, the held-out inputs export verifies on: "
                           "it was trained before runs kept them; train it again.")
     config = json.loads((run_dir / "config.json").read_text())
+    task = get_task(config["task"])
+    if not task.exported:
+        raise ExportError(f"Task {task.name!r} does not export yet: its run keeps model.keras (load it with "
+                          "keras.saving.load_model after importing zoo.layers) and forecasts.csv.")
     contract = json.loads((run_dir / "data.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     model = load_trained_model(run_dir / "model.keras")
-    task = get_task(config["task"])
     with np.load(run_dir / "examples.npz", allow_pickle=False) as examples:
         source = examples["source"]
         text_examples = examples["text"].tolist() if "text" in examples.files else None

@@ -7,7 +7,7 @@ import zoo
 from tests.tiny import TINY
 from zoo.training import TrainConfig
 
-TASKS = ["one_to_one", "one_to_many", "many_to_one", "seq2seq", "tagging"]
+TASKS = ["one_to_one", "one_to_many", "many_to_one", "seq2seq", "tagging", "forecasting"]
 
 
 def test_the_five_tasks_are_registered_in_order():

@@ -8,12 +8,17 @@ import keras
 import zoo
 from zoo.data import PAD_ID, PAD_VALUE, DataSpec
 
-FEATURES, VOCAB, CLASSES = 3, 11, 5
+FEATURES, VOCAB, CLASSES, HORIZON = 3, 11, 5, 2
 
 
 def continuous_spec(**extra):
     return DataSpec(kind="classification", num_outputs=CLASSES, num_features=FEATURES,
                     feature_mean=(0.0,) * FEATURES, feature_variance=(1.0,) * FEATURES, **extra)
+
+
+def forecast_spec(**extra):
+    return DataSpec(kind="regression", num_outputs=HORIZON, num_features=1, horizon=HORIZON, input_size=4,
+                    quantiles=(0.1, 0.5, 0.9), **extra)
 
 
 def token_spec(**extra):
@@ -54,6 +59,11 @@ TINY = {
         token_spec(),
         lambda rng, b, t: _tokens(rng, b, t),
         lambda b, t: (b, t, CLASSES),
+    ),
+    "forecasting": (
+        forecast_spec(),
+        lambda rng, b, t: 100 + rng.normal(size=(b, t, 1)).cumsum(axis=1).astype("float32"),
+        lambda b, t: (b, HORIZON, 3),
     ),
 }
 

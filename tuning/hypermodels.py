@@ -79,6 +79,6 @@ class TaskHyperModel(keras_tuner.HyperModel):
         model = self.task.build(self.spec, self.architecture(hp))
         learning_rate = self._choose(
             hp, "learning_rate", lambda: hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"))
-        loss, metrics = loss_and_metrics(self.spec.kind)
+        loss, metrics = loss_and_metrics(self.spec.kind, self.task, self.spec)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
         return model

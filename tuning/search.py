@@ -167,8 +167,15 @@ def tune(config, verbose="auto"):
     callbacks = [keras.callbacks.EarlyStopping(patience=config.patience)]
     if task.generates:
         callbacks.insert(0, ValidationExactMatch(data))
-    tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                 epochs=config.epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)
+    if task.windows is not None:  # the task draws its own training windows (forecasting)
+        from dataclasses import replace
+
+        train_windows, validation, _ = task.windows(data, replace(run_config, batch_size=batch_size))
+        tuner.search(train_windows, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
+                     verbose=verbose)
+    else:
+        tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+                     epochs=config.epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)
     if distributed.role() not in (None, "chief"):
         return project_dir  # a worker: the chief holds the oracle, so it writes the reports
 

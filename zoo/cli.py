@@ -214,6 +214,8 @@ def _print_tasks():
         kinds = sorted({task.kind(dataset) for dataset in task.datasets})
         losses, metrics = zip(*(loss_and_metrics(kind) for kind in kinds))
         metrics = [", ".join(m) for m in metrics]
+        if task.loss is not None:  # its own loss and scores, each named on its first docstring line
+            losses, metrics = [task.loss.__doc__.split(":")[0]], [task.evaluate.__doc__.split(":")[0]]
         if task.generates:
             metrics = [f"{m}, exact_match, decoded_token_accuracy" for m in metrics]
         extensions = sorted({extension for f in task.formats for extension in f.extensions})

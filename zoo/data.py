@@ -104,6 +104,7 @@ class DataSpec:
     feature_mean / feature_variance: statistics of the training inputs, to standardise them.
     target_mean / target_std: statistics of regression targets; the model predicts in real units.
     max_output_len: longest generated sequence, EOS included (generating tasks only).
+    horizon, input_size, quantiles: forecasting's path length, context window and output quantiles.
     """
 
     kind: str
@@ -115,6 +116,9 @@ class DataSpec:
     target_mean: float | None = None
     target_std: float | None = None
     max_output_len: int | None = None
+    horizon: int | None = None
+    input_size: int | None = None
+    quantiles: tuple | None = None
 
     def __post_init__(self):
         if self.kind not in ("classification", "regression"):
@@ -147,6 +151,8 @@ class Dataset:
     # and the first test inputs as the file wrote them, to check an export's text signature.
     text: dict | None = None
     text_examples: list | None = None
+    # Forecasting: the whole panel and the protocol's sizes (zoo.tasks.forecasting.Series).
+    series: object = None
 
     def head(self, count):
         """The same data set with only the first `count` examples of each split."""
@@ -158,6 +164,7 @@ class Dataset:
             self,
             **{name: take(getattr(self, name)) for name in
                ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")},
+            series=self.series.head(count) if self.series is not None else None,
         )
 
     def contract(self):

@@ -1,10 +1,23 @@
-"""The zoo's own Keras layer: ChunkSteps, which makes a sequence fewer, wider steps.
+"""The zoo's own Keras layers: ChunkSteps, which makes a sequence fewer, wider steps; and forecasting's
+WindowScaler, LastSteps, QuantileOutput and PinballLoss.
 
-Registered with Keras, so model.keras files load where zoo is imported; export.fused writes it as
-plain ONNX ops, and the SavedModel and LiteRT exports trace it like any Keras layer.
+Registered with Keras, so model.keras files load where this module is imported (it imports nothing
+else of the project); export.fused writes ChunkSteps as plain ONNX ops, and the SavedModel and
+LiteRT exports trace every layer like any Keras layer.
+
+Window scaling (forecasting): each context window is read relative to its own last value, in units
+of its own typical step. loc is the window's last observed value and scale the mean absolute change
+between consecutive observed values (MASE's scale, read off the window). The network sees
+(value - loc) / scale, so a series far above anything seen in training, or of another magnitude,
+looks like the rest; its forecast is turned back into the series' units by the same loc and scale.
+An output of 0 is the naive forecast. The same function weighs the training targets' loss
+(zoo.windows), so every series counts alike whatever its units. Missing values are NaN or any value
+at or below `missing_below` (the zoo's PAD_VALUE, as JSON has no NaN): they are left out of loc and
+scale, read as 0 with an "observed" flag of 0, and so never change a forecast.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -45,3 +58,131 @@ class ChunkSteps(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size}
+
+
+def observed(context, missing_below):
+    """1.0 where the context holds a value, 0.0 where it is missing (NaN, or at most `missing_below`)."""
+    known = ops.logical_and(ops.isfinite(context), ops.greater(context, missing_below))
+    return ops.cast(known, context.dtype)
+
+
+def window_scale(context, missing_below):
+    """(loc, scale), each [batch, 1], of context windows [batch, steps] (NaN or <= missing_below: missing).
+
+    scale falls back to the mean distance from loc where the window has no two consecutive values
+    that differ, then to |loc|, then to 1: it is never 0.
+    """
+    context = ops.convert_to_tensor(context, dtype="float32")
+    seen = observed(context, missing_below)
+    values = ops.where(seen > 0, context, ops.zeros_like(context))
+    steps = ops.shape(context)[1]
+    # The last observed value: the highest position that holds one.
+    position = ops.cast(ops.arange(steps), "float32")[None, :] + 1.0
+    last = ops.max(seen * position, axis=1, keepdims=True)  # 0 where nothing is observed
+    loc = ops.sum(values * ops.cast(ops.equal(position, last), values.dtype), axis=1, keepdims=True)
+    pairs = seen[:, 1:] * seen[:, :-1]
+    change = ops.sum(ops.abs(values[:, 1:] - values[:, :-1]) * pairs, axis=1, keepdims=True)
+    change = change / ops.maximum(ops.sum(pairs, axis=1, keepdims=True), 1.0)
+    spread = ops.sum(ops.abs(values - loc) * seen, axis=1, keepdims=True)
+    spread = spread / ops.maximum(ops.sum(seen, axis=1, keepdims=True), 1.0)
+    scale = ops.where(change > 0, change,
+                      ops.where(spread > 0, spread, ops.where(ops.abs(loc) > 0, ops.abs(loc), 1.0)))
+    return loc, scale
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class WindowScaler(keras.layers.Layer):
+    """context [batch, steps, features] -> (steps [batch, steps, 2], loc [batch, 1], scale [batch, 1]).
+
+    The series is the first feature. steps: its scaled value (0 where missing) and the observed flag.
+    """
+
+    def __init__(self, missing_below, **kwargs):
+        super().__init__(**kwargs)
+        self.missing_below = float(missing_below)
+
+    def call(self, context):
+        values = context[:, :, 0]
+        seen = observed(values, self.missing_below)
+        loc, scale = window_scale(values, self.missing_below)
+        values = ops.where(seen > 0, values, ops.zeros_like(values))
+        scaled = ops.clip((values - loc) / scale, -1e3, 1e3) * seen
+        return ops.stack([scaled, seen], axis=-1), loc, scale
+
+    def compute_output_spec(self, context):
+        batch, steps = context.shape[:2]
+        return (keras.KerasTensor((batch, steps, 2)), keras.KerasTensor((batch, 1)),
+                keras.KerasTensor((batch, 1)))
+
+    def get_config(self):
+        return {**super().get_config(), "missing_below": self.missing_below}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class LastSteps(keras.layers.Layer):
+    """[batch, steps, features] -> [batch, size * features]: the last `size` steps side by side, zeros
+    in front where there are fewer (a scaled step of zeros reads as missing)."""
+
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+
+    def call(self, inputs):
+        inputs = ops.pad(inputs, [[0, 0], [self.size, 0], [0, 0]])[:, -self.size:]
+        return ops.reshape(inputs, (-1, self.size * inputs.shape[-1]))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class QuantileOutput(keras.layers.Layer):
+    """[raw [batch, horizon * quantiles], loc [batch, 1], scale [batch, 1]] -> [batch, horizon, quantiles]
+    in the series' units.
+
+    The median is raw; each quantile above (below) it adds (subtracts) a softplus to the one before,
+    so the quantiles are ordered by construction. Everything is in units of the window's scale from
+    its last value (zoo.scaling), turned back here.
+    """
+
+    def __init__(self, horizon, quantiles, **kwargs):
+        super().__init__(**kwargs)
+        self.horizon, self.quantiles = int(horizon), tuple(float(q) for q in quantiles)
+
+    def call(self, inputs):
+        raw, loc, scale = inputs
+        raw = ops.reshape(raw, (-1, self.horizon, len(self.quantiles)))
+        middle = self.quantiles.index(0.5)
+        median = raw[:, :, middle:middle + 1]
+        above = median + ops.cumsum(ops.softplus(raw[:, :, middle + 1:]), axis=-1)
+        below = median - ops.flip(ops.cumsum(ops.softplus(ops.flip(raw[:, :, :middle], -1)), axis=-1), -1)
+        scaled = ops.concatenate([below, median, above], axis=-1)
+        return ops.expand_dims(loc, -1) + ops.expand_dims(scale, -1) * scaled
+
+    def compute_output_shape(self, input_shapes):
+        return (input_shapes[0][0], self.horizon, len(self.quantiles))
+
+    def get_config(self):
+        return {**super().get_config(), "horizon": self.horizon, "quantiles": list(self.quantiles)}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class PinballLoss(keras.losses.Loss):
+    """The quantile loss averaged over the quantiles, per target step: y_true [batch, horizon],
+    y_pred [batch, horizon, quantiles]. Weights per step (zoo.windows) mask missing targets and
+    divide by each window's scale."""
+
+    def __init__(self, quantiles, name="pinball", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.quantiles = tuple(float(q) for q in quantiles)
+
+    def call(self, y_true, y_pred):
+        error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
+        q = ops.convert_to_tensor(np.asarray(self.quantiles, "float32"))
+        return ops.mean(ops.maximum(q * error, (q - 1.0) * error), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "quantiles": list(self.quantiles)}

@@ -96,7 +96,7 @@ def from_preset(name, data=None):
     if data is None or isinstance(data, str | Path):
         data = load_data(config)
     model = get_task(preset.task).build(data.spec, config.architecture_for(data))
-    return compile_model(model, config, data.spec.kind, len(data.y_train))
+    return compile_model(model, config, data.spec, len(data.y_train))
 
 
 def recorded_results():

@@ -29,6 +29,14 @@ class Task:
     sequence_inputs: the positions of the model inputs that are right-padded sequences (length
         bucketing, zoo.batching, trims them to each batch's longest row; the first decides the bucket)
     target_per_step: the target has one entry per step of the last of the sequence inputs
+    loss: spec -> (loss, metrics) where the task trains with its own loss (default: by kind)
+    windows: (data, config) -> (training pipeline, validation (x, y, weight), batches per epoch),
+        where the task draws its training examples itself (forecasting's windows) instead of
+        reading the arrays
+    exported: `make export` writes and verifies its artifacts (False: the run trains, scores and saves
+        model.keras, and export refuses it by name)
+    evaluate: (model, data, config, run_dir) -> {"test": scores, ...}, where the task scores the
+        test split itself (and writes its own files into the run) instead of Model.evaluate
     """
 
     name: str
@@ -46,6 +54,10 @@ class Task:
     presets: tuple = ()
     sequence_inputs: tuple = ()
     target_per_step: bool = False
+    loss: Callable | None = None
+    windows: Callable | None = None
+    evaluate: Callable | None = None
+    exported: bool = True
 
     def check_dataset(self, name):
         if name not in self.datasets:
@@ -122,8 +134,11 @@ def get_task(name):
         raise ZooError(f"Unknown task {name!r}; choose one of {', '.join(_TASKS)}.") from None
 
 
-def loss_and_metrics(kind):
-    """Cross-entropy for classes, MSE for values; Keras averages both over unmasked steps only."""
+def loss_and_metrics(kind, task=None, spec=None):
+    """Cross-entropy for classes, MSE for values (Keras averages both over unmasked steps only), or
+    the task's own loss (Task.loss)."""
+    if task is not None and task.loss is not None:
+        return task.loss(spec)
     if kind == "classification":
         return "sparse_categorical_crossentropy", ["accuracy"]
     return "mse", ["mae", "root_mean_squared_error"]

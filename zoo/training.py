@@ -255,6 +255,8 @@ def load_trained_model(path, remedy="train again into a new RUN_DIR"):
     rebuild (an unknown layer) keeps Keras' own error: that is a bug, not damage. A missing or
     unreadable file is an OSError that names it.
     """
+    import zoo.tasks  # noqa: F401  (the task modules register their own layers and losses with Keras)
+
     path = Path(path)
     why = _damage(path)
     if why is not None:
@@ -338,18 +340,19 @@ def write_examples(path, data, generates):
         np.savez(f, **arrays)
 
 
-def compile_model(model, config, kind, train_size, steps_per_epoch=None, jit_compile=False):
+def compile_model(model, config, spec, train_size, steps_per_epoch=None, jit_compile=False):
     """Compiles with the run's loss and metrics and Adam as `config` sets it (rate, schedule, clipping).
 
-    config: a resolved TrainConfig; train_size: training examples, to count the cosine schedule's
-    steps; steps_per_epoch: the batches of an epoch where they are not train_size / batch_size
-    (bucketing ends each bucket with a partly filled batch); jit_compile: XLA-compiled steps.
+    config: a resolved TrainConfig; spec: the data's DataSpec; train_size: training examples, to count
+    the cosine schedule's steps; steps_per_epoch: the batches of an epoch where they are not
+    train_size / batch_size (bucketing ends each bucket with a partly filled batch; forecasting draws a
+    fixed number of window batches); jit_compile: XLA-compiled steps.
     """
     rate = config.learning_rate
     if config.schedule == "cosine":
         steps = config.epochs * (steps_per_epoch or math.ceil(train_size / config.batch_size))
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
-    loss, metrics = loss_and_metrics(kind)
+    loss, metrics = loss_and_metrics(spec.kind, get_task(config.task), spec)
     model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=config.clipnorm or None), loss=loss,
                   metrics=metrics, jit_compile=jit_compile)
     return model
@@ -360,7 +363,14 @@ def _batches(task, data, config, bucketing, distributed):
     (zoo.batching) where batches are bucketed by length or shared among workers.
 
     Returns (train, validation, batch_size for fit, steps per epoch or None, padding shares or None).
+    A task that draws its own training examples (Task.windows) gives its pipeline instead.
     """
+    if task.windows is not None:
+        if distributed:
+            raise ZooError(f"Task {task.name!r} draws its training windows in one process: train it "
+                           "without WORKERS, TF_CONFIG or STRATEGY.")
+        train_batches, validation, steps = task.windows(data, config)
+        return (train_batches,), validation, None, steps, None
     if not (bucketing or distributed):
         return (data.x_train, data.y_train), (data.x_val, data.y_val), config.batch_size, None, None
     train_batches = batching.dataset(task, data.x_train, data.y_train, config.batch_size, config.seed,
@@ -385,7 +395,7 @@ def _fit(model, data, config, run_dir, callbacks, verbose, task, batches, strate
     train_data, val_data, batch_size, steps, padding = _batches(task, data, config, bucketing,
                                                                 strategy is not None)
     with strategy.scope() if strategy else contextlib.nullcontext():
-        compile_model(model, config, data.spec.kind, len(data.y_train), steps, jit_compile)
+        compile_model(model, config, data.spec, len(data.y_train), steps, jit_compile)
     stopping = [] if config.schedule == "cosine" else [
         keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True)]
     started = time.perf_counter()
@@ -490,12 +500,17 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
         print(f"Bucketing by length: {padding['bucketed']:.0%} of the steps run were padding, against "
               f"{padding['unbucketed']:.0%} with every batch padded to the longest sequence.")
 
-    # A model loaded from model.keras was not made under the strategy: each worker evaluates it alone.
-    with distributed.keras_multi_worker(model, None if loaded else strategy):
-        test = model.evaluate(data.x_test, data.y_test, batch_size=config.batch_size,
-                              return_dict=True, verbose=0)
-        if task.generates:
-            test.update(decoding_metrics(model, data))
+    scored = {}
+    if task.evaluate is not None:  # the task scores its test split itself (forecasting: beside baselines)
+        scored = task.evaluate(model, data, config, run_dir)
+        test = scored.pop("test")
+    else:
+        # A model loaded from model.keras was not made under the strategy: each worker evaluates it alone.
+        with distributed.keras_multi_worker(model, None if loaded else strategy):
+            test = model.evaluate(data.x_test, data.y_test, batch_size=config.batch_size,
+                                  return_dict=True, verbose=0)
+            if task.generates:
+                test.update(decoding_metrics(model, data))
     with open(history_csv) as f:
         epochs_run = sum(1 for _ in csv.DictReader(f))
     results = {
@@ -508,6 +523,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
         "bucketing": padding,  # the share of padding in the steps run, with and without it
         "replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
         "jit_compile": jit_compile,
+        **scored,  # e.g. forecasting's baselines
     }
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)  # its part is done; the chief writes the run

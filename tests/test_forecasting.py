@@ -1,0 +1,184 @@
+"""Forecasting: long-format files and their bad rows, masking and scaling, the protocol's cut-off,
+ordered quantiles, windows drawn on the fly, and a run on a file of your own beside the baselines."""
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+import zoo
+from tests.tiny import TINY
+from zoo.data import PAD_VALUE
+from zoo.errors import DataFileError, ZooError
+from zoo.files.long import read_long
+from zoo.layers import QuantileOutput, WindowScaler, window_scale
+from zoo.panel import Panel, season_length
+from zoo.tasks.forecasting import panel_dataset
+from zoo.training import TrainConfig, train
+from zoo.windows import training_windows
+
+TASK = zoo.get_task("forecasting")
+
+
+def _write(path, rows, header="unique_id,ds,y"):
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_long_csv_reads_series_of_their_own_starts_and_lengths_with_gaps_as_missing(tmp_path):
+    path = _write(tmp_path / "sales.csv", ["b,2020-03-01,5", "a,2020-01-01,1", "a,2020-02-01,2",
+                                          "b,2020-04-01,", "a,2020-04-01,4", "b,2020-05-01,7"])
+    panel = read_long(path)
+    assert panel.ids == ("b", "a") and panel.freq == "MS"
+    np.testing.assert_array_equal(panel.series(0), [5, np.nan, 7])  # an empty y is missing
+    np.testing.assert_array_equal(panel.series(1), [1, 2, np.nan, 4])  # a skipped month is missing
+    assert panel.dates(1)[0] == pd.Timestamp("2020-01-01") and season_length(panel.freq) == 12
+    frame = pd.read_csv(path)
+    frame["ds"] = pd.to_datetime(frame["ds"])
+    frame.to_parquet(tmp_path / "sales.parquet")
+    again = read_long(tmp_path / "sales.parquet")
+    np.testing.assert_array_equal(again.values, panel.values)
+
+
+def test_a_table_of_one_series_without_ids_or_dates_still_reads(tmp_path):
+    path = _write(tmp_path / "load.csv", ["10", "11", "12.5"], header="y")
+    panel = read_long(path, freq="h")
+    assert panel.ids == ("load",) and panel.freq == "h" and season_length("h") == 24
+    np.testing.assert_array_equal(panel.series(0), [10, 11, 12.5])
+
+
+@pytest.mark.parametrize(("rows", "line", "message"), [
+    (["a,2020-01-01,1", "a,2020-02-01,many"], 3, "y is 'many', not a number"),
+    (["a,2020-01-01,1", "a,2020-01-01,2", "a,2020-02-01,3"], 3, "has 2020-01-01 00:00:00 twice"),
+    (["a,2020-01-01,1", "a,2020-02-01,2", "a,2020-03-01,3", "a,2020-03-15,4"], 5, "off its frequency MS"),
+    (["a,2020-01-01,1", "a,someday,2"], 3, "ds is 'someday', which is not a date"),
+])
+def test_bad_rows_are_named_by_file_and_line(tmp_path, rows, line, message):
+    path = _write(tmp_path / "bad.csv", rows)
+    with pytest.raises(DataFileError, match=message) as error:
+        read_long(path, freq="MS" if "frequency" in message else None)
+    assert error.value.line == line and str(path) in str(error.value)
+
+
+def test_a_missing_column_names_the_columns_and_the_option(tmp_path):
+    path = _write(tmp_path / "x.csv", ["a,2020-01-01,1"], header="id,ds,value")
+    with pytest.raises(DataFileError, match="no column 'y' for the target_col.*'id', 'ds', 'value'"):
+        read_long(path)
+    assert read_long(path, id_col="id", target_col="value", freq="MS").ids == ("a",)
+
+
+def _random_weights(model, seed=0):
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(scale=0.3, size=w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def test_missing_values_are_masked_exactly():
+    spec = TINY["forecasting"][0]
+    model = _random_weights(TASK.build_model(spec, cell="gru", units=4))
+    context = np.array([[[3.0], [4.0], [np.nan], [6.0], [5.0]]], dtype="float32")
+    padded = np.where(np.isnan(context), PAD_VALUE, context).astype("float32")
+    np.testing.assert_allclose(model.predict(context, verbose=0), model.predict(padded, verbose=0), atol=1e-6)
+    # A shorter context is the same as one with missing values in front of it.
+    np.testing.assert_allclose(model.predict(padded[:, 1:], verbose=0),
+                               model.predict(np.concatenate([[[[PAD_VALUE]]], padded[:, 1:]], 1), verbose=0),
+                               atol=1e-5)
+    # The value in a hole would change the forecast if it were read: it is not.
+    filled = np.where(np.isnan(context), 50.0, context).astype("float32")
+    assert not np.allclose(model.predict(filled, verbose=0), model.predict(padded, verbose=0))
+
+
+def test_scaling_round_trips_and_a_fresh_model_forecasts_the_last_value():
+    context = np.array([[1.0, 3.0, np.nan, 4.0], [7.0, 7.0, 7.0, 7.0], [np.nan] * 4], dtype="float32")
+    loc, scale = (np.asarray(v) for v in window_scale(context, PAD_VALUE / 2))
+    np.testing.assert_allclose(loc[:, 0], [4.0, 7.0, 0.0])
+    np.testing.assert_allclose(scale[:, 0], [2.0, 7.0, 1.0])  # mean change; then |loc|; then 1
+    steps, loc2, scale2 = (np.asarray(v) for v in WindowScaler(PAD_VALUE / 2)(context[..., None]))
+    seen = steps[..., 1] > 0
+    np.testing.assert_allclose((steps[..., 0] * scale2 + loc2)[seen], context[seen], rtol=1e-6)
+    model = TASK.build_model(TINY["forecasting"][0], units=4)  # output layers start at zero
+    paths = model.predict(context[..., None], verbose=0)
+    np.testing.assert_allclose(paths[:, :, 1], np.repeat(loc, 2, axis=1), atol=1e-5)
+
+
+def test_quantiles_never_cross():
+    layer = QuantileOutput(3, (0.025, 0.1, 0.5, 0.9, 0.975))
+    raw = np.random.default_rng(1).normal(scale=5, size=(64, 15)).astype("float32")
+    paths = np.asarray(layer([raw, np.zeros((64, 1), "float32"), np.full((64, 1), 2.0, "float32")]))
+    assert paths.shape == (64, 3, 5) and np.all(np.diff(paths, axis=-1) > 0)
+
+
+def _positions_panel(lengths):
+    """Series whose values are their own positions (0, 1, ...): a window shows where it was cut."""
+    return Panel.from_series({f"s{i}": np.arange(n, dtype="float32") for i, n in enumerate(lengths)}, "D")
+
+
+def test_the_cut_off_is_exactly_the_horizon_and_training_windows_never_reach_it():
+    horizon, lengths = 3, [20, 9, 40]
+    data = panel_dataset("positions", _positions_panel(lengths), horizon=horizon, input_size=5)
+    for row, n in enumerate(lengths):
+        np.testing.assert_array_equal(data.y_test[row], np.arange(n - horizon, n))
+        np.testing.assert_array_equal(data.x_test[row, -1, 0], n - horizon - 1)  # the context ends at the cut
+        np.testing.assert_array_equal(data.x_val[row, -1, 0], n - 2 * horizon - 1)
+        assert len(data.series.origin(1).series(row)) == n - horizon  # what the baselines are fitted on
+    windows = training_windows(data.series.origin(2), 5, horizon, batch_size=32, steps=40, seed=3)
+    for context, target, weight in windows:
+        ends = np.array([n - 2 * horizon for n in lengths])
+        seen = np.concatenate([context.numpy()[..., 0][np.isfinite(context.numpy()[..., 0])],
+                               target.numpy()[weight.numpy() > 0]])
+        assert seen.max() < ends.max()
+        # Each window is consecutive values of one series: context then target.
+        last = context.numpy()[:, -1, 0]
+        np.testing.assert_array_equal(target.numpy()[:, 0][weight.numpy()[:, 0] > 0],
+                                      (last + 1)[weight.numpy()[:, 0] > 0])
+
+
+def test_windows_are_drawn_anew_each_epoch_and_the_same_for_a_seed():
+    panel = _positions_panel([50, 60])
+
+    def epochs(seed):
+        pipeline = training_windows(panel, 4, 2, batch_size=8, steps=2, seed=seed)
+        return [np.concatenate([c.numpy().ravel() for c, _, _ in pipeline]) for _ in range(2)]
+
+    first, second = epochs(5)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(epochs(5)[0], first)
+
+
+def test_a_horizon_longer_than_every_series_is_refused():
+    with pytest.raises(ZooError, match="none is longer than the validation and test windows of horizon=5"):
+        panel_dataset("short", _positions_panel([6, 8]), horizon=5)
+
+
+def test_a_run_on_your_file_forecasts_every_series_beside_the_baselines(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    series = (("north", 60, "2018-01-01"), ("south", 40, "2019-07-01"), ("tiny", 8, "2022-01-01"))
+    for name, n, start in series:
+        dates = pd.date_range(start, periods=n, freq="MS")
+        level = 100 + np.arange(n) * 2 + 10 * np.sin(np.arange(n) * 2 * np.pi / 12) + rng.normal(size=n)
+        rows += [f"{name},{d.date()},{'' if (name == 'north' and i == 10) else f'{v:.2f}'}"
+                 for i, (d, v) in enumerate(zip(dates, level))]
+    path = _write(tmp_path / "demand.csv", rows)
+    config = TrainConfig(task="forecasting", data=str(path), epochs=2, units=8, options={"horizon": 4})
+    run_dir = train(config, run_dir=tmp_path / "run", verbose=0)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics["baselines"]) == {"Naive", "SeasonalNaive", "AutoETS", "AutoTheta", "AutoARIMA"}
+    for scores in (metrics["test"], *metrics["baselines"].values()):
+        assert scores["mase"] > 0 and 0 <= scores["coverage_80"] <= scores["coverage_95"] <= 1
+    assert metrics["data"]["series"] == 3 and metrics["data"]["missing"] == 1
+    assert metrics["data"]["series_without_training_windows"] == 1  # "tiny": 8 values, 2 x 4 held out
+    with open(run_dir / "forecasts.csv") as f:
+        forecasts = list(csv.DictReader(f))
+    assert list(forecasts[0]) == ["unique_id", "ds", "y", "forecast", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert [row["ds"][:10] for row in forecasts if row["unique_id"] == "south"] == [
+        d.strftime("%Y-%m-%d") for d in pd.date_range("2022-07-01", periods=4, freq="MS")]
+    for row in forecasts:
+        bounds = [float(row[k]) for k in ("lo-95", "lo-80", "forecast", "hi-80", "hi-95")]
+        assert bounds == sorted(bounds)
+    assert (run_dir / "forecasts.png").stat().st_size > 0
+    reloaded = keras.saving.load_model(run_dir / "model.keras")
+    assert reloaded.output_shape == (None, 4, 5)

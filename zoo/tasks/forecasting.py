@@ -1,0 +1,292 @@
+"""forecasting: many series -> the next `horizon` values of each, with prediction intervals.
+
+One global network is trained across every series (zoo.windows draws its windows), reading each
+context window relative to its last value and typical step (zoo.layers.WindowScaler), and answering the whole
+path at once: `horizon` steps x the quantiles of the interval levels (80 and 95 by default), which
+never cross (zoo.layers.QuantileOutput). The whole path at once (a multi-horizon head, as MQ-RNN does) rather
+than step by step (as DeepAR does): one pass per forecast, and no step's error fed to the next.
+
+The protocol is the field's: the last `horizon` values of every series are the test window, the
+`horizon` before them validation; training windows end before both. The run scores the test window
+(MAE, RMSE, MASE, sMAPE, scaled quantile loss, coverage; zoo.scores) beside statsforecast's
+baselines fitted on the same cut-off (zoo.baselines), and writes forecasts.csv and forecasts.png.
+"""
+
+import csv
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from zoo import baselines, files
+from zoo.architecture import recurrent_stack, require_positive_int
+from zoo.data import PAD_VALUE, Dataset, DataSpec
+from zoo.errors import ZooError
+from zoo.files.long import EXTENSIONS, read_long
+from zoo.layers import LastSteps, PinballLoss, QuantileOutput, WindowScaler
+from zoo.panel import Panel, offset, season_length
+from zoo.quantiles import DEFAULT_LEVELS, quantiles_of
+from zoo.registry import Task, register
+from zoo.scores import columns, score
+from zoo.windows import origin_windows, trainable, training_windows
+
+# The horizon when none is given, by the data's frequency: the M4 competition's (yearly 6,
+# quarterly 8, monthly 18, weekly 13, daily 14, hourly 48), and a day for finer steps.
+HORIZONS = {"YearBegin": 6, "YearEnd": 6, "QuarterBegin": 8, "QuarterEnd": 8, "MonthBegin": 18,
+            "MonthEnd": 18, "Week": 13, "Day": 14, "BusinessDay": 14, "Hour": 48}
+# One epoch is this many batches of windows, whatever the data's size (as neuralforecast counts
+# training in steps): a short single series and ten thousand long ones train alike.
+WINDOW_BATCHES = 50
+AEON_DATA = "aeon's bundled copy"
+
+
+def default_horizon(freq):
+    step = offset(freq)
+    return HORIZONS.get(type(step).__name__, season_length(freq) if season_length(freq) > 1 else 48)
+
+
+def default_input_size(horizon, season):
+    """Two horizons, or two seasons where a season is longer: the context a window reads."""
+    return max(2 * horizon, 2 * season if season > 1 else 0)
+
+
+@dataclass(frozen=True)
+class Series:
+    """What the forecasting hooks read beside the arrays: the whole panel and the protocol's sizes."""
+
+    panel: Panel
+    horizon: int
+    input_size: int
+    levels: tuple
+    season: int
+
+    def head(self, count):
+        panel = self.panel
+        kept = {name: panel.series(i) for i, name in enumerate(panel.ids[:count])}
+        return replace(self, panel=Panel.from_series(kept, panel.freq, panel.first[:count]))
+
+    def origin(self, windows_back):
+        """Every series up to the origin `windows_back` horizons before its end."""
+        return self.panel.cut(windows_back * self.horizon)
+
+
+def build(spec, arch):
+    """context [batch, steps, 1] (NaN or PAD_VALUE where missing) -> [batch, horizon, quantiles].
+
+    A recurrent encoder reads the scaled window, skipping missing steps; its last state, and a linear
+    map of the window's last `input_size` steps (a skip that gives seasonal and trend terms a straight
+    path), give every quantile of every step. Both start at zero: an untrained model forecasts the last
+    value. Trained on windows of `input_size` steps, it reads a context of any length (missing steps
+    in front of a short one).
+    """
+    quantiles = len(spec.quantiles)
+    context = keras.Input(shape=(None, 1), name="context")
+    steps, loc, scale = WindowScaler(PAD_VALUE / 2, name="scale_window")(context)
+    # A missing step is (0, 0): masked, so the encoder carries its state over it, and a short
+    # context reads exactly as one with missing values in front.
+    masked = keras.layers.Masking(0.0, name="skip_missing")(steps)
+    state = recurrent_stack(masked, arch, return_sequences=False)
+    raw = keras.layers.Dense(spec.horizon * quantiles, kernel_initializer="zeros", name="from_state")(state)
+    skip = keras.layers.Dense(spec.horizon * quantiles, kernel_initializer="zeros", name="from_window")(
+        LastSteps(spec.input_size, name="window")(steps))
+    raw = keras.layers.Add(name="path_scaled")([raw, skip])
+    outputs = QuantileOutput(spec.horizon, spec.quantiles, name="forecast")([raw, loc, scale])
+    return keras.Model(context, outputs, name="forecasting")
+
+
+def loss(spec):
+    """pinball over the interval quantiles, scaled per window: the loss forecasting trains with."""
+    return PinballLoss(spec.quantiles), []
+
+
+def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season=None, notes=None):
+    """The forecasting Dataset of a panel: the protocol's three windows per series, and the panel."""
+    horizon = horizon or default_horizon(panel.freq)
+    season = season or season_length(panel.freq)
+    input_size = input_size or default_input_size(horizon, season)
+    require_positive_int("horizon", horizon)
+    require_positive_int("input_size", input_size)
+    levels = tuple(sorted(levels))
+    if not all(0 < level < 100 for level in levels):
+        raise ZooError(f"levels are interval widths in percent, each between 0 and 100; got {levels}.")
+    if int(panel.lengths.max()) <= 2 * horizon:
+        raise ZooError(f"Every series has at most {int(panel.lengths.max())} values: none is longer than "
+                       f"the validation and test windows of horizon={horizon} each. Give a shorter horizon.")
+    series = Series(panel, horizon, input_size, levels, season)
+    spec = DataSpec(kind="regression", num_outputs=horizon, num_features=1, horizon=horizon,
+                    input_size=input_size, quantiles=quantiles_of(levels))
+    windows = [origin_windows(series.origin(back + 1), series.origin(back).tails(horizon), input_size)[:2]
+               for back in (2, 1, 0)]
+    (x_train, y_train), (x_val, y_val), (x_test, _) = windows
+    y_test = panel.tails(horizon)  # NaN where unknown: left out of every score
+    skipped = len(panel) - len(trainable(series.origin(2)))
+    return Dataset(name, spec, x_train, y_train, x_val, y_val, x_test, y_test, series=series,
+                   notes={**(notes or {}), **panel.describe(), "horizon": horizon, "input_size": input_size,
+                          "season_length": season, "levels": list(levels),
+                          "series_without_training_windows": skipped})
+
+
+def windows(data, config):
+    """What fit reads: training windows drawn on the fly, and the validation window of every series
+    with its weights. Returns (train pipeline, validation (x, y, weight), batches per epoch)."""
+    series = data.series
+    train = training_windows(series.origin(2), series.input_size, series.horizon, config.batch_size,
+                             WINDOW_BATCHES, config.seed)
+    validation = origin_windows(series.origin(2), series.origin(1).tails(series.horizon), series.input_size)
+    return train, validation, WINDOW_BATCHES
+
+
+def evaluate(model, data, config, run_dir):
+    """mase, smape, mae, rmse, scaled_ql, coverage beside 5 baselines: scores the test window beside
+    statsforecast's baselines, writes forecasts.csv and forecasts.png, prints a table; returns
+    {"test": the model's scores, "baselines": {name: scores and seconds}}."""
+    series = data.series
+    history = series.origin(1)
+    paths = model.predict(data.x_test, batch_size=config.batch_size, verbose=0)
+    results = {"test": score(data.y_test, paths, history, series.season, series.levels), "baselines": {}}
+    for name, (baseline, seconds) in baselines.forecast(history, series.horizon, series.season,
+                                                        series.levels).items():
+        results["baselines"][name] = {**score(data.y_test, baseline, history, series.season, series.levels),
+                                      "seconds": seconds}
+    _write_forecasts(run_dir / "forecasts.csv", series, data.y_test, paths)
+    _plot(run_dir / "forecasts.png", series, paths)
+    _print_scores(results)
+    return results
+
+
+def _write_forecasts(path, series, actual, paths):
+    from zoo.training import replacing
+
+    named = columns(paths, series.levels)
+    order = ["forecast"] + [f"{side}-{level:g}" for level in series.levels for side in ("lo", "hi")]
+    history = series.origin(1)
+    with replacing(Path(path)) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["unique_id", "ds", "y", *order])
+        for i, name in enumerate(series.panel.ids):
+            dates = history.dates(i, extra=series.horizon)[-series.horizon:]
+            for step, ds in enumerate(dates):
+                y = actual[i, step]
+                writer.writerow([name, ds.isoformat(), "" if math.isnan(y) else f"{y:g}",
+                                 *(f"{named[column][i, step]:.6g}" for column in order)])
+
+
+def _plot(path, series, paths, count=4):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    named = columns(paths, series.levels)
+    shown = min(count, len(series.panel))
+    figure, axes = plt.subplots(shown, 1, figsize=(8, 2.6 * shown), squeeze=False)
+    for i, axis in enumerate(axes[:, 0]):
+        dates = series.panel.dates(i)
+        axis.plot(dates, series.panel.series(i), color="black", linewidth=1, label="y")
+        future = dates[-series.horizon:]
+        for level, alpha in zip(sorted(series.levels, reverse=True), (0.2, 0.35, 0.5)):
+            axis.fill_between(future, named[f"lo-{level:g}"][i], named[f"hi-{level:g}"][i], alpha=alpha,
+                              color="tab:blue", label=f"{level:g}% interval")
+        axis.plot(future, named["forecast"][i], color="tab:blue", label="forecast")
+        axis.set_title(str(series.panel.ids[i]), fontsize=9)
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def _print_scores(results):
+    names = ["mase", "smape", "mae", "rmse", "scaled_ql", *sorted(k for k in results["test"]
+                                                                  if k.startswith("coverage"))]
+    rows = [("model", *names), ("rnn-zoo", *(f"{results['test'][n]:.4g}" for n in names))]
+    rows += [(name, *(f"{scores[n]:.4g}" for n in names)) for name, scores in results["baselines"].items()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(names) + 1)]
+    print("Test window, every series (baselines fitted on the same cut-off):")
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+
+
+def bundled(name, panel_of, notes, horizon=None):
+    """A loader of a bundled panel, taking the forecasting options (horizon, input_size, levels,
+    season_length); `horizon` here is the data set's own, where it has one (M1's 6)."""
+
+    def load(seed=0, max_len=None, horizon=horizon, input_size=None, levels=DEFAULT_LEVELS,
+             season_length=None):
+        return panel_dataset(name, panel_of(), horizon, input_size, tuple(levels), season_length, notes)
+
+    return load
+
+
+def _m1_yearly():
+    from aeon.datasets import load_forecasting
+
+    frame = load_forecasting("m1_yearly_dataset", return_metadata=False)
+    return Panel.from_series({row.series_name: np.asarray(row.series_value, "float32")
+                              for row in frame.itertuples()}, "YS",
+                             [row.start_timestamp for row in frame.itertuples()])
+
+
+def _aeon_csv(title, column, freq, first):
+    def panel():
+        import aeon.datasets
+
+        path = Path(aeon.datasets.__file__).parent / "data" / title / f"{title}.csv"
+        values = pd.read_csv(path)[column].to_numpy("float32")
+        return Panel.from_series({title.lower(): values}, freq, [pd.Timestamp(first)])
+
+    return panel
+
+
+def _sunspots():
+    import statsmodels.api as sm
+
+    values = sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy("float32")
+    return Panel.from_series({"sunspots": values}, "YS", [pd.Timestamp("1700-01-01")])
+
+
+def load_long_files(files_, seed=0, max_len=None, id_col="unique_id", time_col="ds", target_col="y",
+                    freq=None, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season_length=None):
+    """Your long-format table: the protocol cuts validation and test from every series' end."""
+    if files_.validation is not None or files_.test is not None:
+        raise ZooError("Forecasting cuts validation and test windows from the end of every series: give "
+                       "one file (DATA=), without VAL_DATA or TEST_DATA.")
+    panel = read_long(files_.train, id_col, time_col, target_col, freq)
+    return panel_dataset(files_.name, panel, horizon, input_size, tuple(levels), season_length,
+                         {"source": str(files_.train)})
+
+
+TASK = register(
+    Task(
+        name="forecasting",
+        shape="many series -> the next horizon values of each, with intervals",
+        example="demand, load, sensors, prices (unique_id, ds, y tables)",
+        build=build,
+        datasets={
+            "m1_yearly": bundled("m1_yearly", _m1_yearly, {
+                "source": "M1 competition, 181 yearly series (Makridakis et al. 1982), " + AEON_DATA,
+                "licence": "public competition data"}, horizon=6),
+            "airline": bundled("airline", _aeon_csv("Airline", "Passengers", "MS", "1949-01-01"), {
+                "source": "monthly airline passengers 1949-1960 (Box and Jenkins), " + AEON_DATA,
+                "licence": "public domain series"}),
+            "solar": bundled("solar", _aeon_csv("solar", "solar_gen", "30min", "2021-05-01"), {
+                "source": "half-hourly solar generation (Sheffield Solar PV_Live), " + AEON_DATA,
+                "licence": "CC BY 4.0 (Sheffield Solar)"}),
+            "sunspots": bundled("sunspots", _sunspots, {"source": "yearly sunspot numbers 1700-2008, "
+                                "statsmodels", "licence": "public domain"}),
+        },
+        default_dataset="m1_yearly",
+        regression_datasets=("m1_yearly", "airline", "solar", "sunspots"),
+        formats=(files.FileFormat("long-format series (unique_id, ds, y)", EXTENSIONS, load_long_files),),
+        defaults={"cell": "gru", "units": 64, "epochs": 30, "batch_size": 64, "learning_rate": 3e-3,
+                  "schedule": "cosine", "clipnorm": 1.0, "patience": 5},
+        loss=loss,
+        windows=windows,
+        evaluate=evaluate,
+        # Not yet: tf2onnx's graph of the scaler and quantile layers verifies in ONNX Runtime but not
+        # in onnx.reference, and the server has no named quantile outputs (issue 24's next part).
+        exported=False,
+    )
+)
