@@ -51,11 +51,12 @@ def test_make_variables_reach_the_config_as_the_flags_give_them():
                        "OPTIONS=a=1 b=x", "BUCKETING=0", "JIT_COMPILE=1", "DATASET=adding", "LIMIT=8")
     config = train_config(_parser().parse_args(["train", *argv]))
     assert (config.epochs, config.units, config.chunk, config.options, config.bucketing, config.jit_compile,
-            config.dataset, config.limit) == (3, [128, 64], "auto", {"a": 1, "b": "x"}, False, True, "adding", 8)
+            config.dataset, config.limit) == (3, [128, 64], "auto", {"a": 1, "b": "x"}, False, True,
+                                              "adding", 8)
     flags = train_config(_parser().parse_args([
-        "train", "--task", "many_to_one", "--epochs", "3", "--layers", "2", "--units", "128,64", "--chunk",
-        "auto", "--option", "a=1", "--option", "b=x", "--no-bucketing", "--jit-compile", "--dataset", "adding",
-        "--limit", "8"]))
+        "train", "--task", "many_to_one", "--epochs", "3", "--layers", "2", "--units", "128,64",
+        "--chunk", "auto", "--option", "a=1", "--option", "b=x", "--no-bucketing", "--jit-compile",
+        "--dataset", "adding", "--limit", "8"]))
     assert flags == config
     assert _make_train("TASK=many_to_one") == ["--task", "many_to_one"]  # nothing given, nothing passed
 
