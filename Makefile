@@ -4,33 +4,15 @@ VENV := .venv
 ZOO := $(VENV)/bin/rnn-zoo
 
 TASK ?= many_to_one
-# Optional training settings: each is passed on only when set.
-# Your own files: DATA (a file or a folder), VAL_DATA, TEST_DATA; OPTIONS for the format's options.
-DATA_ARGS := $(if $(DATA),--data $(DATA)) $(if $(VAL_DATA),--val-data $(VAL_DATA)) \
-	$(if $(TEST_DATA),--test-data $(TEST_DATA))
-TRAIN_ARGS := $(DATA_ARGS) $(if $(DATASET),--dataset $(DATASET)) $(if $(CELL),--cell $(CELL)) \
-	$(if $(filter 1 true yes,$(BIDIRECTIONAL)),--bidirectional) $(if $(LAYERS),--layers $(LAYERS)) \
-	$(if $(UNITS),--units $(UNITS)) $(if $(DROPOUT),--dropout $(DROPOUT)) \
-	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) \
-	$(if $(SEED),--seed $(SEED)) $(if $(RUN_DIR),--run-dir $(RUN_DIR)) \
-	$(if $(MAX_LEN),--max-len $(MAX_LEN)) $(if $(LEARNING_RATE),--learning-rate $(LEARNING_RATE)) \
-	$(if $(PATIENCE),--patience $(PATIENCE)) $(if $(LIMIT),--limit $(LIMIT)) \
-	$(if $(READOUT),--readout $(READOUT)) $(if $(CHUNK),--chunk $(CHUNK)) \
-	$(if $(SCHEDULE),--schedule $(SCHEDULE)) $(if $(CLIPNORM),--clipnorm $(CLIPNORM)) \
-	$(if $(BUCKETING),--bucketing $(BUCKETING)) $(if $(JIT_COMPILE),--jit-compile $(JIT_COMPILE)) \
-	$(if $(STRATEGY),--strategy $(STRATEGY)) \
-	$(foreach option,$(OPTIONS),--option $(option))
-
-# Tuning: any of CELL, BIDIRECTIONAL (0/1), LAYERS, UNITS, DROPOUT, LEARNING_RATE fixes that value.
-TUNE_ARGS := $(DATA_ARGS) $(if $(DATASET),--dataset $(DATASET)) $(if $(TUNER),--tuner $(TUNER)) \
-	$(if $(MAX_TRIALS),--max-trials $(MAX_TRIALS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
-	$(if $(TUNE_DIR),--tune-dir $(TUNE_DIR)) $(if $(SEED),--seed $(SEED)) \
-	$(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(MAX_LEN),--max-len $(MAX_LEN)) \
-	$(if $(LIMIT),--limit $(LIMIT)) $(foreach option,$(OPTIONS),--option $(option)) \
-	$(if $(CELL),--cell $(CELL)) $(if $(BIDIRECTIONAL),--bidirectional $(BIDIRECTIONAL)) \
-	$(if $(LAYERS),--layers $(LAYERS)) $(if $(UNITS),--units $(UNITS)) \
-	$(if $(DROPOUT),--dropout $(DROPOUT)) $(if $(LEARNING_RATE),--learning-rate $(LEARNING_RATE)) \
-	$(if $(WORKERS),--workers $(WORKERS))
+# Every setting of a run (TrainConfig's fields, zoo/config.py) is a variable of its name in capitals,
+# passed on when set: EPOCHS=3 BIDIRECTIONAL=0 UNITS=128,64 CHUNK=auto OPTIONS="seq_len=200 seed=1".
+# `rnn-zoo settings train` (or tune) lists the ones a command takes.
+settings = $(strip $(foreach name,$(or $(shell $(VENV)/bin/python -m zoo.cli settings $(1)),\
+	$(error rnn-zoo settings $(1) listed nothing: run make setup)),$(if $($(name)),--setting '$(name)=$($(name))')))
+TRAIN_ARGS = $(call settings,train) $(if $(RUN_DIR),--run-dir $(RUN_DIR)) $(if $(STRATEGY),--strategy $(STRATEGY))
+# Tuning: any of CELL, BIDIRECTIONAL, LAYERS, UNITS, DROPOUT, LEARNING_RATE fixes that value.
+TUNE_ARGS = $(call settings,tune) $(if $(TUNER),--tuner $(TUNER)) $(if $(MAX_TRIALS),--max-trials $(MAX_TRIALS)) \
+	$(if $(TUNE_DIR),--tune-dir $(TUNE_DIR)) $(if $(WORKERS),--workers $(WORKERS))
 # Across machines: one chief, then workers with their own TUNER_ID (tuner0, tuner1, ...).
 ORACLE_IP ?= 127.0.0.1
 ORACLE_PORT ?= 8000

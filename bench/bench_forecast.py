@@ -61,14 +61,15 @@ def main():
             figures[dataset] = {"model": model, "seconds": statistics.mean(r["train_seconds"] for r in runs),
                                 "baselines": runs[0]["baselines"], "data": runs[0]["data"]}
             print(dataset, {k: round(v[0], 3) for k, v in model.items()}, flush=True)
-    rows = ["| set (series, horizon) | model | MASE | sMAPE | scaled QL | coverage 80 | coverage 95 | seconds |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| set (series, horizon) | model | MASE | sMAPE | scaled QL | coverage 80 | coverage 95 "
+            "| seconds |", "|---|---|---|---|---|---|---|---|"]
     notes = []
     for dataset, f in figures.items():
         d = f["data"]
         label = f"{dataset} ({d['series']}, {d['horizon']})"
         m = f["model"]
-        rows.append(f"| {label} | **rnn-zoo** ({len(SEEDS)} seeds) | **{m['mase'][0]:.3f}** ± {m['mase'][1]:.3f} | "
+        rows.append(f"| {label} | **rnn-zoo** ({len(SEEDS)} seeds) | **{m['mase'][0]:.3f}** "
+                    f"± {m['mase'][1]:.3f} | "
                     f"{m['smape'][0]:.2f} | {m['scaled_ql'][0]:.4f} | {m['coverage_80'][0]:.3f} | "
                     f"{m['coverage_95'][0]:.3f} | {f['seconds']:.0f} |")
         for name, b in f["baselines"].items():

@@ -70,6 +70,12 @@ def test_fixed_values_are_honoured():
     assert [layer.units for layer in recurrent] == [24, 24]
 
 
+def test_fixed_units_may_give_each_layer_its_own_size():
+    hypermodel = TaskHyperModel("many_to_one", TINY["many_to_one"][0], fixed={"layers": 2, "units": [24, 16]})
+    assert [layer.units for layer in _recurrent_layers(hypermodel.build(keras_tuner.HyperParameters()))] == \
+        [24, 16]
+
+
 @pytest.mark.parametrize(("fixed", "message"), [
     ({"optimizer": "sgd"}, "Cannot fix optimizer"),
     ({"cell": "rnn"}, "Unknown cell 'rnn'"),
@@ -173,3 +179,17 @@ def test_a_tune_dir_that_is_a_file_is_one_line_before_any_data_loads(tmp_path, m
     monkeypatch.setattr(tuning.search, "load_data", lambda config: pytest.fail("data was loaded"))
     assert main(["tune", "--task", "one_to_one", "--limit", "32", "--tune-dir", str(tune_dir)]) == 2
     assert capsys.readouterr().err == f"rnn-zoo: error: TUNE_DIR {tune_dir} is a file, not a directory.\n"
+
+
+def test_the_winner_retrains_with_the_recipe_its_trials_used(tmp_path):
+    from zoo.cli import main
+
+    # many_to_one's own recipe is 100 cosine epochs; its trials train at a constant rate, stopping early.
+    assert main(["tune", "--task", "many_to_one", "--max-trials", "1", "--epochs", "2", "--patience", "1",
+                 "--limit", "32", "--layers", "1", "--units", "8", "--tune-dir", str(tmp_path)]) == 0
+    project = tmp_path / "many_to_one-gun_point"
+    trial = json.loads((project / "trial_0" / "trial.json").read_text())
+    run = json.loads((project / "best_run" / "config.json").read_text())
+    assert (run["schedule"], run["clipnorm"], run["patience"], run["epochs"]) == ("constant", 0, 1, 2)
+    assert run["learning_rate"] == trial["hyperparameters"]["values"]["learning_rate"]
+    assert (run["layers"], run["units"]) == (1, [8])

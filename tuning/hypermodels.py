@@ -5,15 +5,21 @@ depth 1-4, a hidden size per layer (log scale, declared only for the layers that
 bidirectional, dropout and learning rate. Any of them can be fixed.
 """
 
-import keras
+from dataclasses import replace
+
 import keras_tuner
 
 from zoo.architecture import CELLS, Architecture
+from zoo.config import SEARCHABLE, TrainConfig
 from zoo.errors import ZooError
-from zoo.registry import get_task, loss_and_metrics
+from zoo.registry import get_task
+from zoo.training import compile_model
 
 MAX_LAYERS = 4
-SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate")
+# How every trial trains, as TrainConfig settings beside the recipe's epochs, batch size and patience
+# and the trial's learning rate: Adam at a constant rate, unclipped, early stopping. The winner
+# retrains with the same recipe (tuning.search).
+TRIAL_TRAINING = {"schedule": "constant", "clipnorm": 0}
 # Not searched: every trial takes the value given (the task's default when tuning from the CLI).
 CARRIED = ("readout", "chunk")
 
@@ -32,13 +38,16 @@ class TaskHyperModel(keras_tuner.HyperModel):
 
     task_name: a zoo task; spec: the DataSpec of the data searched on;
     fixed: values the search must not vary, e.g. {"cell": "gru", "layers": 2}
-    ("units" fixes every layer's size); readout and chunk, never searched, may be given here too.
+    ("units" fixes every layer's size, or each one's as a list); readout and chunk, never searched,
+    may be given here too. recipe: a resolved TrainConfig whose training settings the trials take
+    (TRIAL_TRAINING over them; default the task's).
     """
 
-    def __init__(self, task_name, spec, fixed=None, **kwargs):
+    def __init__(self, task_name, spec, fixed=None, recipe=None, **kwargs):
         super().__init__(name=task_name, **kwargs)
         self.task = get_task(task_name)
         self.spec = spec
+        self.recipe = replace(recipe or TrainConfig(task=task_name).resolved(), **TRIAL_TRAINING)
         self.fixed = dict(fixed or {})
         unknown = set(self.fixed) - set(SEARCHABLE) - set(CARRIED)
         if unknown:
@@ -54,9 +63,12 @@ class TaskHyperModel(keras_tuner.HyperModel):
     def _choose(self, hp, name, declare):
         """The fixed value, declared as such so it shows in the search space, or a searched one."""
         key = "units" if name.startswith("units_") else name
-        if key in self.fixed:
-            return hp.Fixed(name, self.fixed[key])
-        return declare()
+        if key not in self.fixed:
+            return declare()
+        value = self.fixed[key]
+        if isinstance(value, list | tuple):  # one size per layer
+            value = value[int(name.removeprefix("units_")) - 1]
+        return hp.Fixed(name, value)
 
     def architecture(self, hp):
         layers = self._choose(hp, "layers", lambda: hp.Int("layers", 1, MAX_LAYERS))
@@ -79,6 +91,6 @@ class TaskHyperModel(keras_tuner.HyperModel):
         model = self.task.build(self.spec, self.architecture(hp))
         learning_rate = self._choose(
             hp, "learning_rate", lambda: hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"))
-        loss, metrics = loss_and_metrics(self.spec.kind, self.task, self.spec)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
-        return model
+        # A constant rate: no training size is needed to count its steps.
+        return compile_model(model, replace(self.recipe, learning_rate=learning_rate), self.spec, None,
+                             jit_compile="auto")  # as Keras compiles by default

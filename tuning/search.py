@@ -9,7 +9,7 @@ import csv
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
@@ -159,23 +159,24 @@ def tune(config, verbose="auto"):
     data = load_data(run_config)
     # Not searched: the task's readout and chunk (chunk="auto" sized to this data).
     carried = {name: getattr(run_config.architecture_for(data), name) for name in CARRIED}
-    hypermodel = TaskHyperModel(task.name, data.spec, {**carried, **config.fixed})
+    # The trials' training (and the winner's): the search's epochs, batch size and patience.
+    recipe = replace(run_config, epochs=config.epochs, batch_size=config.batch_size or run_config.batch_size,
+                     patience=config.patience)
+    hypermodel = TaskHyperModel(task.name, data.spec, {**carried, **config.fixed}, recipe)
+    recipe = hypermodel.recipe
     keras.utils.set_random_seed(config.seed)
     tuner = build_tuner(config, hypermodel, task, dataset, data.spec)
     project_dir = Path(tuner.project_dir)
-    batch_size = config.batch_size or run_config.batch_size
-    callbacks = [keras.callbacks.EarlyStopping(patience=config.patience)]
+    callbacks = [keras.callbacks.EarlyStopping(patience=recipe.patience)]
     if task.generates:
         callbacks.insert(0, ValidationExactMatch(data))
     if task.windows is not None:  # the task draws its own training windows (forecasting)
-        from dataclasses import replace
-
-        train_windows, validation, _ = task.windows(data, replace(run_config, batch_size=batch_size))
-        tuner.search(train_windows, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
+        train_windows, validation, _ = task.windows(data, recipe)
+        tuner.search(train_windows, validation_data=validation, epochs=recipe.epochs, callbacks=callbacks,
                      verbose=verbose)
     else:
         tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                     epochs=config.epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)
+                     epochs=recipe.epochs, batch_size=recipe.batch_size, callbacks=callbacks, verbose=verbose)
     if distributed.role() not in (None, "chief"):
         return project_dir  # a worker: the chief holds the oracle, so it writes the reports
 
@@ -186,21 +187,16 @@ def tune(config, verbose="auto"):
     print(f"{len(rows)} trials; best {tuner.oracle.objective.name} {best_trial.score:.4f} "
           f"(trial {best_trial.trial_id}): {best.values}")
 
-    _retrain(config, dataset, batch_size, hypermodel.architecture(best), best.values["learning_rate"],
-             project_dir / "best_run", verbose)
+    architecture = hypermodel.architecture(best)
+    best_config = replace(recipe, **{**asdict(architecture), "units": list(architecture.layer_units)},
+                          learning_rate=best.values["learning_rate"]).resolved()
+    _retrain(config, best_config, project_dir / "best_run", verbose)
     return project_dir
 
 
-def _retrain(config, dataset, batch_size, architecture, learning_rate, run_dir, verbose):
-    """Trains the winner as a normal run directory, unless that run is already there."""
-    best_config = TrainConfig(
-        task=config.task, dataset=dataset, cell=architecture.cell, bidirectional=architecture.bidirectional,
-        layers=architecture.layers, units=list(architecture.layer_units), dropout=architecture.dropout,
-        readout=architecture.readout, chunk=architecture.chunk,
-        learning_rate=learning_rate, epochs=config.epochs, batch_size=batch_size,
-        patience=config.patience, seed=config.seed, max_len=config.max_len, limit=config.limit,
-        options=config.options, data=config.data, val_data=config.val_data, test_data=config.test_data,
-    ).resolved()
+def _retrain(config, best_config, run_dir, verbose):
+    """Trains the winner (best_config: the trials' recipe, its architecture and learning rate) as a
+    normal run directory, unless that run is already there."""
     config_file = run_dir / "config.json"
     if config_file.exists() and json.loads(config_file.read_text()) != asdict(best_config):
         shutil.rmtree(run_dir)  # the retrained winner of an earlier, shorter search

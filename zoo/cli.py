@@ -1,5 +1,5 @@
 """The `rnn-zoo` command: `tasks`, `presets`, `train --task ... | --preset ...`, `tune --task ...`,
-`export --run-dir ...`, `serve`."""
+`export --run-dir ...`, `serve`, `zoo`, and `settings` (for make)."""
 
 import os
 
@@ -7,11 +7,13 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
-import ast  # noqa: E402
 import errno  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
+from dataclasses import fields  # noqa: E402
+
+from zoo.config import SEARCHABLE, TrainConfig, flag_name, parse_switch  # noqa: E402  (light)
 
 # The file system's complaints as TensorFlow and h5py word them inside their own error types.
 FILE_SYSTEM_WORDS = tuple(os.strerror(code)
@@ -19,39 +21,70 @@ FILE_SYSTEM_WORDS = tuple(os.strerror(code)
 INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
-def _option(text):
-    """KEY=VALUE, the value read as a Python literal when it is one (seq_len=200 -> 200)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
+# The TrainConfig settings each command takes; `rnn-zoo settings COMMAND` lists them for make.
+SETTINGS = {
+    "train": tuple(f.name for f in fields(TrainConfig)),
+    "tune": ("task", "dataset", "data", "val_data", "test_data", "epochs", "batch_size", "patience", "seed",
+             "max_len", "limit", "options", *SEARCHABLE),
+}
+MAKE_GIVES = ("task", "preset")  # the Makefile's TASK (which has a default) and PRESET, its own way
 
 
-def _units(text):
-    sizes = [int(size) for size in text.split(",")]
-    return sizes[0] if len(sizes) == 1 else sizes
+def _store(namespace, name, value):
+    """A setting as read; OPTIONS (a dict) adds to the ones given before it."""
+    before = getattr(namespace, name)
+    setattr(namespace, name, {**before, **value} if isinstance(value, dict) and before else value)
 
 
-def _switch(text):
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected 1 or 0, got {text!r}")
+class _Given(argparse.Action):
+    def __call__(self, parser, namespace, value, option_string=None):
+        _store(namespace, self.dest, value)
 
 
-def _chunk(text):
-    return text if text == "auto" else int(text)
+class _Setting(argparse.Action):
+    """--setting NAME=VALUE: any setting the command takes, by name (any case), read as its flag reads it."""
+
+    def __init__(self, *args, settings, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+
+    def __call__(self, parser, namespace, text, option_string=None):
+        name, sep, value = text.partition("=")
+        setting = self.settings.get(name.lower())
+        if not sep or setting is None:
+            raise argparse.ArgumentError(self, f"expected NAME=VALUE, NAME one of "
+                                         f"{', '.join(n.upper() for n in self.settings)}; got {text!r}")
+        try:
+            value = setting.metadata["parse"](value)
+        except ValueError:
+            raise argparse.ArgumentError(self, f"invalid {name.upper()} value: {value!r}") from None
+        _store(namespace, setting.name, value)
 
 
-def _data_arguments(parser):
-    parser.add_argument("--data", help="your own data: a file, or a folder with train.* and optionally "
-                        "validation.* (or dev.*) and test.*; the format follows the extension")
-    parser.add_argument("--val-data", help="the validation file (default: cut from the training file)")
-    parser.add_argument("--test-data", help="the test file (default: cut from the training file)")
+def _add_settings(parser, names, **helps):
+    """A flag for each TrainConfig setting named (--no-NAME too for a true/false one), from its field;
+    `helps` says one otherwise for this command. Each is None when not given."""
+    for setting in fields(TrainConfig):
+        if setting.name not in names:
+            continue
+        parse, text = setting.metadata["parse"], helps.get(setting.name, setting.metadata["help"])
+        if parse is parse_switch:
+            parser.add_argument(flag_name(setting), dest=setting.name, action=argparse.BooleanOptionalAction,
+                                help=text)
+        else:
+            parser.add_argument(flag_name(setting), dest=setting.name, type=parse, action=_Given, help=text)
+
+
+def _add_setting_flag(parser, command):
+    settings = {f.name: f for f in fields(TrainConfig) if f.name in SETTINGS[command]}
+    parser.add_argument("--setting", action=_Setting, settings=settings, metavar="NAME=VALUE",
+                        help="any of these settings by its make variable, as make passes them on "
+                        "(BIDIRECTIONAL=0, UNITS=128,64, OPTIONS='seq_len=200 seed=1')")
+
+
+def _given(args, command):
+    """The settings given for `command`, by name."""
+    return {name: getattr(args, name) for name in SETTINGS[command] if getattr(args, name) is not None}
 
 
 def _parser():
@@ -62,43 +95,11 @@ def _parser():
     commands.add_parser("presets", help="list the presets (tuned models per data set) and their test figures")
 
     train = commands.add_parser("train", help="train a task's model into a run directory")
-    train.add_argument("--task", help="the task (or --preset)")
-    train.add_argument("--preset", help="a preset's architecture and settings (rnn-zoo presets); any "
-                       "setting given beside it wins, and --data trains it on your file")
-    train.add_argument("--dataset", help="default: the task's default data set (with --data: a name "
-                       "for the run, default the file's)")
-    _data_arguments(train)
-    # Spelled out, not read from zoo.CELLS: importing zoo loads TensorFlow, which `serve` does without.
-    # Defaults are TrainConfig's (lstm, 1 layer, 64 units), or the preset's: None here means not given.
-    train.add_argument("--cell", help="simple_rnn, lstm or gru (default lstm)")
-    train.add_argument("--bidirectional", action="store_true", default=None)
-    train.add_argument("--layers", type=int, help="stacked recurrent layers (default 1)")
-    train.add_argument("--units", type=_units, help="hidden size of every layer (default 64), or of each "
-                       "layer (128,64)")
-    train.add_argument("--dropout", type=float)
-    train.add_argument("--readout", help="many_to_one: last (the last real step) or mean (over the real "
-                       "steps)")
-    train.add_argument("--chunk", type=_chunk, help="steps (or a vector's features) one recurrent step "
-                       "reads; auto: at most 16 recurrent steps for the longest training sequence")
-    train.add_argument("--schedule", help="constant (early stopping, best epoch kept) or cosine "
-                       "(every epoch runs, the rate decays to 0)")
-    train.add_argument("--clipnorm", type=float, help="clip each update's gradient norm to this")
-    train.add_argument("--epochs", type=int, help="at most this many; early stopping may end sooner")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--learning-rate", type=float)
-    train.add_argument("--patience", type=int, help="epochs without a better validation loss "
-                       "before early stopping")
-    train.add_argument("--seed", type=int, help="default 42")
-    train.add_argument("--max-len", type=int, help="cut longer sequences (the run says how many)")
-    train.add_argument("--limit", type=int, help="keep only the first N examples of each split")
-    train.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
-                       help="a data set option, e.g. seq_len=200 for the adding problem")
+    # TrainConfig's settings, None when not given: the preset's, else the task's defaults, apply.
+    _add_settings(train, SETTINGS["train"])
+    _add_setting_flag(train, "train")
     train.add_argument("--run-dir", help="default: runs/<task>/<dataset>-<time>, or the unfinished "
                        "run of the same settings")
-    train.add_argument("--bucketing", type=_switch, help="1: batches of similar lengths, each padded to "
-                       "its own longest row; 0: off (default: on where the lengths vary)")
-    train.add_argument("--jit-compile", type=_switch, help="1: XLA-compiled training steps; 0: not "
-                       "(default: where make bench-train measured them faster, and batches keep one shape)")
     train.add_argument("--workers", type=int, help="train with N worker processes on this machine "
                        "(tf.distribute.MultiWorkerMirroredStrategy)")
     train.add_argument("--worker-hosts", help="host:port of every worker, in the same order on each "
@@ -109,27 +110,21 @@ def _parser():
                        "(tf.distribute.MirroredStrategy)")
 
     tune = commands.add_parser("tune", help="search depth, hidden sizes, cell and more with KerasTuner")
-    tune.add_argument("--task", required=True)
-    tune.add_argument("--dataset")
-    _data_arguments(tune)
     tune.add_argument("--tuner", default="random", help="random, bayesian or hyperband")
     tune.add_argument("--max-trials", type=int, default=10)
-    tune.add_argument("--epochs", type=int, default=20, help="per trial (hyperband: its max_epochs)")
-    tune.add_argument("--batch-size", type=int)
-    tune.add_argument("--seed", type=int, default=42)
     tune.add_argument("--tune-dir", default="tuning_runs")
-    tune.add_argument("--max-len", type=int)
-    tune.add_argument("--limit", type=int)
-    tune.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE")
     tune.add_argument("--workers", type=int, default=1,
                       help="worker processes under a local KerasTuner chief on 127.0.0.1")
-    fixed = tune.add_argument_group("fixed values (searched when left out)")
-    fixed.add_argument("--cell")
-    fixed.add_argument("--bidirectional", type=int, choices=(0, 1))
-    fixed.add_argument("--layers", type=int)
-    fixed.add_argument("--units", type=int, help="every layer's hidden size")
-    fixed.add_argument("--dropout", type=float)
-    fixed.add_argument("--learning-rate", type=float)
+    # Left out, TuneConfig's: 20 epochs per trial, patience 5, seed 42.
+    _add_settings(tune, set(SETTINGS["tune"]) - set(SEARCHABLE), task="the task (required)",
+                  epochs="per trial (hyperband: its max_epochs)",
+                  patience="epochs without a better validation score before a trial stops")
+    _add_settings(tune.add_argument_group("fixed values (searched when left out)"), SEARCHABLE)
+    _add_setting_flag(tune, "tune")
+
+    settings = commands.add_parser("settings", help="the settings a command takes, as make variables "
+                                   "(how the Makefile passes them on)")
+    settings.add_argument("for_command", metavar="COMMAND", choices=tuple(SETTINGS))
 
     export = commands.add_parser("export", help="export a finished run as SavedModel and ONNX, verified")
     export.add_argument("--run-dir", required=True)
@@ -174,18 +169,14 @@ def _serve(args):
 
 def _tune(args):
     from tuning import TuneConfig, tune
+    from zoo.errors import ZooError
 
-    fixed = {name: getattr(args, name) for name in
-             ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate")
-             if getattr(args, name) is not None}
-    if "bidirectional" in fixed:
-        fixed["bidirectional"] = bool(fixed["bidirectional"])
-    tune(TuneConfig(
-        task=args.task, dataset=args.dataset, tuner=args.tuner, max_trials=args.max_trials,
-        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, tune_dir=args.tune_dir,
-        fixed=fixed, max_len=args.max_len, limit=args.limit, options=dict(args.option),
-        workers=args.workers, data=args.data, val_data=args.val_data, test_data=args.test_data,
-    ))
+    given = _given(args, "tune")
+    if "task" not in given:
+        raise ZooError("tune needs --task (TASK=); rnn-zoo tasks lists them.")
+    fixed = {name: given.pop(name) for name in SEARCHABLE if name in given}
+    tune(TuneConfig(**given, fixed=fixed, tuner=args.tuner, max_trials=args.max_trials,
+                    tune_dir=args.tune_dir, workers=args.workers))
 
 
 def _export(args):
@@ -224,27 +215,26 @@ def _print_tasks():
     _print_table(rows)
 
 
-def _train(args):
+def train_config(args):
+    """The TrainConfig that `rnn-zoo train` arguments give: the task's, or the preset's with the
+    settings given beside it."""
     from zoo.errors import ZooError
     from zoo.presets import get_preset
-    from zoo.training import TrainConfig
 
-    given = {name: getattr(args, name) for name in (
-        "dataset", "cell", "bidirectional", "layers", "units", "dropout", "readout", "chunk", "schedule",
-        "clipnorm", "epochs", "batch_size", "learning_rate", "patience", "seed", "max_len", "limit",
-        "data", "val_data", "test_data", "bucketing", "jit_compile") if getattr(args, name) is not None}
-    if args.option:
-        given["options"] = dict(args.option)
-    if args.preset is None:
-        if args.task is None:
+    given = _given(args, "train")
+    task, preset = given.pop("task", None), given.pop("preset", None)
+    if preset is None:
+        if task is None:
             raise ZooError("train needs --task (TASK=) or --preset (PRESET=); rnn-zoo presets lists them.")
-        config = TrainConfig(task=args.task, **given)
-    else:
-        preset = get_preset(args.preset)
-        if args.task not in (None, preset.task):
-            raise ZooError(f"Preset {preset.name!r} is for task {preset.task!r}, not {args.task!r}.")
-        config = preset.config(**given)
-    _train_where_asked(config, args)
+        return TrainConfig(task=task, **given)
+    preset = get_preset(preset)
+    if task not in (None, preset.task):
+        raise ZooError(f"Preset {preset.name!r} is for task {preset.task!r}, not {task!r}.")
+    return preset.config(**given)
+
+
+def _train(args):
+    _train_where_asked(train_config(args), args)
 
 
 def _train_where_asked(config, args):
@@ -370,6 +360,9 @@ def file_system_error(error):
 
 
 def _run(args):
+    if args.command == "settings":  # read by make before every train and tune: no TensorFlow
+        print(" ".join(name.upper() for name in SETTINGS[args.for_command] if name not in MAKE_GIVES))
+        return
     if not (args.command == "serve" and args.runtime == "onnx"):  # the ONNX server loads no TensorFlow
         import_tensorflow_quietly()
     if args.command == "tasks":

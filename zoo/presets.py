@@ -39,7 +39,7 @@ class Preset:
 
         With data= (your own file), the bundled data set's name and options do not apply.
         """
-        from zoo.training import TrainConfig
+        from zoo.config import TrainConfig
 
         known = {f.name for f in fields(TrainConfig)} - {"task", "preset"}
         unknown = set(overrides) - known

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,124 +26,13 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import batching, distributed, xla
-from zoo.architecture import DEFAULTS as ARCHITECTURE_FIELD_DEFAULTS
-from zoo.architecture import Architecture, auto_chunk, require_positive_int
+from zoo.config import TrainConfig  # noqa: F401  (defined in the light zoo.config; imported from here too)
 from zoo.data import EXAMPLES
 from zoo.decoding import ValidationExactMatch, decoding_metrics
 from zoo.errors import ZooError
 from zoo.registry import get_task, loss_and_metrics
 
 RUNS_ROOT = Path("runs")
-SCHEDULES = ("constant", "cosine")
-# What a run takes where neither the config nor the task's defaults say (units as a list, as
-# config.json gives them back).
-ARCHITECTURE_DEFAULTS = {name: list(value) if isinstance(value, tuple) else value
-                         for name, value in ARCHITECTURE_FIELD_DEFAULTS.items()}
-TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0}
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides a run; saved as config.json so the run can be rebuilt."""
-
-    task: str
-    dataset: str | None = None
-    # The user's own files (zoo.files): DATA (a file or a folder), VAL_DATA, TEST_DATA.
-    data: str | None = None
-    val_data: str | None = None
-    test_data: str | None = None
-    # The architecture (zoo.architecture.Architecture); left out (None), the task's default, else
-    # Architecture's own.
-    cell: str | None = None
-    bidirectional: bool | None = None
-    layers: int | None = None
-    units: int | list | None = None
-    dropout: float | None = None
-    readout: str | None = None
-    chunk: int | str | None = None  # or "auto": zoo.architecture.auto_chunk of the data's longest sequence
-    # Training: left out, the data set's default, else the task's (Task.training_defaults).
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    patience: int | None = None
-    # "constant": Adam at learning_rate, early stopping on the validation loss (patience), the best
-    # epoch's weights kept. "cosine": the rate decays to 0 over every epoch, which all run; the last
-    # epoch's weights are kept (a validation split of 10 series is too small to pick an epoch by).
-    schedule: str | None = None
-    clipnorm: float | None = None  # each update's gradient norm is clipped to this (0: not clipped)
-    # Length bucketing (zoo.batching): None, on where the task reads sequences and their lengths vary.
-    bucketing: bool | None = None
-    # XLA-compiled training steps: None, where `make bench-train` measured them faster (zoo.xla).
-    jit_compile: bool | None = None
-    preset: str | None = None  # the zoo.presets entry these settings came from, for the record
-    seed: int = 42
-    max_len: int | None = None
-    limit: int | None = None
-    options: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if isinstance(self.units, tuple):  # kept as a list, as config.json gives it back
-            object.__setattr__(self, "units", list(self.units))
-        get_task(self.task)
-        self.architecture  # noqa: B018  (builds it to check cell and sizes before any data loads)
-
-    @property
-    def architecture(self):
-        """The Architecture these settings give (Architecture's defaults for the ones left out);
-        chunk="auto" is checked here as one chunk, and sized by architecture_for."""
-        given = {name: getattr(self, name) for name in ARCHITECTURE_DEFAULTS
-                 if getattr(self, name) is not None}
-        task = get_task(self.task)
-        if given.get("chunk") == "auto":
-            if "chunk" not in task.architecture_options:
-                raise ZooError(f"Task {task.name!r} takes no chunk (got 'auto').")
-            given["chunk"] = 0
-        return Architecture(**given).check_for(task)
-
-    def architecture_for(self, data):
-        """The Architecture for `data`: chunk="auto" sized to its longest training sequence (or vector)."""
-        if self.chunk != "auto":
-            return self.architecture
-        if data.spec.input_vocab_size is not None:  # words or characters are read one by one
-            return replace(self.architecture, chunk=0)
-        steps = data.x_train.shape[1]  # padded to the longest sequence; a vector's features
-        return replace(self.architecture, chunk=auto_chunk(steps))
-
-    def resolved(self):
-        """The config with the data set and training settings the user left out filled in."""
-        task = get_task(self.task)
-        if self.data is not None:
-            from zoo import files
-
-            named = files.resolve(self.data, self.val_data, self.test_data)
-            dataset, defaults = self.dataset or named.name, task.defaults
-        else:
-            dataset = task.check_dataset(self.dataset or task.default_dataset)
-            defaults = task.training_defaults(dataset)
-        defaults = {**ARCHITECTURE_DEFAULTS, **TRAINING_DEFAULTS, **defaults}
-        filled = {name: defaults[name] if getattr(self, name) is None else getattr(self, name)
-                  for name in (*ARCHITECTURE_DEFAULTS, "epochs", "batch_size", "learning_rate", "patience",
-                               "schedule", "clipnorm")}
-        config = replace(self, dataset=dataset, **filled)
-        for name in ("epochs", "batch_size", "patience"):
-            require_positive_int(name, getattr(config, name))
-        for name in ("max_len", "limit"):
-            if getattr(config, name) is not None:
-                require_positive_int(name, getattr(config, name))
-        if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
-            raise ZooError(f"seed must be a non-negative integer, got {config.seed!r}.")
-        for name in ("learning_rate", "clipnorm"):
-            value = getattr(config, name)
-            if not (value == 0 and name == "clipnorm" or isinstance(value, int | float)
-                    and not isinstance(value, bool) and math.isfinite(value) and value > 0):
-                raise ZooError(f"{name} must be a positive finite number, got {value!r}.")
-        for name in ("bucketing", "jit_compile"):
-            value = getattr(config, name)
-            if value not in (None, True, False):
-                raise ZooError(f"{name} must be true, false or left out (auto), got {value!r}.")
-        if config.schedule not in SCHEDULES:
-            raise ZooError(f"Unknown schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
-        return config
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):

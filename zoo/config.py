@@ -1,0 +1,199 @@
+"""TrainConfig: every setting of a run, defined once.
+
+Each field's type, default and help (its metadata) give the `rnn-zoo train` and `tune` flags, the
+Makefile's variables (the name in capitals, `rnn-zoo settings`) and the names a preset may set.
+Light on purpose: the CLI reads it without loading TensorFlow, which only the methods that check
+a config against its task import.
+"""
+
+import ast
+import math
+from dataclasses import dataclass, field, replace
+
+SCHEDULES = ("constant", "cosine")
+# What a run takes where neither the config, the data set nor the task says (the architecture's
+# come from zoo.architecture.Architecture).
+TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0}
+# The settings a search varies (tuning.hypermodels); `rnn-zoo tune` fixes the ones given.
+SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate")
+
+
+# How a setting's text (a flag's or a make variable's) is read; each raises ValueError on bad text.
+def parse_switch(text):
+    """1/true/yes/on or 0/false/no/off; a true/false setting's flags are --NAME and --no-NAME."""
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1 or 0, got {text!r}")
+
+
+def parse_units(text):
+    sizes = [int(size) for size in text.split(",")]
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
+def parse_chunk(text):
+    return text if text == "auto" else int(text)
+
+
+def parse_options(text):
+    """KEY=VALUE pairs, space-separated; each value read as a Python literal when it is one."""
+    pairs = {}
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected KEY=VALUE, got {word!r}")
+        try:
+            pairs[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            pairs[key] = value
+    return pairs
+
+
+def setting(help, parse=str, flag=None, **default):  # noqa: A002  (argparse's word)
+    """A TrainConfig field, None unless `default` says otherwise: `help` says what it does, `parse`
+    reads its text, `flag` names its flag where that is not the field's name."""
+    return field(**(default or {"default": None}), metadata={"help": help, "parse": parse, "flag": flag})
+
+
+def flag_name(field_):
+    """--batch-size for batch_size."""
+    return "--" + (field_.metadata["flag"] or field_.name).replace("_", "-")
+
+
+def _architecture_defaults():
+    """Architecture's defaults, units as a list (as config.json gives them back)."""
+    from zoo.architecture import DEFAULTS
+
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in DEFAULTS.items()}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a run; saved as config.json so the run can be rebuilt.
+
+    None: not given; the data set's default, else the task's (Task.training_defaults), else
+    Architecture's or TRAINING_DEFAULTS.
+    """
+
+    task: str = field(metadata={"help": "the task (or --preset)", "parse": str, "flag": None})
+    # The zoo.presets entry these settings came from, for the record.
+    preset: str | None = setting("a preset's architecture and settings (rnn-zoo presets); any setting "
+                                 "given beside it wins, and --data trains it on your file")
+    dataset: str | None = setting("default: the task's default data set (with --data: a name for the run, "
+                                  "default the file's)")
+    # The user's own files (zoo.files).
+    data: str | None = setting("your own data: a file, or a folder with train.* and optionally "
+                               "validation.* (or dev.*) and test.*; the format follows the extension")
+    val_data: str | None = setting("the validation file (default: cut from the training file)")
+    test_data: str | None = setting("the test file (default: cut from the training file)")
+    # The architecture (zoo.architecture.Architecture).
+    cell: str | None = setting("simple_rnn, lstm or gru (default lstm)")
+    bidirectional: bool | None = setting("read each sequence both ways (default: one way)", parse_switch)
+    layers: int | None = setting("stacked recurrent layers (default 1)", int)
+    units: int | list | None = setting("hidden size of every layer (default 64), or of each layer (128,64)",
+                                       parse_units)
+    dropout: float | None = setting("dropout on each recurrent layer's inputs (default 0)", float)
+    readout: str | None = setting("many_to_one: last (the last real step) or mean (over the real steps)")
+    chunk: int | str | None = setting("steps (or a vector's features) one recurrent step reads; auto: "
+                                      "at most 16 recurrent steps for the longest training sequence",
+                                      parse_chunk)
+    # Training.
+    epochs: int | None = setting("at most this many; early stopping may end sooner", int)
+    batch_size: int | None = setting("examples per batch", int)
+    learning_rate: float | None = setting("Adam's (starting) learning rate", float)
+    patience: int | None = setting("epochs without a better validation loss before early stopping", int)
+    # "constant": Adam at learning_rate, early stopping on the validation loss (patience), the best
+    # epoch's weights kept. "cosine": the rate decays to 0 over every epoch, which all run; the last
+    # epoch's weights are kept (a validation split of 10 series is too small to pick an epoch by).
+    schedule: str | None = setting("constant (early stopping, best epoch kept) or cosine (every epoch runs, "
+                                   "the rate decays to 0)")
+    clipnorm: float | None = setting("clip each update's gradient norm to this (0: not clipped)", float)
+    # Length bucketing (zoo.batching) and XLA (zoo.xla): None, chosen per run.
+    bucketing: bool | None = setting("batches of similar lengths, each padded to its own longest row "
+                                     "(default: on where the lengths vary)", parse_switch)
+    jit_compile: bool | None = setting("XLA-compiled training steps (default: where make bench-train "
+                                       "measured them faster, and batches keep one shape)", parse_switch)
+    seed: int = setting("default 42", int, default=42)
+    max_len: int | None = setting("cut longer sequences (the run says how many)", int)
+    limit: int | None = setting("keep only the first N examples of each split", int)
+    options: dict = setting("a data set option, e.g. seq_len=200 for the adding problem",
+                            parse_options, "option", default_factory=dict)
+
+    def __post_init__(self):
+        from zoo.registry import get_task
+
+        if isinstance(self.units, tuple):  # kept as a list, as config.json gives it back
+            object.__setattr__(self, "units", list(self.units))
+        get_task(self.task)
+        self.architecture  # noqa: B018  (builds it to check cell and sizes before any data loads)
+
+    @property
+    def architecture(self):
+        """The Architecture these settings give (Architecture's defaults for the ones left out);
+        chunk="auto" is checked here as one chunk, and sized by architecture_for."""
+        from zoo.architecture import Architecture
+        from zoo.errors import ZooError
+        from zoo.registry import get_task
+
+        given = {name: getattr(self, name) for name in _architecture_defaults()
+                 if getattr(self, name) is not None}
+        task = get_task(self.task)
+        if given.get("chunk") == "auto":
+            if "chunk" not in task.architecture_options:
+                raise ZooError(f"Task {task.name!r} takes no chunk (got 'auto').")
+            given["chunk"] = 0
+        return Architecture(**given).check_for(task)
+
+    def architecture_for(self, data):
+        """The Architecture for `data`: chunk="auto" sized to its longest training sequence (or vector)."""
+        from zoo.architecture import auto_chunk
+
+        if self.chunk != "auto":
+            return self.architecture
+        if data.spec.input_vocab_size is not None:  # words or characters are read one by one
+            return replace(self.architecture, chunk=0)
+        steps = data.x_train.shape[1]  # padded to the longest sequence; a vector's features
+        return replace(self.architecture, chunk=auto_chunk(steps))
+
+    def resolved(self):
+        """The config with the data set and training settings the user left out filled in."""
+        from zoo.architecture import require_positive_int
+        from zoo.errors import ZooError
+        from zoo.registry import get_task
+
+        task = get_task(self.task)
+        if self.data is not None:
+            from zoo import files
+
+            named = files.resolve(self.data, self.val_data, self.test_data)
+            dataset, defaults = self.dataset or named.name, task.defaults
+        else:
+            dataset = task.check_dataset(self.dataset or task.default_dataset)
+            defaults = task.training_defaults(dataset)
+        architecture = _architecture_defaults()
+        defaults = {**architecture, **TRAINING_DEFAULTS, **defaults}
+        filled = {name: defaults[name] if getattr(self, name) is None else getattr(self, name)
+                  for name in (*architecture, "epochs", "batch_size", "learning_rate", "patience",
+                               "schedule", "clipnorm")}
+        config = replace(self, dataset=dataset, **filled)
+        for name in ("epochs", "batch_size", "patience"):
+            require_positive_int(name, getattr(config, name))
+        for name in ("max_len", "limit"):
+            if getattr(config, name) is not None:
+                require_positive_int(name, getattr(config, name))
+        if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+            raise ZooError(f"seed must be a non-negative integer, got {config.seed!r}.")
+        for name in ("learning_rate", "clipnorm"):
+            value = getattr(config, name)
+            if not (value == 0 and name == "clipnorm" or isinstance(value, int | float)
+                    and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+                raise ZooError(f"{name} must be a positive finite number, got {value!r}.")
+        for name in ("bucketing", "jit_compile"):
+            value = getattr(config, name)
+            if value not in (None, True, False):
+                raise ZooError(f"{name} must be true, false or left out (auto), got {value!r}.")
+        if config.schedule not in SCHEDULES:
+            raise ZooError(f"Unknown schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
+        return config
