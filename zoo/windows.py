@@ -1,7 +1,9 @@
 """Training windows drawn from a Panel on the fly, as a tf.data pipeline.
 
 Each batch picks series uniformly (every series counts alike, however long) and, in each, a
-forecast origin uniformly among those with at least one value before and one after it. The window is
+forecast origin uniformly among those with a full context before them and a value after them (in a
+series shorter than the context, among those with one value on each side: a window whose scale is
+read off a handful of values would otherwise weigh far more in the loss than the rest). The window is
 the `input_size` values before the origin (left-padded with NaN where the series starts later) and
 the `horizon` after it (NaN past the series' end); contexts are [batch, input_size, 1], the
 series as the one feature. Nothing is stored per origin: a batch is gathered
@@ -48,8 +50,10 @@ def training_windows(panel, input_size, horizon, batch_size, steps, seed):
         seeds = tf.stack([draw, tf.constant(seed, tf.int64)])
         pick = tf.random.stateless_uniform([batch_size], seeds, 0, len(usable), dtype=tf.int64)
         length, start = tf.gather(lengths, pick), tf.gather(starts, pick)
+        # A full context where the series has one, else any origin with a value on each side.
+        lowest = tf.where(length > input_size, tf.constant(input_size, tf.int64), 1)
         share = tf.random.stateless_uniform([batch_size], seeds + 1)
-        origin = 1 + tf.cast(share * tf.cast(length - 1, tf.float32), tf.int64)
+        origin = lowest + tf.cast(share * tf.cast(length - lowest, tf.float32), tf.int64)
         origin = tf.minimum(origin, length - 1)
         position = origin[:, None] + offsets[None, :]
         inside = (position >= 0) & (position < length[:, None])
