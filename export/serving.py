@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from zoo.data import Vocabulary
 from zoo.decoding import decoder
+from zoo.quantiles import column_names, levels_of
 
 
 def serving_function(model, contract, generates, fixed_shapes=False):
@@ -26,10 +27,16 @@ def serving_function(model, contract, generates, fixed_shapes=False):
         return generate
     (inputs,) = model.inputs
     (output_name,) = model.output_names
+    quantiles = contract["spec"].get("quantiles")
+    # A forecaster's [batch, horizon, quantiles] answers one named path per quantile: forecast, lo-80, ...
+    names = column_names(levels_of(quantiles)) if quantiles else None
 
     @tf.function(input_signature=[tf.TensorSpec(inputs.shape, inputs.dtype, name=inputs.name)])
     def predict(x):
-        return {output_name: model(x, training=False)}
+        outputs = model(x, training=False)
+        if names:
+            return {name: outputs[:, :, i] for i, name in enumerate(names)}
+        return {output_name: outputs}
 
     return predict
 

@@ -15,6 +15,11 @@ def quantiles_of(levels):
     return tuple(sorted({*lows, 0.5, *(round(1 - q, 6) for q in lows)}))
 
 
+def levels_of(quantiles):
+    """The interval levels whose bounds `quantiles` hold: (0.025, 0.1, 0.5, 0.9, 0.975) -> (80, 95)."""
+    return tuple(sorted(round((1 - 2 * q) * 100, 4) for q in quantiles if q < 0.5))
+
+
 def column_names(levels):
     """The output columns, in the order of quantiles_of(levels): lo-95, lo-80, forecast, hi-80, hi-95."""
     ordered = sorted(levels, reverse=True)
