@@ -39,14 +39,16 @@ class Runtimes:
     """The ways to run the same model: Keras in process, and each artifact in the runtimes it is
     checked in (TensorFlow, ONNX Runtime, the ONNX reference evaluator, LiteRT)."""
 
-    def __init__(self, function, saved_model_dir, onnx_path, signature="serving_default", litert_path=None):
+    def __init__(self, function, saved_model_dir, onnx_path, signature="serving_default", litert_path=None,
+                 reference_wrong=None):
         self.input_name = function.input_signature[0].name
         self.keras = function
         self.saved_model = tf.saved_model.load(str(saved_model_dir)).signatures[signature]
         self.onnx = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         self.output_names = [o.name for o in self.onnx.get_outputs()]
         self.onnx_reference = ReferenceEvaluator(str(onnx_path))
-        self.reference_error = None  # why onnx.reference could not run the graph, if it could not
+        # Why onnx.reference could not run the graph, or is known to run it wrong (then it is not asked).
+        self.reference_error = reference_wrong
         self.litert = litert.runner(litert_path) if litert_path else None
 
     def run_all(self, batch):
@@ -66,15 +68,17 @@ class Runtimes:
         return keras_out, exported
 
 
-def verify(function, saved_model_dir, onnx_path, batches, signature="serving_default", litert_path=None):
+def verify(function, saved_model_dir, onnx_path, batches, signature="serving_default", litert_path=None,
+           reference_wrong=None):
     """Runs every batch through every runtime and returns the figures.
 
     signature: the SavedModel signature that takes what `function` takes (ids or numbers);
-    litert_path: model.tflite, where the export wrote one.
+    litert_path: model.tflite, where the export wrote one; reference_wrong: why onnx.reference is
+    known to compute this graph wrong (it is then left out, and the reason kept).
     Raises ValueError naming the runtime, output and difference if any output differs by
     more than TOLERANCE (absolute and relative, as numpy.allclose) or any token id differs.
     """
-    runtimes = Runtimes(function, saved_model_dir, onnx_path, signature, litert_path)
+    runtimes = Runtimes(function, saved_model_dir, onnx_path, signature, litert_path, reference_wrong)
     worst = {}
     for batch in batches:
         reference, exported = runtimes.run_all(batch)

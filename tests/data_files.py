@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 
 REVIEWS = "".join(f'Great movie {i}!,pos\n"awful, dull film {i}",neg\nA fine FILM.,pos\n' for i in range(20))
 CONLLU_SENTENCE = ("# text = Ali geldi .\n1\tAli\tAli\tPROPN\tNNP\t_\t2\tnsubj\t_\t_\n"
@@ -46,6 +47,15 @@ def captions_jsonl(rows=40):
 
 
 # (task, file name, contents, options)
+def long_csv():
+    """Two monthly series in the long format, of their own starts and lengths, one with a gap."""
+    value = "{:.2f}".format
+    rows = [f"{name},{d.date()},{'' if (name, i) == ('north', 7) else value(100 + level * i + 9 * np.sin(i))}"
+            for name, start, n, level in (("north", "2019-01-01", 40, 2.0), ("south", "2020-06-01", 30, -1.0))
+            for i, d in enumerate(pd.date_range(start, periods=n, freq="MS"))]
+    return "unique_id,ds,y\n" + "\n".join(rows) + "\n"
+
+
 FORMATS = {
     "ts": ("many_to_one", "train.ts", ts_file(), {}),
     "text_csv": ("many_to_one", "reviews.csv", "text,label\n" + REVIEWS, {}),
@@ -53,6 +63,7 @@ FORMATS = {
                  .replace(",neg", "\tneg").replace('"', ""), {"text": "review", "label": "sentiment"}),
     "forecast_csv": ("many_to_one", "load.csv", forecast_csv(), {"target": "load", "window": 6}),
     "vectors_csv": ("one_to_one", "shapes.csv", vectors_csv(), {}),
+    "long_csv": ("forecasting", "demand.csv", long_csv(), {"horizon": 3}),
     "conllu": ("tagging", "tb.conllu", (CONLLU_SENTENCE + CONLLU_OTHER) * 12, {}),
     "conll2003": ("tagging", "ner.conll", CONLL2003, {}),
     "pairs_tsv": ("seq2seq", "sums.tsv", pairs_tsv(), {}),

@@ -123,8 +123,10 @@ def test_the_cut_off_is_exactly_the_horizon_and_training_windows_never_reach_it(
         np.testing.assert_array_equal(data.y_test[row], np.arange(n - horizon, n))
         np.testing.assert_array_equal(data.x_test[row, -1, 0], n - horizon - 1)  # the context ends at the cut
         np.testing.assert_array_equal(data.x_val[row, -1, 0], n - 2 * horizon - 1)
-        assert len(data.series.origin(1).series(row)) == n - horizon  # what the baselines are fitted on
-    windows = training_windows(data.series.origin(2), 5, horizon, batch_size=32, steps=40, seed=3)
+        assert len(data.series.at(horizon)[0].series(row)) == n - horizon  # what the baselines are fitted on
+    assert data.series.validation_cut == 2 * horizon
+    windows = training_windows(data.series.panel, 5, horizon, batch_size=32, steps=40, seed=3,
+                               held_out=2 * horizon)
     for context, target, weight in windows:
         ends = np.array([n - 2 * horizon for n in lengths])
         seen = np.concatenate([context.numpy()[..., 0][np.isfinite(context.numpy()[..., 0])],
@@ -149,7 +151,7 @@ def test_windows_are_drawn_anew_each_epoch_and_the_same_for_a_seed():
 
 
 def test_a_horizon_longer_than_every_series_is_refused():
-    with pytest.raises(ZooError, match="none is longer than the validation and test windows of horizon=5"):
+    with pytest.raises(ZooError, match="none is longer than the 10 held out for validation and 1 test"):
         panel_dataset("short", _positions_panel([6, 8]), horizon=5)
 
 
@@ -173,7 +175,8 @@ def test_a_run_on_your_file_forecasts_every_series_beside_the_baselines(tmp_path
     assert metrics["data"]["series_without_training_windows"] == 1  # "tiny": 8 values, 2 x 4 held out
     with open(run_dir / "forecasts.csv") as f:
         forecasts = list(csv.DictReader(f))
-    assert list(forecasts[0]) == ["unique_id", "ds", "y", "forecast", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert list(forecasts[0]) == ["unique_id", "ds", "cutoff", "y", "forecast", "lo-80", "hi-80", "lo-95",
+                                  "hi-95"]
     assert [row["ds"][:10] for row in forecasts if row["unique_id"] == "south"] == [
         d.strftime("%Y-%m-%d") for d in pd.date_range("2022-07-01", periods=4, freq="MS")]
     for row in forecasts:
@@ -182,3 +185,29 @@ def test_a_run_on_your_file_forecasts_every_series_beside_the_baselines(tmp_path
     assert (run_dir / "forecasts.png").stat().st_size > 0
     reloaded = keras.saving.load_model(run_dir / "model.keras")
     assert reloaded.output_shape == (None, 4, 5)
+
+
+def test_a_backtest_scores_rolling_origins_and_trains_before_the_earliest(tmp_path):
+    data = panel_dataset("positions", _positions_panel([30, 24]), horizon=3, input_size=4, backtest=3, step=2)
+    series = data.series
+    assert series.cuts == [7, 5, 3] and series.validation_cut == 10
+    history, actual = series.at(7)
+    np.testing.assert_array_equal(actual[0], [23, 24, 25])  # 30 values, the last 7 cut: 23, 24, 25 follow
+    np.testing.assert_array_equal(data.x_val[0, -1, 0], 19)  # validation reads up to 20 of 30
+    path = tmp_path / "positions.csv"
+    frame = pd.DataFrame([(name, d, v) for i, name in enumerate(series.panel.ids)
+                          for d, v in zip(series.panel.dates(i), series.panel.series(i))],
+                         columns=["unique_id", "ds", "y"])
+    frame.to_csv(path, index=False)
+    config = TrainConfig(task="forecasting", data=str(path), epochs=1, units=4,
+                         options={"horizon": 3, "input_size": 4, "backtest": 3, "step": 2})
+    run_dir = train(config, run_dir=tmp_path / "run", verbose=0)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert [w["cutoff_steps_before_end"] for w in metrics["windows"]] == [7, 5, 3]
+    assert metrics["test"]["mase"] == pytest.approx(np.mean([w["test"]["mase"] for w in metrics["windows"]]))
+    with open(run_dir / "forecasts.csv") as f:
+        rows = [row for row in csv.DictReader(f) if row["unique_id"] == "s0"]
+    assert len(rows) == 9
+    assert sorted({row["cutoff"][:10] for row in rows}) == ["2000-01-23", "2000-01-25", "2000-01-27"]
+    for row in rows:  # the value at ds is its position: 22 days after 2000-01-01 is value 22
+        assert float(row["y"]) == (pd.Timestamp(row["ds"]) - pd.Timestamp("2000-01-01")).days

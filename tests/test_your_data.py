@@ -14,7 +14,7 @@ from zoo.training import TrainConfig, train
 # What the served answer names, per format: the strings a client gets beside the numbers.
 NAMES = {"ts": "label_name", "text_csv": "label_name", "text_tsv": "label_name", "forecast_csv": None,
          "vectors_csv": "label_name", "conllu": "tag_names", "conll2003": "tag_names", "pairs_tsv": "text",
-         "captions_jsonl": "text"}
+         "captions_jsonl": "text", "long_csv": None}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_file_trained_runs_export_with_their_data_file_deleted(exported):
     for key, (task, _, _, _) in FORMATS.items():
         metadata = json.loads((exports / key / "1" / "metadata.json").read_text())
         assert metadata["task"] == task and metadata["verification"]["passed"]
-        text_input = metadata["text"]["input"]
+        text_input = metadata.get("text", {}).get("input")
         expected = "string" if text_input else metadata["id_inputs"][0]["dtype"]
         assert metadata["inputs"][0]["dtype"] == expected
         names = [o["name"] for o in metadata["outputs"]]
@@ -129,3 +129,25 @@ def test_tune_searches_your_file_and_its_best_run_exports_without_it(tmp_path):
     version = export_run(project / "best_run", tmp_path / "exports")
     metadata = json.loads((version / "metadata.json").read_text())
     assert metadata["inputs"][0]["dtype"] == "string" and metadata["verification"]["text"]["passed"]
+
+
+def test_a_forecast_is_served_as_named_paths_over_both_protocols(client, exported):
+    """The long table's model answers forecast, lo-80, hi-80, lo-95, hi-95 (each [batch, horizon]) in
+    TF Serving REST and in V2, the same numbers both ways, the bounds in order; ONNX was verified
+    against Keras in ONNX Runtime and LiteRT, and onnx.reference left out with its reason."""
+    metadata = json.loads((exported[0] / "long_csv" / "1" / "metadata.json").read_text())
+    assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "litert"}
+    assert "joins the per-turn outputs of a Loop" in metadata["verification"]["onnx_reference_error"]
+    names = ["lo-95", "lo-80", "forecast", "hi-80", "hi-95"]
+    assert sorted(o["name"] for o in metadata["outputs"]) == sorted(names)
+    context = exported[1]["long_csv"]["source"][:2]
+    status, body = client.predict("long_csv", {"instances": context.tolist()})
+    assert status == 200, body
+    rest = _rows(body)
+    assert np.asarray(rest["forecast"]).shape == (2, 3)
+    assert np.all(np.diff(np.stack([rest[n] for n in names], -1), axis=-1) >= 0)
+    tensor = {"name": "context", "shape": list(context.shape), "datatype": "FP32",
+              "data": context.ravel().tolist()}
+    status, body = client.infer("long_csv", {"inputs": [tensor]})
+    assert status == 200, body
+    _close({o["name"]: np.reshape(o["data"], o["shape"]).tolist() for o in body["outputs"]}, rest)

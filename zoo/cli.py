@@ -189,6 +189,8 @@ def _export(args):
     worst = ", ".join(f"{names.get(runtime, runtime)} {difference:.2g}"
                       for runtime, difference in metadata["verification"]["max_abs_diff"].items())
     print(f"Exported {version_dir}: every artifact gives Keras' answer (max abs difference: {worst}).")
+    if metadata["verification"].get("onnx_reference_error"):
+        print(f"Not checked in onnx.reference: {metadata['verification']['onnx_reference_error']}")
     if not metadata["litert"]["file"]:
         print(f"No model.tflite: {metadata['litert']['unsupported']}")
 

@@ -33,8 +33,6 @@ class Task:
     windows: (data, config) -> (training pipeline, validation (x, y, weight), batches per epoch),
         where the task draws its training examples itself (forecasting's windows) instead of
         reading the arrays
-    exported: `make export` writes and verifies its artifacts (False: the run trains, scores and saves
-        model.keras, and export refuses it by name)
     evaluate: (model, data, config, run_dir) -> {"test": scores, ...}, where the task scores the
         test split itself (and writes its own files into the run) instead of Model.evaluate
     """
@@ -57,7 +55,6 @@ class Task:
     loss: Callable | None = None
     windows: Callable | None = None
     evaluate: Callable | None = None
-    exported: bool = True
 
     def check_dataset(self, name):
         if name not in self.datasets:

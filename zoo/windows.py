@@ -29,21 +29,23 @@ def target_weights(context, target):
     return tf.where(known, target, tf.zeros_like(target)), weight
 
 
-def trainable(panel):
-    """The series that yield a training window: at least two values, one known on each side of some origin."""
-    return np.flatnonzero(panel.lengths >= 2)
+def trainable(panel, held_out=0):
+    """The series that yield a training window once their last `held_out` values are set aside: at
+    least two values, one on each side of some origin."""
+    return np.flatnonzero(panel.lengths - held_out >= 2)
 
 
-def training_windows(panel, input_size, horizon, batch_size, steps, seed):
+def training_windows(panel, input_size, horizon, batch_size, steps, seed, held_out=0):
     """`steps` batches of (context [b, input_size], target [b, horizon], weight [b, horizon]) per
-    pass, drawn anew each pass (epoch) and the same for the same seed."""
-    usable = trainable(panel)
+    pass, drawn anew each pass (epoch) and the same for the same seed, from every series without
+    its last `held_out` values (read in place: the panel is not copied but into TensorFlow, once)."""
+    usable = trainable(panel, held_out)
     if not len(usable):
         raise ZooError("No series has two values before the validation and test windows: nothing to "
                        "train on. Give longer series or a shorter horizon.")
     values = tf.constant(panel.values)
     starts = tf.constant(panel.starts[usable])
-    lengths = tf.constant(panel.lengths[usable])
+    lengths = tf.constant(panel.lengths[usable] - held_out)
     offsets = tf.range(-input_size, horizon, dtype=tf.int64)
 
     def batch(draw):

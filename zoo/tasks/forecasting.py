@@ -55,22 +55,37 @@ def default_input_size(horizon, season):
 
 @dataclass(frozen=True)
 class Series:
-    """What the forecasting hooks read beside the arrays: the whole panel and the protocol's sizes."""
+    """What the forecasting hooks read beside the arrays: the whole panel and the protocol's sizes.
+
+    backtest: test windows, each `step` values before the next (rolling origins, the last one at the
+    end of every series); validation is the `horizon` before the earliest, and training ends there.
+    """
 
     panel: Panel
     horizon: int
     input_size: int
     levels: tuple
     season: int
+    backtest: int = 1
+    step: int = 0
 
     def head(self, count):
         panel = self.panel
         kept = {name: panel.series(i) for i, name in enumerate(panel.ids[:count])}
         return replace(self, panel=Panel.from_series(kept, panel.freq, panel.first[:count]))
 
-    def origin(self, windows_back):
-        """Every series up to the origin `windows_back` horizons before its end."""
-        return self.panel.cut(windows_back * self.horizon)
+    @property
+    def cuts(self):
+        """Values cut from every series' end at each test origin, the earliest origin first."""
+        return [self.horizon + k * self.step for k in reversed(range(self.backtest))]
+
+    @property
+    def validation_cut(self):
+        return self.cuts[0] + self.horizon
+
+    def at(self, cut):
+        """(every series up to the origin `cut` values before its end, the `horizon` values after it)."""
+        return self.panel.cut(cut), self.panel.cut(cut - self.horizon).tails(self.horizon)
 
 
 def build(spec, arch):
@@ -102,76 +117,109 @@ def loss(spec):
     return PinballLoss(spec.quantiles), []
 
 
-def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season=None, notes=None):
-    """The forecasting Dataset of a panel: the protocol's three windows per series, and the panel."""
+def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season=None, notes=None,
+                  backtest=1, step=None):
+    """The forecasting Dataset of a panel: the protocol's windows per series, and the panel.
+
+    The arrays hold, per series: a training window (the last before validation), the validation
+    window and the last test window; the Series beside them gives every backtest window.
+    """
     horizon = horizon or default_horizon(panel.freq)
     season = season or season_length(panel.freq)
     input_size = input_size or default_input_size(horizon, season)
-    require_positive_int("horizon", horizon)
-    require_positive_int("input_size", input_size)
+    step = step or horizon
+    for setting, value in (("horizon", horizon), ("input_size", input_size), ("backtest", backtest),
+                           ("step", step)):
+        require_positive_int(setting, value)
     levels = tuple(sorted(levels))
     if not all(0 < level < 100 for level in levels):
         raise ZooError(f"levels are interval widths in percent, each between 0 and 100; got {levels}.")
-    if int(panel.lengths.max()) <= 2 * horizon:
+    series = Series(panel, horizon, input_size, levels, season, backtest, step)
+    held_out = series.validation_cut
+    if int(panel.lengths.max()) <= held_out:
         raise ZooError(f"Every series has at most {int(panel.lengths.max())} values: none is longer than "
-                       f"the validation and test windows of horizon={horizon} each. Give a shorter horizon.")
-    series = Series(panel, horizon, input_size, levels, season)
+                       f"the {held_out} held out for validation and {backtest} test window(s) of "
+                       f"horizon={horizon}. Give a shorter horizon or fewer backtest windows.")
     spec = DataSpec(kind="regression", num_outputs=horizon, num_features=1, horizon=horizon,
                     input_size=input_size, quantiles=quantiles_of(levels))
-    windows = [origin_windows(series.origin(back + 1), series.origin(back).tails(horizon), input_size)[:2]
-               for back in (2, 1, 0)]
-    (x_train, y_train), (x_val, y_val), (x_test, _) = windows
-    y_test = panel.tails(horizon)  # NaN where unknown: left out of every score
-    skipped = len(panel) - len(trainable(series.origin(2)))
+    (x_train, y_train), (x_val, y_val), (x_test, _) = [
+        origin_windows(*series.at(cut), input_size)[:2] for cut in (held_out + horizon, held_out, horizon)]
+    y_test = series.at(horizon)[1]  # NaN where unknown: left out of every score
+    skipped = len(panel) - len(trainable(panel, held_out))
     return Dataset(name, spec, x_train, y_train, x_val, y_val, x_test, y_test, series=series,
                    notes={**(notes or {}), **panel.describe(), "horizon": horizon, "input_size": input_size,
-                          "season_length": season, "levels": list(levels),
-                          "series_without_training_windows": skipped})
+                          "season_length": season, "levels": list(levels), "backtest": backtest,
+                          "step": step, "series_without_training_windows": skipped})
 
 
 def windows(data, config):
     """What fit reads: training windows drawn on the fly, and the validation window of every series
     with its weights. Returns (train pipeline, validation (x, y, weight), batches per epoch)."""
     series = data.series
-    train = training_windows(series.origin(2), series.input_size, series.horizon, config.batch_size,
-                             WINDOW_BATCHES, config.seed)
-    validation = origin_windows(series.origin(2), series.origin(1).tails(series.horizon), series.input_size)
+    train = training_windows(series.panel, series.input_size, series.horizon, config.batch_size,
+                             WINDOW_BATCHES, config.seed, held_out=series.validation_cut)
+    validation = origin_windows(*series.at(series.validation_cut), series.input_size)
     return train, validation, WINDOW_BATCHES
 
 
 def evaluate(model, data, config, run_dir):
-    """mase, smape, mae, rmse, scaled_ql, coverage beside 5 baselines: scores the test window beside
-    statsforecast's baselines, writes forecasts.csv and forecasts.png, prints a table; returns
-    {"test": the model's scores, "baselines": {name: scores and seconds}}."""
+    """mase, smape, mae, rmse, scaled_ql, coverage beside 5 baselines: scores every test window beside
+    statsforecast's baselines fitted at the same origin, writes forecasts.csv and forecasts.png,
+    prints a table; returns {"test": the model's scores, "baselines": {name: scores and seconds}},
+    each the mean over the backtest windows, and with several windows "windows": each one's."""
     series = data.series
-    history = series.origin(1)
-    paths = model.predict(data.x_test, batch_size=config.batch_size, verbose=0)
-    results = {"test": score(data.y_test, paths, history, series.season, series.levels), "baselines": {}}
-    for name, (baseline, seconds) in baselines.forecast(history, series.horizon, series.season,
-                                                        series.levels).items():
-        results["baselines"][name] = {**score(data.y_test, baseline, history, series.season, series.levels),
-                                      "seconds": seconds}
-    _write_forecasts(run_dir / "forecasts.csv", series, data.y_test, paths)
+    rows, per_window = [], []
+    for cut in series.cuts:
+        history, actual = series.at(cut)
+        paths = model.predict(origin_windows(history, actual, series.input_size)[0],
+                              batch_size=config.batch_size, verbose=0)
+        scored = {"cutoff_steps_before_end": cut,
+                  "test": score(actual, paths, history, series.season, series.levels), "baselines": {}}
+        for name, (baseline, seconds) in baselines.forecast(history, series.horizon, series.season,
+                                                            series.levels).items():
+            scored["baselines"][name] = {**score(actual, baseline, history, series.season, series.levels),
+                                         "seconds": seconds}
+        per_window.append(scored)
+        rows += _forecast_rows(series, history, actual, paths)
+    results = {"test": _mean([w["test"] for w in per_window]),
+               "baselines": {name: _mean([w["baselines"][name] for w in per_window])
+                             for name in per_window[0]["baselines"]}}
+    if series.backtest > 1:
+        results["windows"] = per_window
+    _write_forecasts(run_dir / "forecasts.csv", series, rows)
     _plot(run_dir / "forecasts.png", series, paths)
-    _print_scores(results)
+    _print_scores(results, series.backtest)
     return results
 
 
-def _write_forecasts(path, series, actual, paths):
-    from zoo.training import replacing
+def _mean(scores):
+    return {name: float(np.mean([s[name] for s in scores])) for name in scores[0]}
 
+
+def _forecast_rows(series, history, actual, paths):
     named = columns(paths, series.levels)
     order = ["forecast"] + [f"{side}-{level:g}" for level in series.levels for side in ("lo", "hi")]
-    history = series.origin(1)
+    rows = []
+    for i, name in enumerate(series.panel.ids):
+        dates = history.dates(i, extra=series.horizon)
+        cutoff = dates[-series.horizon - 1] if len(dates) > series.horizon else None
+        for step, ds in enumerate(dates[-series.horizon:]):
+            y = actual[i, step]
+            rows.append([name, ds.isoformat(), cutoff.isoformat() if cutoff is not None else "",
+                         "" if math.isnan(y) else f"{y:g}",
+                         *(f"{named[column][i, step]:.6g}" for column in order)])
+    return rows
+
+
+def _write_forecasts(path, series, rows):
+    """forecasts.csv: unique_id, ds, cutoff (the last value the forecast read), y, forecast, lo-80, ..."""
+    from zoo.training import replacing
+
+    order = ["forecast"] + [f"{side}-{level:g}" for level in series.levels for side in ("lo", "hi")]
     with replacing(Path(path)) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["unique_id", "ds", "y", *order])
-        for i, name in enumerate(series.panel.ids):
-            dates = history.dates(i, extra=series.horizon)[-series.horizon:]
-            for step, ds in enumerate(dates):
-                y = actual[i, step]
-                writer.writerow([name, ds.isoformat(), "" if math.isnan(y) else f"{y:g}",
-                                 *(f"{named[column][i, step]:.6g}" for column in order)])
+        writer.writerow(["unique_id", "ds", "cutoff", "y", *order])
+        writer.writerows(rows)
 
 
 def _plot(path, series, paths, count=4):
@@ -198,13 +246,14 @@ def _plot(path, series, paths, count=4):
     plt.close(figure)
 
 
-def _print_scores(results):
+def _print_scores(results, windows):
     names = ["mase", "smape", "mae", "rmse", "scaled_ql", *sorted(k for k in results["test"]
                                                                   if k.startswith("coverage"))]
     rows = [("model", *names), ("rnn-zoo", *(f"{results['test'][n]:.4g}" for n in names))]
     rows += [(name, *(f"{scores[n]:.4g}" for n in names)) for name, scores in results["baselines"].items()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(names) + 1)]
-    print("Test window, every series (baselines fitted on the same cut-off):")
+    print(f"{'Test window' if windows == 1 else f'Mean of {windows} backtest windows'}, every series "
+          "(baselines fitted on the same cut-off):")
     for row in rows:
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
 
@@ -214,8 +263,9 @@ def bundled(name, panel_of, notes, horizon=None):
     season_length); `horizon` here is the data set's own, where it has one (M1's 6)."""
 
     def load(seed=0, max_len=None, horizon=horizon, input_size=None, levels=DEFAULT_LEVELS,
-             season_length=None):
-        return panel_dataset(name, panel_of(), horizon, input_size, tuple(levels), season_length, notes)
+             season_length=None, backtest=1, step=None):
+        return panel_dataset(name, panel_of(), horizon, input_size, tuple(levels), season_length, notes,
+                             backtest, step)
 
     return load
 
@@ -248,14 +298,15 @@ def _sunspots():
 
 
 def load_long_files(files_, seed=0, max_len=None, id_col="unique_id", time_col="ds", target_col="y",
-                    freq=None, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season_length=None):
+                    freq=None, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season_length=None,
+                    backtest=1, step=None):
     """Your long-format table: the protocol cuts validation and test from every series' end."""
     if files_.validation is not None or files_.test is not None:
         raise ZooError("Forecasting cuts validation and test windows from the end of every series: give "
                        "one file (DATA=), without VAL_DATA or TEST_DATA.")
     panel = read_long(files_.train, id_col, time_col, target_col, freq)
     return panel_dataset(files_.name, panel, horizon, input_size, tuple(levels), season_length,
-                         {"source": str(files_.train)})
+                         {"source": str(files_.train)}, backtest, step)
 
 
 TASK = register(
@@ -285,8 +336,5 @@ TASK = register(
         loss=loss,
         windows=windows,
         evaluate=evaluate,
-        # Not yet: tf2onnx's graph of the scaler and quantile layers verifies in ONNX Runtime but not
-        # in onnx.reference, and the server has no named quantile outputs (issue 24's next part).
-        exported=False,
     )
 )
