@@ -91,7 +91,7 @@ def test_missing_values_are_masked_exactly():
     assert not np.allclose(model.predict(filled, verbose=0), model.predict(padded, verbose=0))
 
 
-def test_scaling_round_trips_and_a_fresh_model_forecasts_the_last_value():
+def test_scaling_round_trips_and_a_fresh_model_forecasts_the_seasonal_naive():
     context = np.array([[1.0, 3.0, np.nan, 4.0], [7.0, 7.0, 7.0, 7.0], [np.nan] * 4], dtype="float32")
     loc, scale = (np.asarray(v) for v in window_scale(context, PAD_VALUE / 2))
     np.testing.assert_allclose(loc[:, 0], [4.0, 7.0, 0.0])
@@ -101,13 +101,15 @@ def test_scaling_round_trips_and_a_fresh_model_forecasts_the_last_value():
     np.testing.assert_allclose((steps[..., 0] * scale2 + loc2)[seen], context[seen], rtol=1e-6)
     model = TASK.build_model(TINY["forecasting"][0], units=4)  # output layers start at zero
     paths = model.predict(context[..., None], verbose=0)
-    np.testing.assert_allclose(paths[:, :, 1], np.repeat(loc, 2, axis=1), atol=1e-5)
+    # The seasonal naive path (season 3): the values 3 steps before each; a missing one reads as the last.
+    np.testing.assert_allclose(paths[:, :, 1], [[3.0, 4.0], [7.0, 7.0], [0.0, 0.0]], atol=1e-5)
 
 
 def test_quantiles_never_cross():
     layer = QuantileOutput(3, (0.025, 0.1, 0.5, 0.9, 0.975))
     raw = np.random.default_rng(1).normal(scale=5, size=(64, 15)).astype("float32")
-    paths = np.asarray(layer([raw, np.zeros((64, 1), "float32"), np.full((64, 1), 2.0, "float32")]))
+    base = np.random.default_rng(2).normal(size=(64, 3)).astype("float32")
+    paths = np.asarray(layer([raw, np.zeros((64, 1), "float32"), np.full((64, 1), 2.0, "float32"), base]))
     assert paths.shape == (64, 3, 5) and np.all(np.diff(paths, axis=-1) > 0)
 
 
@@ -211,3 +213,12 @@ def test_a_backtest_scores_rolling_origins_and_trains_before_the_earliest(tmp_pa
     assert sorted({row["cutoff"][:10] for row in rows}) == ["2000-01-23", "2000-01-25", "2000-01-27"]
     for row in rows:  # the value at ds is its position: 22 days after 2000-01-01 is value 22
         assert float(row["y"]) == (pd.Timestamp(row["ds"]) - pd.Timestamp("2000-01-01")).days
+
+
+def test_an_epoch_is_shorter_where_the_windows_overlap():
+    from zoo.tasks.forecasting import WINDOW_BATCHES, batches_per_epoch
+
+    one = panel_dataset("one", _positions_panel([120]), horizon=6, input_size=12).series
+    many = panel_dataset("many", _positions_panel([120] * 200), horizon=6, input_size=12).series
+    assert batches_per_epoch(one) == 3  # (120 - 12 held out) / (12 + 6) = 6 windows apart: 3 batches
+    assert batches_per_epoch(many) == WINDOW_BATCHES

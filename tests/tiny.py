@@ -18,7 +18,7 @@ def continuous_spec(**extra):
 
 def forecast_spec(**extra):
     return DataSpec(kind="regression", num_outputs=HORIZON, num_features=1, horizon=HORIZON, input_size=4,
-                    quantiles=(0.1, 0.5, 0.9), **extra)
+                    quantiles=(0.1, 0.5, 0.9), season_length=3, **extra)
 
 
 def token_spec(**extra):

@@ -104,7 +104,8 @@ class DataSpec:
     feature_mean / feature_variance: statistics of the training inputs, to standardise them.
     target_mean / target_std: statistics of regression targets; the model predicts in real units.
     max_output_len: longest generated sequence, EOS included (generating tasks only).
-    horizon, input_size, quantiles: forecasting's path length, context window and output quantiles.
+    horizon, input_size, quantiles, season_length: forecasting's path length, context window, output
+        quantiles and the steps in one season.
     """
 
     kind: str
@@ -119,6 +120,7 @@ class DataSpec:
     horizon: int | None = None
     input_size: int | None = None
     quantiles: tuple | None = None
+    season_length: int | None = None
 
     def __post_init__(self):
         if self.kind not in ("classification", "regression"):

@@ -139,13 +139,34 @@ class LastSteps(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
+class SeasonalNaive(keras.layers.Layer):
+    """scaled steps [batch, steps, 2] -> [batch, horizon]: the seasonal naive path in the window's
+    scaled units, each step the value one season before it (season 1: the last value, which is 0).
+    A missing value there reads as 0 (the last value)."""
+
+    def __init__(self, season, horizon, **kwargs):
+        super().__init__(**kwargs)
+        self.season, self.horizon = int(season), int(horizon)
+
+    def call(self, steps):
+        values = ops.pad(steps[:, :, 0], [[0, 0], [self.season, 0]])[:, -self.season:]
+        return ops.take(values, np.arange(self.horizon) % self.season, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon)
+
+    def get_config(self):
+        return {**super().get_config(), "season": self.season, "horizon": self.horizon}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
 class QuantileOutput(keras.layers.Layer):
-    """[raw [batch, horizon * quantiles], loc [batch, 1], scale [batch, 1]] -> [batch, horizon, quantiles]
-    in the series' units.
+    """[raw [batch, horizon * quantiles], loc [batch, 1], scale [batch, 1], base [batch, horizon]] ->
+    [batch, horizon, quantiles] in the series' units.
 
     The median is raw; each quantile above (below) it adds (subtracts) a softplus to the one before,
-    so the quantiles are ordered by construction. Everything is in units of the window's scale from
-    its last value (zoo.scaling), turned back here.
+    so the quantiles are ordered by construction. `base` (the seasonal naive path) shifts them all.
+    Everything is in units of the window's scale from its last value, turned back here.
     """
 
     def __init__(self, horizon, quantiles, **kwargs):
@@ -153,10 +174,10 @@ class QuantileOutput(keras.layers.Layer):
         self.horizon, self.quantiles = int(horizon), tuple(float(q) for q in quantiles)
 
     def call(self, inputs):
-        raw, loc, scale = inputs
+        raw, loc, scale, base = inputs
         raw = ops.reshape(raw, (-1, self.horizon, len(self.quantiles)))
         middle = self.quantiles.index(0.5)
-        median = raw[:, :, middle:middle + 1]
+        median = raw[:, :, middle:middle + 1] + ops.expand_dims(base, -1)
         above = median + ops.cumsum(ops.softplus(raw[:, :, middle + 1:]), axis=-1)
         below = median - ops.flip(ops.cumsum(ops.softplus(ops.flip(raw[:, :, :middle], -1)), axis=-1), -1)
         scaled = ops.concatenate([below, median, above], axis=-1)

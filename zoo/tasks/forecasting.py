@@ -26,7 +26,7 @@ from zoo.architecture import recurrent_stack, require_positive_int
 from zoo.data import PAD_VALUE, Dataset, DataSpec
 from zoo.errors import ZooError
 from zoo.files.long import EXTENSIONS, read_long
-from zoo.layers import LastSteps, PinballLoss, QuantileOutput, WindowScaler
+from zoo.layers import LastSteps, PinballLoss, QuantileOutput, SeasonalNaive, WindowScaler
 from zoo.panel import Panel, offset, season_length
 from zoo.quantiles import DEFAULT_LEVELS, quantiles_of
 from zoo.registry import Task, register
@@ -93,9 +93,10 @@ def build(spec, arch):
 
     A recurrent encoder reads the scaled window, skipping missing steps; its last state, and a linear
     map of the window's last `input_size` steps (a skip that gives seasonal and trend terms a straight
-    path), give every quantile of every step. Both start at zero: an untrained model forecasts the last
-    value. Trained on windows of `input_size` steps, it reads a context of any length (missing steps
-    in front of a short one).
+    path), give every quantile of every step, added to the seasonal naive path. Both start at zero: an
+    untrained model forecasts the seasonal naive (the last value where the season is 1). Trained on
+    windows of `input_size` steps, it reads a context of any length (missing steps in front of a short
+    one).
     """
     quantiles = len(spec.quantiles)
     context = keras.Input(shape=(None, 1), name="context")
@@ -108,7 +109,8 @@ def build(spec, arch):
     skip = keras.layers.Dense(spec.horizon * quantiles, kernel_initializer="zeros", name="from_window")(
         LastSteps(spec.input_size, name="window")(steps))
     raw = keras.layers.Add(name="path_scaled")([raw, skip])
-    outputs = QuantileOutput(spec.horizon, spec.quantiles, name="forecast")([raw, loc, scale])
+    base = SeasonalNaive(spec.season_length, spec.horizon, name="seasonal_naive")(steps)
+    outputs = QuantileOutput(spec.horizon, spec.quantiles, name="forecast")([raw, loc, scale, base])
     return keras.Model(context, outputs, name="forecasting")
 
 
@@ -141,7 +143,7 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
                        f"the {held_out} held out for validation and {backtest} test window(s) of "
                        f"horizon={horizon}. Give a shorter horizon or fewer backtest windows.")
     spec = DataSpec(kind="regression", num_outputs=horizon, num_features=1, horizon=horizon,
-                    input_size=input_size, quantiles=quantiles_of(levels))
+                    input_size=input_size, quantiles=quantiles_of(levels), season_length=season)
     (x_train, y_train), (x_val, y_val), (x_test, _) = [
         origin_windows(*series.at(cut), input_size)[:2] for cut in (held_out + horizon, held_out, horizon)]
     y_test = series.at(horizon)[1]  # NaN where unknown: left out of every score
@@ -152,14 +154,25 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
                           "step": step, "series_without_training_windows": skipped})
 
 
+def batches_per_epoch(series):
+    """An epoch's batches: one per two windows that do not overlap (values before validation, over
+    input_size + horizon, summed over series), at most WINDOW_BATCHES. Windows drawn from one short
+    series overlap almost entirely: drawn 1,500 times they are learnt by heart (validation MASE of a
+    single monthly series 1.44 against 0.79 at 30 batches), while many series want every batch."""
+    lengths = np.maximum(series.panel.lengths - series.validation_cut, 0)
+    apart = float(np.sum(lengths)) / (series.input_size + series.horizon)
+    return int(np.clip(math.ceil(apart / 2), 1, WINDOW_BATCHES))
+
+
 def windows(data, config):
     """What fit reads: training windows drawn on the fly, and the validation window of every series
     with its weights. Returns (train pipeline, validation (x, y, weight), batches per epoch)."""
     series = data.series
+    steps = batches_per_epoch(series)
     train = training_windows(series.panel, series.input_size, series.horizon, config.batch_size,
-                             WINDOW_BATCHES, config.seed, held_out=series.validation_cut)
+                             steps, config.seed, held_out=series.validation_cut)
     validation = origin_windows(*series.at(series.validation_cut), series.input_size)
-    return train, validation, WINDOW_BATCHES
+    return train, validation, steps
 
 
 def evaluate(model, data, config, run_dir):
