@@ -45,6 +45,41 @@ def run(dataset, seed, root):
     return json.loads((run_dir / "metrics.json").read_text())
 
 
+def neuralforecast_lstm(dataset, seed, max_steps=500):
+    """neuralforecast's LSTM (MQLoss over the same levels, its robust scaler, `max_steps` steps) on the
+    same series, cut-off and context size; its validation is the same horizon before the test window.
+    None where neuralforecast (make bench-setup installs it) is not installed."""
+    try:
+        from neuralforecast import NeuralForecast
+        from neuralforecast.losses.pytorch import MQLoss
+        from neuralforecast.models import LSTM
+    except ImportError:
+        return None
+    import logging
+
+    from zoo.baselines import _long
+    from zoo.quantiles import quantiles_of
+    from zoo.registry import get_task
+    from zoo.scores import score
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    series = get_task("forecasting").load(dataset).series
+    history, actual = series.at(series.horizon)
+    model = LSTM(h=series.horizon, input_size=series.input_size, loss=MQLoss(level=list(series.levels)),
+                 max_steps=max_steps, random_seed=seed, start_padding_enabled=True, enable_progress_bar=False,
+                 logger=False, enable_model_summary=False, accelerator="cpu")
+    engine = NeuralForecast(models=[model], freq=history.freq)
+    started = time.perf_counter()
+    engine.fit(_long(history), val_size=series.horizon)
+    out = engine.predict().set_index("unique_id").loc[list(history.ids)]
+    seconds = time.perf_counter() - started
+    names = ["LSTM-median" if q == 0.5 else f"LSTM-{'lo' if q < 0.5 else 'hi'}-{round(abs(1 - 2 * q) * 100)}"
+             for q in quantiles_of(series.levels)]
+    paths = np.stack([out[name].to_numpy().reshape(len(history), series.horizon) for name in names], -1)
+    return {**score(actual, paths, history, series.season, series.levels), "seconds": seconds}
+
+
 def _mean_sd(values):
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -130,6 +165,11 @@ def main():
             model = {score: _mean_sd([r["test"][score] for r in runs]) for score in SCORES}
             figures[dataset] = {"model": model, "seconds": statistics.mean(r["train_seconds"] for r in runs),
                                 "baselines": runs[0]["baselines"], "data": runs[0]["data"]}
+            lstm = [neuralforecast_lstm(dataset, seed) for seed in SEEDS]
+            if lstm[0] is not None:
+                figures[dataset]["neuralforecast_lstm"] = {
+                    **{score: _mean_sd([r[score] for r in lstm]) for score in SCORES},
+                    "seconds": statistics.mean(r["seconds"] for r in lstm)}
             print(dataset, {k: round(v[0], 3) for k, v in model.items()}, flush=True)
     rows = ["| set (series, horizon) | model | MASE | sMAPE | scaled QL | coverage 80 | coverage 95 "
             "| seconds |", "|---|---|---|---|---|---|---|---|"]
@@ -142,10 +182,19 @@ def main():
                     f"± {m['mase'][1]:.3f} | "
                     f"{m['smape'][0]:.2f} | {m['scaled_ql'][0]:.4f} | {m['coverage_80'][0]:.3f} | "
                     f"{m['coverage_95'][0]:.3f} | {f['seconds']:.0f} |")
+        if "neuralforecast_lstm" in f:
+            n = f["neuralforecast_lstm"]
+            rows.append(f"| | neuralforecast LSTM (500 steps, {len(SEEDS)} seeds) | {n['mase'][0]:.3f} ± "
+                        f"{n['mase'][1]:.3f} | {n['smape'][0]:.2f} | {n['scaled_ql'][0]:.4f} | "
+                        f"{n['coverage_80'][0]:.3f} | {n['coverage_95'][0]:.3f} | {n['seconds']:.0f} |")
         for name, b in f["baselines"].items():
             rows.append(f"| | {name} | {b['mase']:.3f} | {b['smape']:.2f} | {b['scaled_ql']:.4f} | "
                         f"{b['coverage_80']:.3f} | {b['coverage_95']:.3f} | {b['seconds']:.1f} |")
         checks = verdicts(m["mase"][0], {80: m["coverage_80"][0], 95: m["coverage_95"][0]}, f["baselines"])
+        if "neuralforecast_lstm" in f:
+            margin = f["neuralforecast_lstm"]["mase"][0] - m["mase"][0]
+            checks.append(f"MASE at or below neuralforecast's LSTM: {'met' if margin >= 0 else 'missed'} "
+                          f"({margin:+.3f})")
         notes.append(f"- {dataset}: " + "; ".join(checks))
     table = "\n".join(rows) + "\n\n" + "\n".join(notes)
     print(table)
