@@ -157,7 +157,8 @@ def test_a_horizon_longer_than_every_series_is_refused():
         panel_dataset("short", _positions_panel([6, 8]), horizon=5)
 
 
-def test_a_run_on_your_file_forecasts_every_series_beside_the_baselines(tmp_path):
+def _demand(path):
+    """Three monthly series with a trend and a season: one with a gap, one too short to train on."""
     rng = np.random.default_rng(0)
     rows = []
     series = (("north", 60, "2018-01-01"), ("south", 40, "2019-07-01"), ("tiny", 8, "2022-01-01"))
@@ -166,7 +167,11 @@ def test_a_run_on_your_file_forecasts_every_series_beside_the_baselines(tmp_path
         level = 100 + np.arange(n) * 2 + 10 * np.sin(np.arange(n) * 2 * np.pi / 12) + rng.normal(size=n)
         rows += [f"{name},{d.date()},{'' if (name == 'north' and i == 10) else f'{v:.2f}'}"
                  for i, (d, v) in enumerate(zip(dates, level))]
-    path = _write(tmp_path / "demand.csv", rows)
+    return _write(path, rows)
+
+
+def test_a_run_on_your_file_forecasts_every_series_beside_the_baselines(tmp_path):
+    path = _demand(tmp_path / "demand.csv")
     config = TrainConfig(task="forecasting", data=str(path), epochs=2, units=8, options={"horizon": 4})
     run_dir = train(config, run_dir=tmp_path / "run", verbose=0)
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -222,3 +227,16 @@ def test_an_epoch_is_shorter_where_the_windows_overlap():
     many = panel_dataset("many", _positions_panel([120] * 200), horizon=6, input_size=12).series
     assert batches_per_epoch(one) == 3  # (120 - 12 held out) / (12 + 6) = 6 windows apart: 3 batches
     assert batches_per_epoch(many) == WINDOW_BATCHES
+
+
+def test_a_search_on_your_file_ranks_trials_by_the_scaled_pinball_loss_and_its_winner_forecasts(tmp_path):
+    from tuning import TuneConfig, tune
+
+    project = tune(TuneConfig(task="forecasting", data=str(_demand(tmp_path / "demand.csv")), max_trials=2,
+                              epochs=1, tune_dir=str(tmp_path / "tuning"), options={"horizon": 4}), verbose=0)
+    with open(project / "trials.csv") as f:
+        scores = [float(row["score"]) for row in csv.DictReader(f)]
+    assert len(scores) == 2 and all(0 < s < 10 for s in scores)  # val_loss: pinball over each window's scale
+    metrics = json.loads((project / "best_run" / "metrics.json").read_text())
+    assert set(metrics["baselines"]) >= {"AutoETS", "AutoTheta"} and metrics["test"]["mase"] > 0
+    assert (project / "best_run" / "forecasts.csv").exists()

@@ -173,7 +173,7 @@ def tune(config, verbose="auto"):
     if task.windows is not None:  # the task draws its own training windows (forecasting)
         train_windows, validation, _ = task.windows(data, recipe)
         tuner.search(train_windows, validation_data=validation, epochs=recipe.epochs, callbacks=callbacks,
-                     verbose=verbose)
+                     shuffle=False, verbose=verbose)  # the pipeline draws its windows at random itself
     else:
         tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                      epochs=recipe.epochs, batch_size=recipe.batch_size, callbacks=callbacks, verbose=verbose)

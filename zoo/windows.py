@@ -22,9 +22,11 @@ from zoo.layers import window_scale
 
 
 def target_weights(context, target):
-    """(targets with NaN as 0, weights [batch, horizon]): 1 / scale where known, 0 where missing."""
+    """(targets with NaN as 0, weights [batch, horizon]): 1 / scale where known, 0 where missing, and 0
+    for a window whose context holds no value (nothing to read a level or a scale from)."""
     _, scale = window_scale(context, PAD_VALUE / 2)
-    known = tf.math.is_finite(target)
+    seen = tf.reduce_any(tf.math.is_finite(context) & (context > PAD_VALUE / 2), axis=1, keepdims=True)
+    known = tf.math.is_finite(target) & seen
     weight = tf.where(known, 1.0 / scale, tf.zeros_like(target))
     return tf.where(known, target, tf.zeros_like(target)), weight
 
