@@ -168,6 +168,10 @@ def windows(data, config):
     """What fit reads: training windows drawn on the fly, and the validation window of every series
     with its weights. Returns (train pipeline, validation (x, y, weight), batches per epoch)."""
     series = data.series
+    skipped = data.notes["series_without_training_windows"]
+    if skipped:
+        print(f"{skipped} of {len(series.panel)} series are too short for a training window before the "
+              "validation and test windows: they are not trained on, and still get forecasts.")
     steps = batches_per_epoch(series)
     train = training_windows(series.panel, series.input_size, series.horizon, config.batch_size,
                              steps, config.seed, held_out=series.validation_cut)
