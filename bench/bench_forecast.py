@@ -142,7 +142,12 @@ def scale(series=1_000 if QUICK else 10_000, steps=500, batches=300):
     from zoo.panel import Panel
 
     rng = np.random.default_rng(0)
-    _fit(Panel.from_series([rng.normal(size=60).cumsum() for _ in range(8)], "D"), 20)  # TensorFlow warm
+    tiny = Panel.from_series([100 + rng.normal(size=steps).cumsum() for _ in range(8)], "D")
+    _fit(tiny, 20)  # TensorFlow warm
+    before = psutil.Process().memory_info().rss
+    with PeakMemory() as memory:  # what the same run costs without the data: model, graph, pipeline
+        _fit(tiny, batches)
+    overhead = memory.peak - before
     before = psutil.Process().memory_info().rss
     with PeakMemory() as memory:  # the data made in place, series by series, as a loader would hold it
         values = np.empty(series * steps, dtype="float32")
@@ -154,7 +159,8 @@ def scale(series=1_000 if QUICK else 10_000, steps=500, batches=300):
     data_bytes = panel.values.nbytes
     gained = memory.peak - before
     return {"series": series, "steps": steps, "data_mb": data_bytes / 2**20, "gained_mb": gained / 2**20,
-            "ratio": gained / data_bytes, "windows_per_second": rate}
+            "overhead_mb": overhead / 2**20, "ratio": (gained - overhead) / data_bytes,
+            "windows_per_second": rate}
 
 
 def main():
@@ -199,10 +205,11 @@ def main():
     table = "\n".join(rows) + "\n\n" + "\n".join(notes)
     print(table)
     s = scale()
-    scale_table = ("| series x steps | data | peak memory gained | gained / data | training windows/s |\n"
-                   "|---|---|---|---|---|\n"
+    scale_table = ("| series x steps | data | peak memory gained | the same run on 8 series | "
+                   "(gained - that) / data | training windows/s |\n|---|---|---|---|---|---|\n"
                    f"| {s['series']:,} x {s['steps']} | {s['data_mb']:.1f} MB | {s['gained_mb']:.1f} MB | "
-                   f"{s['ratio']:.2f}x ({'met' if s['ratio'] <= 3 else 'missed'}: target <= 3x) | "
+                   f"{s['overhead_mb']:.1f} MB | {s['ratio']:.2f}x "
+                   f"({'met' if s['ratio'] <= 3 else 'missed'}: target <= 3x) | "
                    f"{s['windows_per_second']:,.0f} |")
     print(scale_table)
     if not QUICK:

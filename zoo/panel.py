@@ -83,18 +83,20 @@ class Panel:
         pieces = [self.series(i)[: kept[i]] for i in range(len(self))]
         return Panel.from_series(dict(zip(self.ids, pieces)), self.freq, self.first)
 
-    def tails(self, steps):
-        """The last `steps` values of every series, [series, steps] (NaN where a series is shorter)."""
+    def tails(self, steps, before=0):
+        """The `steps` values of every series that end `before` values from its end, [series, steps],
+        NaN in front where a series holds fewer (read in place: nothing else is copied)."""
         out = np.full((len(self), steps), np.nan, dtype="float32")
         for i in range(len(self)):
-            tail = self.series(i)[-steps:] if steps else self.series(i)[:0]
+            end = self.starts[i + 1] - before
+            tail = self.values[max(self.starts[i], end - steps):max(self.starts[i], end)]
             out[i, steps - len(tail):] = tail
         return out
 
-    def contexts(self, input_size):
-        """The last `input_size` values of every series, [series, input_size], left-padded with NaN:
-        the context window a forecaster reads at this panel's end."""
-        return self.tails(input_size)
+    def contexts(self, input_size, before=0):
+        """The context window a forecaster reads `before` values from every series' end:
+        [series, input_size], left-padded with NaN."""
+        return self.tails(input_size, before)
 
     def describe(self):
         lengths = self.lengths

@@ -45,7 +45,7 @@ def training_windows(panel, input_size, horizon, batch_size, steps, seed, held_o
     if not len(usable):
         raise ZooError("No series has two values before the validation and test windows: nothing to "
                        "train on. Give longer series or a shorter horizon.")
-    values = tf.constant(panel.values)
+    values = tf.Variable(panel.values, trainable=False)  # a resource: tf.data copies a captured constant
     starts = tf.constant(panel.starts[usable])
     lengths = tf.constant(panel.lengths[usable] - held_out)
     offsets = tf.range(-input_size, horizon, dtype=tf.int64)
@@ -72,12 +72,12 @@ def training_windows(panel, input_size, horizon, batch_size, steps, seed, held_o
             .prefetch(tf.data.AUTOTUNE))
 
 
-def origin_windows(history, future, input_size):
-    """(context, target, weight) arrays at one origin per series: `history` is every series up to the
-    origin (a Panel), `future` [series, horizon] the values after it (NaN where unknown).
-
-    Missing context values are PAD_VALUE, as a client sends them (JSON has no NaN)."""
-    context = history.contexts(input_size)
+def origin_windows(panel, cut, input_size, horizon):
+    """(context, target, weight) arrays at the origin `cut` values before every series' end: the
+    `input_size` values before it and the `horizon` after it (cut >= horizon; NaN where unknown), read
+    in place. Missing context values are PAD_VALUE, as a client sends them (JSON has no NaN)."""
+    context = panel.contexts(input_size, before=cut)
+    future = panel.tails(horizon, before=cut - horizon)
     context = np.where(np.isnan(context), np.float32(PAD_VALUE), context)
     target, weight = target_weights(tf.constant(context), tf.constant(future))
     return context[:, :, None], target.numpy(), weight.numpy()

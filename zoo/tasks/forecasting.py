@@ -84,8 +84,9 @@ class Series:
         return self.cuts[0] + self.horizon
 
     def at(self, cut):
-        """(every series up to the origin `cut` values before its end, the `horizon` values after it)."""
-        return self.panel.cut(cut), self.panel.cut(cut - self.horizon).tails(self.horizon)
+        """(every series up to the origin `cut` values before its end, as a Panel of its own, and the
+        `horizon` values after it)."""
+        return self.panel.cut(cut), self.panel.tails(self.horizon, before=cut - self.horizon)
 
 
 def build(spec, arch):
@@ -144,9 +145,9 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
                        f"horizon={horizon}. Give a shorter horizon or fewer backtest windows.")
     spec = DataSpec(kind="regression", num_outputs=horizon, num_features=1, horizon=horizon,
                     input_size=input_size, quantiles=quantiles_of(levels), season_length=season)
-    (x_train, y_train), (x_val, y_val), (x_test, _) = [
-        origin_windows(*series.at(cut), input_size)[:2] for cut in (held_out + horizon, held_out, horizon)]
-    y_test = series.at(horizon)[1]  # NaN where unknown: left out of every score
+    (x_train, y_train), (x_val, y_val), (x_test, _) = [origin_windows(panel, cut, input_size, horizon)[:2]
+                                                       for cut in (held_out + horizon, held_out, horizon)]
+    y_test = panel.tails(horizon)  # NaN where unknown: left out of every score
     skipped = len(panel) - len(trainable(panel, held_out))
     return Dataset(name, spec, x_train, y_train, x_val, y_val, x_test, y_test, series=series,
                    notes={**(notes or {}), **panel.describe(), "horizon": horizon, "input_size": input_size,
@@ -175,7 +176,7 @@ def windows(data, config):
     steps = batches_per_epoch(series)
     train = training_windows(series.panel, series.input_size, series.horizon, config.batch_size,
                              steps, config.seed, held_out=series.validation_cut)
-    validation = origin_windows(*series.at(series.validation_cut), series.input_size)
+    validation = origin_windows(series.panel, series.validation_cut, series.input_size, series.horizon)
     return train, validation, steps
 
 
@@ -188,7 +189,7 @@ def evaluate(model, data, config, run_dir):
     rows, per_window = [], []
     for cut in series.cuts:
         history, actual = series.at(cut)
-        paths = model.predict(origin_windows(history, actual, series.input_size)[0],
+        paths = model.predict(origin_windows(series.panel, cut, series.input_size, series.horizon)[0],
                               batch_size=config.batch_size, verbose=0)
         scored = {"cutoff_steps_before_end": cut,
                   "test": score(actual, paths, history, series.season, series.levels), "baselines": {}}
