@@ -1,15 +1,17 @@
 """forecasting: many series -> the next `horizon` values of each, with prediction intervals.
 
 One global network is trained across every series (zoo.windows draws its windows), reading each
-context window relative to its last value and typical step (zoo.layers.WindowScaler), and answering the whole
-path at once: `horizon` steps x the quantiles of the interval levels (80 and 95 by default), which
-never cross (zoo.layers.QuantileOutput). The whole path at once (a multi-horizon head, as MQ-RNN does) rather
-than step by step (as DeepAR does): one pass per forecast, and no step's error fed to the next.
+context window relative to its last value and typical step (zoo.layers.WindowScaler), and answering
+the whole path at once from the seasonal naive one: `horizon` steps x the quantiles of the interval
+levels (80 and 95 by default), which never cross (zoo.layers.QuantileOutput). The whole path at once
+(a multi-horizon head, as MQ-RNN does) rather than step by step (as DeepAR does): one pass per
+forecast, and no step's error fed to the next.
 
-The protocol is the field's: the last `horizon` values of every series are the test window, the
-`horizon` before them validation; training windows end before both. The run scores the test window
-(MAE, RMSE, MASE, sMAPE, scaled quantile loss, coverage; zoo.scores) beside statsforecast's
-baselines fitted on the same cut-off (zoo.baselines), and writes forecasts.csv and forecasts.png.
+The protocol is the field's: the last `horizon` values of every series are the test window (or
+`backtest` rolling ones), the `horizon` before them validation; training windows end before both.
+The run scores the test windows (MAE, RMSE, MASE, sMAPE, scaled quantile loss, coverage; zoo.scores)
+beside statsforecast's baselines fitted on the same cut-off (zoo.baselines), and writes
+forecasts.csv and forecasts.png.
 """
 
 import csv
@@ -37,8 +39,8 @@ from zoo.windows import origin_windows, trainable, training_windows
 # quarterly 8, monthly 18, weekly 13, daily 14, hourly 48), and a day for finer steps.
 HORIZONS = {"YearBegin": 6, "YearEnd": 6, "QuarterBegin": 8, "QuarterEnd": 8, "MonthBegin": 18,
             "MonthEnd": 18, "Week": 13, "Day": 14, "BusinessDay": 14, "Hour": 48}
-# One epoch is this many batches of windows, whatever the data's size (as neuralforecast counts
-# training in steps): a short single series and ten thousand long ones train alike.
+# The most batches of windows an epoch has (counted in batches, as neuralforecast counts training in
+# steps, not in passes over the windows: ten thousand long series are not read whole each epoch).
 WINDOW_BATCHES = 50
 AEON_DATA = "aeon's bundled copy"
 
