@@ -38,9 +38,10 @@ IGNORE_SEQUENCE_LENS = "OpenVINO 2026.4 and onnx.reference ignore sequence_lens:
                        "longest give wrong answers there; send one row per call, or use ONNX Runtime"
 # Measured: onnx.reference joins a Loop's per-turn scan outputs end to end instead of stacking them, so
 # a recurrent layer that tf2onnx writes as a Loop comes out reshaped and wrong there (ONNX Runtime
-# stacks them, as the standard says).
+# stacks them, as the standard says); OpenVINO 2026.4 refuses to convert that Loop.
 LOOP_SCAN_JOINED = "onnx.reference joins the per-turn outputs of a Loop instead of stacking them: this " \
-                   "graph's recurrent Loop gives wrong answers there; use ONNX Runtime"
+                   "graph's recurrent Loop gives wrong answers there, and OpenVINO 2026.4 cannot convert " \
+                   "it; use ONNX Runtime, the SavedModel or LiteRT"
 
 
 def _nodes(graph):
