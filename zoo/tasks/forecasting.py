@@ -325,8 +325,10 @@ def load_long_files(files_, seed=0, max_len=None, id_col="unique_id", time_col="
         raise ZooError("Forecasting cuts validation and test windows from the end of every series: give "
                        "one file (DATA=), without VAL_DATA or TEST_DATA.")
     panel = read_long(files_.train, id_col, time_col, target_col, freq)
-    return panel_dataset(files_.name, panel, horizon, input_size, tuple(levels), season_length,
+    data = panel_dataset(files_.name, panel, horizon, input_size, tuple(levels), season_length,
                          {"source": str(files_.train)}, backtest, step)
+    # As for every file of numbers: no strings in, none out (the text contract of zoo.text).
+    return replace(data, text={"input": None, "output": None})
 
 
 TASK = register(
