@@ -58,9 +58,9 @@ def neuralforecast_lstm(dataset, seed, max_steps=500):
     import logging
 
     from zoo.baselines import _long
-    from zoo.quantiles import quantiles_of
+    from zoo.quantiles import column_names
     from zoo.registry import get_task
-    from zoo.scores import score
+    from zoo.scores import mase_scales, score
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -74,10 +74,9 @@ def neuralforecast_lstm(dataset, seed, max_steps=500):
     engine.fit(_long(history), val_size=series.horizon)
     out = engine.predict().set_index("unique_id").loc[list(history.ids)]
     seconds = time.perf_counter() - started
-    names = ["LSTM-median" if q == 0.5 else f"LSTM-{'lo' if q < 0.5 else 'hi'}-{round(abs(1 - 2 * q) * 100)}"
-             for q in quantiles_of(series.levels)]
-    paths = np.stack([out[name].to_numpy().reshape(len(history), series.horizon) for name in names], -1)
-    return {**score(actual, paths, history, series.season, series.levels), "seconds": seconds}
+    paths = np.stack([out["LSTM-median" if name == "forecast" else f"LSTM-{name}"].to_numpy()
+                      .reshape(len(history), series.horizon) for name in column_names(series.levels)], -1)
+    return {**score(actual, paths, mase_scales(history, series.season), series.levels), "seconds": seconds}
 
 
 def _mean_sd(values):

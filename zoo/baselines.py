@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from zoo.quantiles import quantiles_of
+from zoo.quantiles import column_names
 
 NAMES = ("Naive", "SeasonalNaive", "AutoETS", "AutoTheta", "AutoARIMA")
 
@@ -47,7 +47,6 @@ def forecast(history, horizon, season, levels, names=NAMES):
     from statsforecast.models import Naive
 
     frame = _long(history)
-    quantiles = quantiles_of(levels)
     results = {}
     for name, model in zip(names, _models(season, names)):
         started = time.perf_counter()
@@ -58,14 +57,9 @@ def forecast(history, horizon, season, levels, names=NAMES):
         seconds = time.perf_counter() - started
         alias = repr(model)
         out = out.set_index("unique_id").loc[list(history.ids)]
-        paths = np.empty((len(history), horizon, len(quantiles)), dtype="float64")
-        for column, q in enumerate(quantiles):
-            if q == 0.5:
-                source = alias
-            else:
-                level = round(abs(1 - 2 * q) * 100, 6)
-                source = f"{alias}-{'lo' if q < 0.5 else 'hi'}-{level:g}"
-            paths[..., column] = out[source].to_numpy().reshape(len(history), horizon)
+        # statsforecast names the bounds as zoo.quantiles does (lo-80, ...), after the model's alias.
+        paths = np.stack([out[alias if name == "forecast" else f"{alias}-{name}"].to_numpy()
+                          .reshape(len(history), horizon) for name in column_names(levels)], -1)
         # SeasonalNaive leaves NaN where a history is shorter than a season: the naive forecast there.
         last = frame.groupby("unique_id", sort=False)["y"].last().loc[list(history.ids)].to_numpy()
         paths = np.where(np.isnan(paths), last[:, None, None], paths)

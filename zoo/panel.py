@@ -3,7 +3,7 @@
 A Panel keeps every series end to end in one float32 array (NaN where a value is missing) with
 the offset where each starts, its first timestamp and the table's frequency. It is cut at the
 forecasting protocol's origins (`cut`), read as the context windows a forecaster takes
-(`contexts`), and sampled into training windows on the fly (zoo.windows): no window is ever
+(`tails`), and sampled into training windows on the fly (zoo.windows): no window is ever
 stored for every origin, so tens of thousands of series fit in memory.
 """
 
@@ -92,11 +92,6 @@ class Panel:
             tail = self.values[max(self.starts[i], end - steps):max(self.starts[i], end)]
             out[i, steps - len(tail):] = tail
         return out
-
-    def contexts(self, input_size, before=0):
-        """The context window a forecaster reads `before` values from every series' end:
-        [series, input_size], left-padded with NaN."""
-        return self.tails(input_size, before)
 
     def describe(self):
         lengths = self.lengths

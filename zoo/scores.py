@@ -25,11 +25,18 @@ def mase_scale(history, season):
     return scale if scale > 0 else np.nan
 
 
-def score(actual, paths, history, season, levels):
+def mase_scales(history, season):
+    """MASE's scale of every series of `history` (the Panel before the origin), [series]: computed once
+    per origin, for the model and every baseline scored there."""
+    return np.array([mase_scale(history.series(i), season) for i in range(len(history))])
+
+
+def score(actual, paths, scales, levels):
     """Scores of forecasts. actual: [series, horizon]; paths: [series, horizon, quantiles] in the order
-    of quantiles_of(levels); history: the Panel before the origin, for MASE's scale."""
+    of quantiles_of(levels); scales: mase_scales of the history before the origin."""
     quantiles = np.asarray(quantiles_of(levels))
-    median = paths[..., list(quantiles).index(0.5)]
+    named = columns(paths, levels)
+    median = named["forecast"]
     known = np.isfinite(actual)
     error = np.where(known, actual - median, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
@@ -39,7 +46,6 @@ def score(actual, paths, history, season, levels):
             "rmse": np.sqrt(np.nanmean(error ** 2, axis=1)),
             "smape": np.nanmean(200 * np.abs(error) / (np.abs(actual) + np.abs(median)), axis=1),
         }
-        scales = np.array([mase_scale(history.series(i), season) for i in range(len(history))])
         per_series["mase"] = per_series["mae"] / scales
     result = {name: float(np.nanmean(values)) for name, values in per_series.items()}
     y = np.where(known, actual, 0.0)[..., None]
@@ -47,13 +53,11 @@ def score(actual, paths, history, season, levels):
     pinball = np.where(known[..., None], np.maximum(quantiles * miss, (quantiles - 1) * miss), 0)
     result["scaled_ql"] = float(np.mean(2 * pinball.sum(axis=(0, 1)) / np.abs(y).sum()))
     for level in levels:
-        low = paths[..., list(quantiles).index(round((100 - level) / 200, 6))]
-        high = paths[..., list(quantiles).index(round(1 - (100 - level) / 200, 6))]
-        inside = (actual >= low) & (actual <= high)
+        inside = (actual >= named[f"lo-{level:g}"]) & (actual <= named[f"hi-{level:g}"])
         result[f"coverage_{level:g}"] = float(inside[known].mean())
     return result
 
 
 def columns(paths, levels):
-    """{column name: [series, horizon]} of `paths`: forecast, lo-80, hi-80, ..."""
+    """{column name: [series, horizon]} of `paths`: lo-95, lo-80, forecast, hi-80, hi-95."""
     return {name: paths[..., i] for i, name in enumerate(column_names(levels))}

@@ -234,8 +234,8 @@ def compile_model(model, config, spec, train_size, steps_per_epoch=None, jit_com
 
     config: a resolved TrainConfig; spec: the data's DataSpec; train_size: training examples, to count
     the cosine schedule's steps; steps_per_epoch: the batches of an epoch where they are not
-    train_size / batch_size (bucketing ends each bucket with a partly filled batch; forecasting draws a
-    fixed number of window batches); jit_compile: XLA-compiled steps.
+    train_size / batch_size (bucketing ends each bucket with a partly filled batch; forecasting draws
+    its own number of window batches); jit_compile: XLA-compiled steps.
     """
     rate = config.learning_rate
     if config.schedule == "cosine":

@@ -18,14 +18,14 @@ import tensorflow as tf
 
 from zoo.data import PAD_VALUE
 from zoo.errors import ZooError
-from zoo.layers import window_scale
+from zoo.layers import observed, window_scale
 
 
 def target_weights(context, target):
     """(targets with NaN as 0, weights [batch, horizon]): 1 / scale where known, 0 where missing, and 0
     for a window whose context holds no value (nothing to read a level or a scale from)."""
     _, scale = window_scale(context, PAD_VALUE / 2)
-    seen = tf.reduce_any(tf.math.is_finite(context) & (context > PAD_VALUE / 2), axis=1, keepdims=True)
+    seen = tf.reduce_max(observed(context, PAD_VALUE / 2), axis=1, keepdims=True) > 0
     known = tf.math.is_finite(target) & seen
     weight = tf.where(known, 1.0 / scale, tf.zeros_like(target))
     return tf.where(known, target, tf.zeros_like(target)), weight
@@ -76,7 +76,7 @@ def origin_windows(panel, cut, input_size, horizon):
     """(context, target, weight) arrays at the origin `cut` values before every series' end: the
     `input_size` values before it and the `horizon` after it (cut >= horizon; NaN where unknown), read
     in place. Missing context values are PAD_VALUE, as a client sends them (JSON has no NaN)."""
-    context = panel.contexts(input_size, before=cut)
+    context = panel.tails(input_size, before=cut)
     future = panel.tails(horizon, before=cut - horizon)
     context = np.where(np.isnan(context), np.float32(PAD_VALUE), context)
     target, weight = target_weights(tf.constant(context), tf.constant(future))
