@@ -113,16 +113,27 @@ def _litert(model, contract, generates, path):
 
 def _example(examples, text_examples, contract, input_name):
     """The first held-out input, unpadded: as id_inputs take it (example_input, a batch of one), and
-    as a TF Serving REST request to serving_default (example_request; text where it takes text)."""
-    first = examples[:1, : real_length(examples[0])]
-    if first.dtype.kind == "f":  # float32's own precision, not float64's 17 digits, in the JSON
-        first = np.vectorize(lambda v: float(f"{v:.7g}"))(first.astype("float64"))
+    as a TF Serving REST request to serving_default (example_request; text where it takes text).
+    Named inputs ({name: array}) give {name: a batch of one} and one instance with every name."""
+    if isinstance(examples, dict):
+        first = {name: _json_numbers(array[:1]) for name, array in examples.items()}
+        instance = {name: array[0].tolist() for name, array in first.items()}
+        return {"example_input": {name: array.tolist() for name, array in first.items()},
+                "example_request": {"signature_name": "serving_default", "instances": [instance]}}
+    first = _json_numbers(examples[:1, : real_length(examples[0])])
     text_input = contract.get("text", {}).get("input") and text_examples
     value = text_examples[0] if text_input else first[0].tolist()
     if isinstance(value, list) and text_input:  # token lists are padded with "" in examples.npz
         value = [token for token in value if token != ""]
     return {"example_input": first.tolist(),
             "example_request": {"signature_name": "serving_default", "instances": [{input_name: value}]}}
+
+
+def _json_numbers(array):
+    """float32's own precision, not float64's 17 digits, in the JSON."""
+    if array.dtype.kind != "f" or not array.size:
+        return array
+    return np.vectorize(lambda v: float(f"{v:.7g}"))(array.astype("float64"))
 
 
 def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None, text_examples=None):
@@ -158,7 +169,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             wrong = LOOP_SCAN_JOINED if LOOP_SCAN_JOINED in graph.get("runtimes_known_wrong", "") else None
             verification = verify(function, staging, staging / "model.onnx", example_batches(examples),
                                   id_signature, staging / "model.tflite" if lite["file"] else None, wrong)
-            if contract.get("text"):
+            if contract.get("text", {}).get("input") or contract.get("text", {}).get("output"):
                 strings = text_examples if contract["text"]["input"] else None
                 verification["text"] = verify_text(function, staging, contract, examples, strings)
         except ValueError as error:
@@ -216,7 +227,8 @@ def export_run(run_dir, export_dir="exports", name=None):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     model = load_trained_model(run_dir / "model.keras")
     with np.load(run_dir / "examples.npz", allow_pickle=False) as examples:
-        source = examples["source"]
+        source = examples["source"] if "source" in examples.files else {
+            key.partition(".")[2]: examples[key] for key in examples.files if key.startswith("source.")}
         text_examples = examples["text"].tolist() if "text" in examples.files else None
     return export_model(
         model, task, contract, source, export_dir, name or task.name,

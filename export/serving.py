@@ -25,15 +25,14 @@ def serving_function(model, contract, generates, fixed_shapes=False):
             return {"token_ids": decode(source)}
 
         return generate
-    (inputs,) = model.inputs
     (output_name,) = model.output_names
     quantiles = contract["spec"].get("quantiles")
     # A forecaster's [batch, horizon, quantiles] answers one named path per quantile: forecast, lo-80, ...
     names = column_names(levels_of(quantiles)) if quantiles else None
 
-    @tf.function(input_signature=[tf.TensorSpec(inputs.shape, inputs.dtype, name=inputs.name)])
-    def predict(x):
-        outputs = model(x, training=False)
+    @tf.function(input_signature=[tf.TensorSpec(i.shape, i.dtype, name=i.name) for i in model.inputs])
+    def predict(*x):
+        outputs = model(x[0] if len(x) == 1 else list(x), training=False)
         if names:
             return {name: outputs[:, :, i] for i, name in enumerate(names)}
         return {output_name: outputs}

@@ -94,7 +94,7 @@ class ServedVersion:
         if len(set(batches.values())) > 1:
             raise InvalidInput(f"All inputs must have the same batch size, got {batches}.")
         outputs = self._run(arrays)
-        if self.text:
+        if self.text and self.text.get("output"):  # names for the numbers (labels, tags, text)
             from zoo.text import string_outputs
 
             (ids,) = arrays.values()

@@ -56,6 +56,17 @@ def long_csv():
     return "unique_id,ds,y\n" + "\n".join(rows) + "\n"
 
 
+def long_covariates_csv():
+    """Three weekly series with a future-known price, past-only visits and a static size."""
+    rows = []
+    for s, (name, n) in enumerate((("a", 60), ("b", 52), ("c", 45))):
+        for i, d in enumerate(pd.date_range("2021-01-03", periods=n, freq="W")):
+            price = 1.0 + 0.5 * ((i + s) % 4 == 0)
+            y = 50 + 10 * s + 5 * np.sin(i / 3) - 8 * price
+            rows.append(f"{name},{d.date()},{y:.2f},{price},{'' if i == 5 else f'{3 * y:.1f}'},{s + 1}")
+    return "unique_id,ds,y,price,visits,size\n" + "\n".join(rows) + "\n"
+
+
 FORMATS = {
     "ts": ("many_to_one", "train.ts", ts_file(), {}),
     "text_csv": ("many_to_one", "reviews.csv", "text,label\n" + REVIEWS, {}),
@@ -64,6 +75,9 @@ FORMATS = {
     "forecast_csv": ("many_to_one", "load.csv", forecast_csv(), {"target": "load", "window": 6}),
     "vectors_csv": ("one_to_one", "shapes.csv", vectors_csv(), {}),
     "long_csv": ("forecasting", "demand.csv", long_csv(), {"horizon": 3}),
+    "long_covariates_csv": ("forecasting", "sales.csv", long_covariates_csv(),
+                            {"horizon": 4, "futr": "price", "hist": "visits", "stat": "size",
+                             "calendar": True}),
     "conllu": ("tagging", "tb.conllu", (CONLLU_SENTENCE + CONLLU_OTHER) * 12, {}),
     "conll2003": ("tagging", "ner.conll", CONLL2003, {}),
     "pairs_tsv": ("seq2seq", "sums.tsv", pairs_tsv(), {}),

@@ -14,7 +14,7 @@ from zoo.training import TrainConfig, train
 # What the served answer names, per format: the strings a client gets beside the numbers.
 NAMES = {"ts": "label_name", "text_csv": "label_name", "text_tsv": "label_name", "forecast_csv": None,
          "vectors_csv": "label_name", "conllu": "tag_names", "conll2003": "tag_names", "pairs_tsv": "text",
-         "captions_jsonl": "text", "long_csv": None}
+         "captions_jsonl": "text", "long_csv": None, "long_covariates_csv": None}
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +70,19 @@ def _close(left, right):
             np.testing.assert_allclose(value, right[key], rtol=1e-5, atol=1e-5, err_msg=key)
 
 
+def _named_inputs(examples, rows):
+    """{input name: the first rows} of a run's held-out inputs (source, or source.<name> for each)."""
+    if "source" in examples:
+        return {"context": examples["source"][:rows]}
+    return {key.partition(".")[2]: value[:rows] for key, value in examples.items()
+            if key.startswith("source.")}
+
+
 @pytest.mark.parametrize("key", sorted(FORMATS))
 def test_strings_in_and_names_out_equal_the_same_request_with_ids(client, exported, key):
     examples = exported[1][key]
+    if "source" not in examples:  # named inputs: test_a_forecast_is_served_as_named_paths_over_both_protocols
+        return
     source = examples["source"][:3]
     if source.dtype.kind == "i":  # token ids: trim the padding that only the longest test row needs
         source = source[:, : max(1, int(np.flatnonzero(source.any(axis=0)).max()) + 1)]
@@ -131,23 +141,31 @@ def test_tune_searches_your_file_and_its_best_run_exports_without_it(tmp_path):
     assert metadata["inputs"][0]["dtype"] == "string" and metadata["verification"]["text"]["passed"]
 
 
-def test_a_forecast_is_served_as_named_paths_over_both_protocols(client, exported):
+@pytest.mark.parametrize("key", ["long_csv", "long_covariates_csv"])
+def test_a_forecast_is_served_as_named_paths_over_both_protocols(client, exported, key):
     """The long table's model answers forecast, lo-80, hi-80, lo-95, hi-95 (each [batch, horizon]) in
     TF Serving REST and in V2, the same numbers both ways, the bounds in order; ONNX was verified
-    against Keras in ONNX Runtime and LiteRT, and onnx.reference left out with its reason."""
-    metadata = json.loads((exported[0] / "long_csv" / "1" / "metadata.json").read_text())
+    against Keras in ONNX Runtime and LiteRT, and onnx.reference left out with its reason. With
+    covariates it takes them as named inputs (context, future, static, calendar) in both protocols."""
+    metadata = json.loads((exported[0] / key / "1" / "metadata.json").read_text())
     assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "litert"}
     assert "joins the per-turn outputs of a Loop" in metadata["verification"]["onnx_reference_error"]
     names = ["lo-95", "lo-80", "forecast", "hi-80", "hi-95"]
     assert sorted(o["name"] for o in metadata["outputs"]) == sorted(names)
-    context = exported[1]["long_csv"]["source"][:2]
-    status, body = client.predict("long_csv", {"instances": context.tolist()})
+    inputs = _named_inputs(exported[1][key], 2)
+    assert [i["name"] for i in metadata["inputs"]] == list(inputs)
+    if key == "long_covariates_csv":
+        assert list(inputs) == ["context", "future", "static", "calendar"]
+        assert inputs["context"].shape[-1] == 3 and inputs["future"].shape[1:] == (4, 1)
+    instances = [{name: value[i].tolist() for name, value in inputs.items()} for i in range(2)]
+    status, body = client.predict(key, {"instances": instances if len(inputs) > 1 else
+                                        inputs["context"].tolist()})
     assert status == 200, body
     rest = _rows(body)
-    assert np.asarray(rest["forecast"]).shape == (2, 3)
+    assert np.asarray(rest["forecast"]).shape == (2, metadata["spec"]["horizon"])
     assert np.all(np.diff(np.stack([rest[n] for n in names], -1), axis=-1) >= 0)
-    tensor = {"name": "context", "shape": list(context.shape), "datatype": "FP32",
-              "data": context.ravel().tolist()}
-    status, body = client.infer("long_csv", {"inputs": [tensor]})
+    tensors = [{"name": name, "shape": list(value.shape), "datatype": "FP32", "data": value.ravel().tolist()}
+               for name, value in inputs.items()]
+    status, body = client.infer(key, {"inputs": tensors})
     assert status == 200, body
     _close({o["name"]: np.reshape(o["data"], o["shape"]).tolist() for o in body["outputs"]}, rest)

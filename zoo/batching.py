@@ -43,6 +43,8 @@ def lengths(array):
 
 
 def _parts(x):
+    if isinstance(x, dict):  # named inputs, in the model's order
+        return list(x.values())
     return list(x) if isinstance(x, list | tuple) else [x]
 
 

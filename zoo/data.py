@@ -106,6 +106,8 @@ class DataSpec:
     max_output_len: longest generated sequence, EOS included (generating tasks only).
     horizon, input_size, quantiles, season_length: forecasting's path length, context window, output
         quantiles and the steps in one season.
+    exogenous: forecasting's covariates, where it reads any (zoo.windows.Exogenous.describe): their
+        names by role, the calendar's cycles, and the training rows' statistics to standardise them.
     """
 
     kind: str
@@ -121,6 +123,7 @@ class DataSpec:
     input_size: int | None = None
     quantiles: tuple | None = None
     season_length: int | None = None
+    exogenous: dict | None = None
 
     def __post_init__(self):
         if self.kind not in ("classification", "regression"):
@@ -160,6 +163,8 @@ class Dataset:
         """The same data set with only the first `count` examples of each split."""
 
         def take(x):
+            if isinstance(x, dict):
+                return {name: part[:count] for name, part in x.items()}
             return [part[:count] for part in x] if isinstance(x, list) else x[:count]
 
         return replace(

@@ -207,3 +207,56 @@ class PinballLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "quantiles": list(self.quantiles)}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class Covariates(keras.layers.Layer):
+    """[..., columns] -> the same standardised by the training rows' mean and std, 0 where missing
+    (NaN, or at most `missing_below`): a missing covariate reads as its mean."""
+
+    def __init__(self, mean, std, missing_below, **kwargs):
+        super().__init__(**kwargs)
+        self.mean, self.std = [float(m) for m in mean], [float(s) for s in std]
+        self.missing_below = float(missing_below)
+
+    def call(self, inputs):
+        seen = observed(inputs, self.missing_below)
+        values = ops.where(seen > 0, inputs, ops.zeros_like(inputs))
+        mean, std = np.asarray(self.mean, "float32"), np.asarray(self.std, "float32")
+        return ops.clip((values - mean) / std, -1e3, 1e3) * seen
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std,
+                "missing_below": self.missing_below}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class CalendarFeatures(keras.layers.Layer):
+    """[calendar [batch, cycles], context [batch, steps, ...]] -> (past [batch, steps, 2 cycles],
+    future [batch, horizon, 2 cycles]): the sine and cosine of every context and forecast step's phase
+    in each cycle (zoo.calendar), from the phase of the context's last step."""
+
+    def __init__(self, periods, horizon, **kwargs):
+        super().__init__(**kwargs)
+        self.periods, self.horizon = [float(p) for p in periods], int(horizon)
+
+    def _waves(self, calendar, offsets):
+        angle = (ops.expand_dims(calendar, 1) + offsets[None, :, None]) * (
+            2 * np.pi / np.asarray(self.periods, "float32"))
+        return ops.concatenate([ops.sin(angle), ops.cos(angle)], axis=-1)
+
+    def call(self, inputs):
+        calendar, context = inputs
+        steps = ops.shape(context)[1]
+        before = ops.cast(ops.arange(steps), "float32") - ops.cast(steps - 1, "float32")
+        after = np.arange(1, self.horizon + 1, dtype="float32")
+        return self._waves(calendar, before), self._waves(calendar, after)
+
+    def compute_output_spec(self, inputs):
+        calendar, context = inputs
+        width = 2 * len(self.periods)
+        return (keras.KerasTensor((calendar.shape[0], context.shape[1], width)),
+                keras.KerasTensor((calendar.shape[0], self.horizon, width)))
+
+    def get_config(self):
+        return {**super().get_config(), "periods": self.periods, "horizon": self.horizon}

@@ -5,6 +5,9 @@ the offset where each starts, its first timestamp and the table's frequency. It 
 forecasting protocol's origins (`cut`), read as the context windows a forecaster takes
 (`tails`), and sampled into training windows on the fly (zoo.windows): no window is ever
 stored for every origin, so tens of thousands of series fit in memory.
+
+Covariates ride along: `exog` holds the past-only (`hist`) then the future-known (`futr`) columns of
+every value, flat like `values`; `static` one row of numbers per series.
 """
 
 from dataclasses import dataclass
@@ -43,25 +46,49 @@ def season_length(freq):
 class Panel:
     """ids: each series' name; values: every series end to end (NaN: missing); starts: where each
     series begins in `values`, and its end as the last entry; first: each series' first timestamp;
-    freq: the pandas alias of the step between timestamps."""
+    freq: the pandas alias of the step between timestamps; hist, futr: the names of exog's columns
+    (values [len(values), len(hist) + len(futr)], NaN where missing); stat: the names of static's
+    columns ([series, len(stat)])."""
 
     ids: tuple
     values: np.ndarray
     starts: np.ndarray
     first: tuple
     freq: str
+    exog: np.ndarray | None = None
+    hist: tuple = ()
+    futr: tuple = ()
+    static: np.ndarray | None = None
+    stat: tuple = ()
 
     @classmethod
-    def from_series(cls, series, freq, first=None):
-        """From {id: values} (or a list of arrays, named 0, 1, ...); `first` gives each first timestamp."""
+    def from_series(cls, series, freq, first=None, exog=None, hist=(), futr=(), static=None, stat=()):
+        """From {id: values} (or a list of arrays, named 0, 1, ...); `first` gives each first timestamp;
+        exog: {id: [values, columns]} in the order hist + futr; static: {id: [columns]} in stat's."""
         if not isinstance(series, dict):
             series = {str(i): s for i, s in enumerate(series)}
         arrays = [np.asarray(v, dtype="float32").reshape(-1) for v in series.values()]
         starts = np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype("int64")
         if first is None:
             first = (pd.Timestamp("2000-01-01"),) * len(arrays)
+        width = len(hist) + len(futr)
+        if width:
+            exog = np.concatenate([np.asarray(exog[name], "float32").reshape(-1, width) for name in series]
+                                  + [np.zeros((0, width), "float32")])
+        if stat:
+            static = np.asarray([static[name] for name in series], "float32").reshape(len(arrays), len(stat))
         return cls(tuple(series), np.concatenate(arrays) if arrays else np.zeros(0, "float32"), starts,
-                   tuple(pd.Timestamp(f) for f in first), offset(freq).freqstr)
+                   tuple(pd.Timestamp(f) for f in first), offset(freq).freqstr, exog if width else None,
+                   tuple(hist), tuple(futr), static if stat else None, tuple(stat))
+
+    def covariates(self, index):
+        """(exog rows of series `index`, its static row), either None where the panel has none."""
+        rows = None if self.exog is None else self.exog[self.starts[index]:self.starts[index + 1]]
+        return rows, None if self.static is None else self.static[index]
+
+    def _rebuilt(self, series, first, exog=None):
+        statics = {name: self.static[i] for i, name in enumerate(self.ids)} if self.stat else None
+        return Panel.from_series(series, self.freq, first, exog, self.hist, self.futr, statics, self.stat)
 
     @property
     def lengths(self):
@@ -80,16 +107,31 @@ class Panel:
     def cut(self, steps):
         """Every series without its last `steps` values: what is known at the forecast origin."""
         kept = np.maximum(self.lengths - steps, 0)
-        pieces = [self.series(i)[: kept[i]] for i in range(len(self))]
-        return Panel.from_series(dict(zip(self.ids, pieces)), self.freq, self.first)
+        pieces = {name: self.series(i)[: kept[i]] for i, name in enumerate(self.ids)}
+        exog = None if self.exog is None else {
+            name: self.covariates(i)[0][: kept[i]] for i, name in enumerate(self.ids)}
+        return self._rebuilt(pieces, self.first, exog)
+
+    def head(self, count):
+        """The first `count` series."""
+        names = self.ids[:count]
+        exog = None if self.exog is None else {name: self.covariates(i)[0] for i, name in enumerate(names)}
+        return self._rebuilt({name: self.series(i) for i, name in enumerate(names)}, self.first[:count], exog)
 
     def tails(self, steps, before=0):
         """The `steps` values of every series that end `before` values from its end, [series, steps],
         NaN in front where a series holds fewer (read in place: nothing else is copied)."""
-        out = np.full((len(self), steps), np.nan, dtype="float32")
+        return self._tails(self.values, steps, before)
+
+    def exog_tails(self, steps, before=0):
+        """tails of the exog columns: [series, steps, hist + futr], NaN where a series holds fewer."""
+        return self._tails(self.exog, steps, before)
+
+    def _tails(self, flat, steps, before):
+        out = np.full((len(self), steps, *flat.shape[1:]), np.nan, dtype="float32")
         for i in range(len(self)):
             end = self.starts[i + 1] - before
-            tail = self.values[max(self.starts[i], end - steps):max(self.starts[i], end)]
+            tail = flat[max(self.starts[i], end - steps):max(self.starts[i], end)]
             out[i, steps - len(tail):] = tail
         return out
 
@@ -97,4 +139,6 @@ class Panel:
         lengths = self.lengths
         return {"series": len(self), "frequency": self.freq, "shortest": int(lengths.min()),
                 "longest": int(lengths.max()), "values": int(lengths.sum()),
-                "missing": int(np.isnan(self.values).sum())}
+                "missing": int(np.isnan(self.values).sum()),
+                **({"covariates": {"hist": list(self.hist), "futr": list(self.futr), "stat": list(self.stat)}}
+                   if self.hist or self.futr or self.stat else {})}

@@ -218,7 +218,9 @@ def load_data(config):
 def write_examples(path, data, generates):
     """The first held-out inputs (and, for text runs, the same inputs as text), for export to verify."""
     source = data.x_test[0] if generates else data.x_test
-    arrays = {"source": source[:EXAMPLES]}
+    # Named inputs (a forecaster's covariates) as source.<name>, in the model's order.
+    arrays = ({f"source.{name}": part[:EXAMPLES] for name, part in source.items()}
+              if isinstance(source, dict) else {"source": source[:EXAMPLES]})
     if data.text_examples:
         rows = data.text_examples[:EXAMPLES]
         if isinstance(rows[0], list):  # token lists: padded with "" as the text signature takes them

@@ -8,6 +8,12 @@ unless given. A timestamp the series skips, and an empty `y`, are missing values
 forecaster masks. Rows are named by their line in the file (for .parquet, their row) when they
 break a rule: a `y` that is not a number, a timestamp that does not parse or is off the frequency,
 and a (series, timestamp) pair given twice.
+
+Covariates are more numeric columns, named by role (`OPTIONS="futr=price,promo hist=visits stat=size"`,
+as neuralforecast's futr_exog_list, hist_exog_list and stat_exog_list): future-known ones (`futr`:
+prices, promotions, holidays; known for the steps being forecast, so every row must hold them),
+past-only ones (`hist`: read in the context only; empty cells are missing) and static ones (`stat`:
+one number per series, the same on each of its rows).
 """
 
 import numpy as np
@@ -40,16 +46,44 @@ def _column(frame, name, role, path):
     return frame[name]
 
 
-def _numbers(column, path):
+def _numbers(column, path, role="y", missing="leave it empty where the value is missing"):
+    """The column as float64, NaN where empty; `missing`: what the message says of empty cells, or
+    None where the column may not have any."""
     text = column.astype(str).str.strip()
     empty = column.isna() | text.isin(["", "nan", "NaN", "NA", "null"])
     values = pd.to_numeric(text.where(~empty), errors="coerce")
     bad = values.isna() & ~empty
     if bad.any():
         line = bad.idxmax()
-        raise DataFileError(path, f"y is {column[line]!r}, not a number (leave it empty where the value "
-                            "is missing).", line)
+        raise DataFileError(path, f"{role} is {column[line]!r}, not a number ({missing}).", line)
     return values.astype("float64")
+
+
+def names(columns):
+    """A list of column names from an option: "a,b", ("a", "b") or None."""
+    if not columns:
+        return ()
+    return tuple(c.strip() for c in columns.split(",")) if isinstance(columns, str) else tuple(columns)
+
+
+def _covariates(frame, path, futr, hist, stat):
+    """{name: float64 column} of every covariate; ZooError naming the line of a missing futr or stat
+    value, or of a stat value that differs within its series."""
+    out = {}
+    for role, columns in (("hist", hist), ("futr", futr), ("stat", stat)):
+        for name in columns:
+            values = _numbers(_column(frame, name, role, path), path, f"{role} column {name!r}",
+                              "leave it empty where the value is missing" if role == "hist" else
+                              "every row needs one")
+            if role != "hist" and values.isna().any():
+                line = values.isna().idxmax()
+                raise DataFileError(path, f"{role} column {name!r} is empty: a "
+                                    + ("future-known covariate is read over the steps being forecast, so "
+                                       "every row needs it" if role == "futr" else
+                                       "static covariate needs its one value on every row of its series"),
+                                    line)
+            out[name] = values
+    return out
 
 
 def _times(column, path):
@@ -84,10 +118,12 @@ def _infer_freq(frame, path):
                         "OPTIONS=\"freq=MS\" (a pandas alias).")
 
 
-def read_long(path, id_col="unique_id", time_col="ds", target_col="y", freq=None):
+def read_long(path, id_col="unique_id", time_col="ds", target_col="y", freq=None, futr=(), hist=(), stat=()):
     """The Panel in a long-format file (see the module's docstring)."""
+    futr, hist, stat = names(futr), names(hist), names(stat)
     frame = _table(path)
     y = _numbers(_column(frame, target_col, "target_col", path), path)
+    covariates = _covariates(frame, path, futr, hist, stat)
     ids = frame[id_col].astype(str) if id_col in frame.columns else pd.Series(path.stem, frame.index)
     if time_col in frame.columns:
         ds = _times(frame[time_col], path)
@@ -95,7 +131,7 @@ def read_long(path, id_col="unique_id", time_col="ds", target_col="y", freq=None
         freq = freq or "YS"
         step = ids.groupby(ids).cumcount().to_numpy()
         ds = pd.Series(pd.date_range("2000-01-01", periods=len(frame), freq=freq)[step], frame.index)
-    table = pd.DataFrame({"unique_id": ids, "ds": ds, "y": y})
+    table = pd.DataFrame({"unique_id": ids, "ds": ds, "y": y, **{f"x:{k}": v for k, v in covariates.items()}})
     twice = table.duplicated(["unique_id", "ds"])
     if twice.any():
         line = twice.idxmax()
@@ -103,7 +139,7 @@ def read_long(path, id_col="unique_id", time_col="ds", target_col="y", freq=None
                             line)
     freq = offset(freq).freqstr if freq else _infer_freq(table.sort_values("ds", kind="stable"), path)
     step = offset(freq)
-    series, first = {}, []
+    series, first, exog, static = {}, [], {}, {}
     for name, rows in table.groupby("unique_id", sort=False):
         rows = rows.sort_values("ds", kind="stable")
         grid = pd.date_range(rows["ds"].iloc[0], rows["ds"].iloc[-1], freq=step)
@@ -115,4 +151,19 @@ def read_long(path, id_col="unique_id", time_col="ds", target_col="y", freq=None
         values = np.full(len(grid), np.nan, dtype="float32")
         values[position] = rows["y"].to_numpy()
         series[name], first = values, [*first, grid[0]]
-    return Panel.from_series(series, freq, first)
+        exog[name] = np.full((len(grid), len(hist) + len(futr)), np.nan, dtype="float32")
+        exog[name][position] = rows[[f"x:{k}" for k in (*hist, *futr)]].to_numpy()
+        static[name] = _static(rows, stat, name, path)
+    return Panel.from_series(series, freq, first, exog, hist, futr, static, stat)
+
+
+def _static(rows, stat, series, path):
+    """The series' one value of each static covariate; DataFileError at the first row that differs."""
+    values = rows[[f"x:{k}" for k in stat]].to_numpy()
+    differs = (values != values[:1]).any(axis=1)
+    if differs.any():
+        line = rows.index[np.argmax(differs)]
+        raise DataFileError(path, f"series {series!r}: a static covariate ({', '.join(stat)}) changes here, "
+                            f"from {values[0].tolist()} to {values[np.argmax(differs)].tolist()}; it takes "
+                            "one value per series.", line)
+    return values[0] if len(values) else np.zeros(len(stat))

@@ -28,12 +28,20 @@ from zoo.architecture import recurrent_stack, require_positive_int
 from zoo.data import PAD_VALUE, Dataset, DataSpec
 from zoo.errors import ZooError
 from zoo.files.long import EXTENSIONS, read_long
-from zoo.layers import LastSteps, PinballLoss, QuantileOutput, SeasonalNaive, WindowScaler
+from zoo.layers import (
+    CalendarFeatures,
+    Covariates,
+    LastSteps,
+    PinballLoss,
+    QuantileOutput,
+    SeasonalNaive,
+    WindowScaler,
+)
 from zoo.panel import Panel, offset, season_length
 from zoo.quantiles import DEFAULT_LEVELS, quantiles_of
 from zoo.registry import Task, register
 from zoo.scores import columns, mase_scales, score
-from zoo.windows import origin_windows, trainable, training_windows
+from zoo.windows import Exogenous, origin_windows, trainable, training_windows
 
 # The horizon when none is given, by the data's frequency: the M4 competition's (yearly 6,
 # quarterly 8, monthly 18, weekly 13, daily 14, hourly 48), and a day for finer steps.
@@ -70,11 +78,14 @@ class Series:
     season: int
     backtest: int = 1
     step: int = 0
+    exogenous: Exogenous | None = None
+
+    def windows(self, cut):
+        """origin_windows at `cut` values before every series' end, with this data's covariates."""
+        return origin_windows(self.panel, cut, self.input_size, self.horizon, self.exogenous)
 
     def head(self, count):
-        panel = self.panel
-        kept = {name: panel.series(i) for i, name in enumerate(panel.ids[:count])}
-        return replace(self, panel=Panel.from_series(kept, panel.freq, panel.first[:count]))
+        return replace(self, panel=self.panel.head(count))
 
     @property
     def cuts(self):
@@ -100,21 +111,65 @@ def build(spec, arch):
     untrained model forecasts the seasonal naive (the last value where the season is 1). Trained on
     windows of `input_size` steps, it reads a context of any length (missing steps in front of a short
     one).
+
+    With covariates (spec.exogenous), the context carries them after the series, and the model takes
+    `future` (future-known covariates over the horizon), `static` and `calendar` inputs as well
+    (zoo.windows): the encoder reads every step's covariates beside its value, and each forecast step
+    adds a term of its own read from the encoder's state, that step's future covariates and the
+    statics (MQ-RNN's local decoder), which starts at zero too.
     """
     quantiles = len(spec.quantiles)
-    context = keras.Input(shape=(None, 1), name="context")
+    exogenous = spec.exogenous or {}
+    hist, futr, stat, periods = (exogenous.get(k, []) for k in ("hist", "futr", "stat", "periods"))
+    context = keras.Input(shape=(None, 1 + len(hist) + len(futr)), name="context")
+    inputs = [context]
     steps, loc, scale = WindowScaler(PAD_VALUE / 2, name="scale_window")(context)
-    # A missing step is (0, 0): masked, so the encoder carries its state over it, and a short
-    # context reads exactly as one with missing values in front.
-    masked = keras.layers.Masking(0.0, name="skip_missing")(steps)
+    seen = steps[:, :, 1:]
+    encoded, local = [steps], []
+    if hist or futr:
+        past = Covariates(exogenous["mean"], exogenous["std"], PAD_VALUE / 2, name="past_covariates")(
+            context[:, :, 1:])
+        encoded.append(past)
+    if futr:
+        future = keras.Input(shape=(spec.horizon, len(futr)), name="future")
+        inputs.append(future)
+        local.append(Covariates(exogenous["mean"][len(hist):], exogenous["std"][len(hist):], PAD_VALUE / 2,
+                                name="future_covariates")(future))
+    if stat:
+        static = keras.Input(shape=(len(stat),), name="static")
+        inputs.append(static)
+        statics = Covariates(exogenous["static_mean"], exogenous["static_std"], PAD_VALUE / 2,
+                             name="static_covariates")(static)
+        encoded.append(keras.ops.ones_like(context[:, :, :1]) * statics[:, None, :])
+        local.append(keras.layers.RepeatVector(spec.horizon, name="static_ahead")(statics))
+    if periods:
+        calendar = keras.Input(shape=(len(periods),), name="calendar")
+        inputs.append(calendar)
+        waves_past, waves_future = CalendarFeatures(periods, spec.horizon, name="calendar_waves")(
+            [calendar, context])
+        encoded.append(waves_past)
+        local.append(waves_future)
+    # A missing step is all zeros (its covariates too): masked, so the encoder carries its state over
+    # it, and a short context reads exactly as one with missing values in front.
+    reads = keras.layers.Concatenate(name="step_features")(encoded) if len(encoded) > 1 else steps
+    if len(encoded) > 1:
+        reads = keras.layers.Multiply(name="only_observed")([reads, seen])
+    masked = keras.layers.Masking(0.0, name="skip_missing")(reads)
     state = recurrent_stack(masked, arch, return_sequences=False)
     raw = keras.layers.Dense(spec.horizon * quantiles, kernel_initializer="zeros", name="from_state")(state)
     skip = keras.layers.Dense(spec.horizon * quantiles, kernel_initializer="zeros", name="from_window")(
         LastSteps(spec.input_size, name="window")(steps))
-    raw = keras.layers.Add(name="path_scaled")([raw, skip])
+    terms = [raw, skip]
+    if local:
+        per_step = keras.layers.Concatenate(name="step_ahead_features")(
+            [keras.layers.RepeatVector(spec.horizon, name="state_ahead")(state), *local])
+        hidden = keras.layers.Dense(arch.layer_units[-1], activation="relu", name="local_hidden")(per_step)
+        ahead = keras.layers.Dense(quantiles, kernel_initializer="zeros", name="local")(hidden)
+        terms.append(keras.layers.Reshape((spec.horizon * quantiles,), name="local_path")(ahead))
+    raw = keras.layers.Add(name="path_scaled")(terms)
     base = SeasonalNaive(spec.season_length, spec.horizon, name="seasonal_naive")(steps)
     outputs = QuantileOutput(spec.horizon, spec.quantiles, name="forecast")([raw, loc, scale, base])
-    return keras.Model(context, outputs, name="forecasting")
+    return keras.Model(inputs, outputs, name="forecasting")
 
 
 def loss(spec):
@@ -123,7 +178,7 @@ def loss(spec):
 
 
 def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season=None, notes=None,
-                  backtest=1, step=None):
+                  backtest=1, step=None, calendar=False):
     """The forecasting Dataset of a panel: the protocol's windows per series, and the panel.
 
     The arrays hold, per series: a training window (the last before validation), the validation
@@ -139,22 +194,25 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
     levels = tuple(sorted(levels))
     if not all(0 < level < 100 for level in levels):
         raise ZooError(f"levels are interval widths in percent, each between 0 and 100; got {levels}.")
-    series = Series(panel, horizon, input_size, levels, season, backtest, step)
-    held_out = series.validation_cut
+    held_out = Series(panel, horizon, input_size, levels, season, backtest, step).validation_cut
+    exogenous = Exogenous.of(panel, held_out, calendar)
+    series = Series(panel, horizon, input_size, levels, season, backtest, step, exogenous)
     if int(panel.lengths.max()) <= held_out:
         raise ZooError(f"Every series has at most {int(panel.lengths.max())} values: none is longer than "
                        f"the {held_out} held out for validation and {backtest} test window(s) of "
                        f"horizon={horizon}. Give a shorter horizon or fewer backtest windows.")
     spec = DataSpec(kind="regression", num_outputs=horizon, num_features=1, horizon=horizon,
-                    input_size=input_size, quantiles=quantiles_of(levels), season_length=season)
-    (x_train, y_train), (x_val, y_val), (x_test, _) = [origin_windows(panel, cut, input_size, horizon)[:2]
+                    input_size=input_size, quantiles=quantiles_of(levels), season_length=season,
+                    exogenous=exogenous.describe())
+    (x_train, y_train), (x_val, y_val), (x_test, _) = [series.windows(cut)[:2]
                                                        for cut in (held_out + horizon, held_out, horizon)]
     y_test = panel.tails(horizon)  # NaN where unknown: left out of every score
     skipped = len(panel) - len(trainable(panel, held_out))
     return Dataset(name, spec, x_train, y_train, x_val, y_val, x_test, y_test, series=series,
                    notes={**(notes or {}), **panel.describe(), "horizon": horizon, "input_size": input_size,
                           "season_length": season, "levels": list(levels), "backtest": backtest,
-                          "step": step, "series_without_training_windows": skipped})
+                          "step": step, "series_without_training_windows": skipped,
+                          **({"calendar": [n for n, _ in exogenous.cycles]} if exogenous.cycles else {})})
 
 
 def batches_per_epoch(series):
@@ -178,8 +236,8 @@ def windows(data, config):
               "validation and test windows: they are not trained on, and still get forecasts.")
     steps = batches_per_epoch(series)
     train = training_windows(series.panel, series.input_size, series.horizon, config.batch_size,
-                             steps, config.seed, held_out=series.validation_cut)
-    validation = origin_windows(series.panel, series.validation_cut, series.input_size, series.horizon)
+                             steps, config.seed, held_out=series.validation_cut, exogenous=series.exogenous)
+    validation = series.windows(series.validation_cut)
     return train, validation, steps
 
 
@@ -193,8 +251,7 @@ def evaluate(model, data, config, run_dir):
     for cut in series.cuts:
         history, actual = series.at(cut)
         scales = mase_scales(history, series.season)
-        paths = model.predict(origin_windows(series.panel, cut, series.input_size, series.horizon)[0],
-                              batch_size=config.batch_size, verbose=0)
+        paths = model.predict(series.windows(cut)[0], batch_size=config.batch_size, verbose=0)
         scored = {"cutoff_steps_before_end": cut, "test": score(actual, paths, scales, series.levels),
                   "baselines": {}}
         for name, (baseline, seconds) in baselines.forecast(history, series.horizon, series.season,
@@ -288,9 +345,9 @@ def bundled(name, panel_of, notes, horizon=None):
     season_length); `horizon` here is the data set's own, where it has one (M1's 6)."""
 
     def load(seed=0, max_len=None, horizon=horizon, input_size=None, levels=DEFAULT_LEVELS,
-             season_length=None, backtest=1, step=None):
+             season_length=None, backtest=1, step=None, calendar=False):
         return panel_dataset(name, panel_of(), horizon, input_size, tuple(levels), season_length, notes,
-                             backtest, step)
+                             backtest, step, bool(calendar))
 
     return load
 
@@ -324,14 +381,14 @@ def _sunspots():
 
 def load_long_files(files_, seed=0, max_len=None, id_col="unique_id", time_col="ds", target_col="y",
                     freq=None, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season_length=None,
-                    backtest=1, step=None):
+                    backtest=1, step=None, futr=None, hist=None, stat=None, calendar=False):
     """Your long-format table: the protocol cuts validation and test from every series' end."""
     if files_.validation is not None or files_.test is not None:
         raise ZooError("Forecasting cuts validation and test windows from the end of every series: give "
                        "one file (DATA=), without VAL_DATA or TEST_DATA.")
-    panel = read_long(files_.train, id_col, time_col, target_col, freq)
+    panel = read_long(files_.train, id_col, time_col, target_col, freq, futr, hist, stat)
     data = panel_dataset(files_.name, panel, horizon, input_size, tuple(levels), season_length,
-                         {"source": str(files_.train)}, backtest, step)
+                         {"source": str(files_.train)}, backtest, step, bool(calendar))
     # As for every file of numbers: no strings in, none out (the text contract of zoo.text).
     return replace(data, text={"input": None, "output": None})
 
