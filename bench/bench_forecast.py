@@ -57,7 +57,7 @@ def neuralforecast_lstm(dataset, seed, max_steps=500):
         return None
     import logging
 
-    from zoo.baselines import _long
+    from zoo.baselines import long_frame
     from zoo.quantiles import column_names
     from zoo.registry import get_task
     from zoo.scores import mase_scales, score
@@ -71,7 +71,7 @@ def neuralforecast_lstm(dataset, seed, max_steps=500):
                  logger=False, enable_model_summary=False, accelerator="cpu")
     engine = NeuralForecast(models=[model], freq=history.freq)
     started = time.perf_counter()
-    engine.fit(_long(history), val_size=series.horizon)
+    engine.fit(long_frame(history)[0], val_size=series.horizon)
     out = engine.predict().set_index("unique_id").loc[list(history.ids)]
     seconds = time.perf_counter() - started
     paths = np.stack([out["LSTM-median" if name == "forecast" else f"LSTM-{name}"].to_numpy()

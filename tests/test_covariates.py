@@ -142,7 +142,8 @@ def _promotions(path, seed=0):
 
 def test_a_future_known_covariate_is_learnt(tmp_path):
     """Sales that double on announced promotion days: with futr=promo the test MASE is far below the
-    same model's without it, and below every baseline (which cannot know the promotions)."""
+    same model's without it, and below every baseline that reads no covariate (AutoARIMA regresses on
+    promo too: with the default 30 epochs and 64 units, 0.109 against its 0.103 on this table)."""
     path = _promotions(tmp_path / "shops.csv")
     scores = {}
     for name, options in (("without", {}), ("with", {"futr": "promo"})):
@@ -153,4 +154,7 @@ def test_a_future_known_covariate_is_learnt(tmp_path):
     with_promo = scores["with"]["test"]["mase"]
     # Measured with seeds 0 and 1: 0.47 against 0.84, 0.42 against 0.84.
     assert with_promo < 0.7 * scores["without"]["test"]["mase"], scores
-    assert with_promo < min(b["mase"] for b in scores["with"]["baselines"].values())
+    blind = {name: b["mase"] for name, b in scores["with"]["baselines"].items() if name != "AutoARIMA"}
+    assert with_promo < min(blind.values()), blind
+    arima = [scores[name]["baselines"]["AutoARIMA"]["mase"] for name in ("with", "without")]
+    assert arima[0] < arima[1]  # statsforecast was given promo's values over the horizon

@@ -6,6 +6,9 @@ statsforecast takes no missing values: a baseline reads each history with its ga
 interpolation (and the ends by the nearest value). A model that fails on a series (too short for
 its season) falls back to the naive forecast there, as statsforecast's `fallback_model` does, and
 so does SeasonalNaive where a history is shorter than one season.
+
+Future-known covariates (a panel's `futr` columns) are given to statsforecast with their values over
+the horizon: AutoARIMA regresses on them (ARIMA with exogenous regressors); the others read none.
 """
 
 import os
@@ -20,14 +23,29 @@ from zoo.quantiles import column_names
 NAMES = ("Naive", "SeasonalNaive", "AutoETS", "AutoTheta", "AutoARIMA")
 
 
-def _long(history):
-    rows = []
+def _filled(values):
+    values = pd.DataFrame(np.asarray(values, "float64")).interpolate(limit_direction="both")
+    return values.fillna(0.0).to_numpy()
+
+
+def long_frame(history, future=None):
+    """(statsforecast's df of every history, its X_df: the futr columns over the horizon, or None).
+
+    future: [series, horizon, futr] values of the future-known covariates after each history's end.
+    """
+    rows, ahead = [], []
+    futr = [f"futr:{name}" for name in history.futr] if future is not None else []
     for i, name in enumerate(history.ids):
-        values = pd.Series(history.series(i), dtype="float64").interpolate(limit_direction="both")
-        if values.isna().all():
-            values[:] = 0.0
-        rows.append(pd.DataFrame({"unique_id": name, "ds": history.dates(i), "y": values.to_numpy()}))
-    return pd.concat(rows, ignore_index=True)
+        frame = pd.DataFrame({"unique_id": name, "ds": history.dates(i),
+                              "y": _filled(history.series(i)[:, None])[:, 0]})
+        if futr:
+            exog = history.covariates(i)[0][:, len(history.hist):]
+            frame[futr] = _filled(exog) if len(exog) else exog
+            dates = history.dates(i, extra=future.shape[1])[-future.shape[1]:]
+            values = dict(zip(futr, _filled(future[i]).T))
+            ahead.append(pd.DataFrame({"unique_id": name, "ds": dates, **values}))
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True), pd.concat(ahead, ignore_index=True) if ahead else None
 
 
 def _models(season, names):
@@ -39,21 +57,22 @@ def _models(season, names):
     return [made[name] for name in names]
 
 
-def forecast(history, horizon, season, levels, names=NAMES):
+def forecast(history, horizon, season, levels, names=NAMES, future=None):
     """{baseline: (paths [series, horizon, quantiles] in the order of quantiles_of(levels), seconds)}
-    for every series of `history` (a Panel), `horizon` steps after its end."""
+    for every series of `history` (a Panel), `horizon` steps after its end; `future`: its futr
+    columns' values over those steps, [series, horizon, futr] (None: no covariate is read)."""
     os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
     from statsforecast import StatsForecast
     from statsforecast.models import Naive
 
-    frame = _long(history)
+    frame, ahead = long_frame(history, future if history.futr else None)
     results = {}
     for name, model in zip(names, _models(season, names)):
         started = time.perf_counter()
         engine = StatsForecast(models=[model], freq=history.freq, n_jobs=1, fallback_model=Naive())
         with warnings.catch_warnings():  # short histories: statsforecast says so for every series
             warnings.simplefilter("ignore", UserWarning)
-            out = engine.forecast(df=frame, h=horizon, level=list(levels))
+            out = engine.forecast(df=frame, h=horizon, level=list(levels), X_df=ahead)
         seconds = time.perf_counter() - started
         alias = repr(model)
         out = out.set_index("unique_id").loc[list(history.ids)]

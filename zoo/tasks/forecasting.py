@@ -254,8 +254,10 @@ def evaluate(model, data, config, run_dir):
         paths = model.predict(series.windows(cut)[0], batch_size=config.batch_size, verbose=0)
         scored = {"cutoff_steps_before_end": cut, "test": score(actual, paths, scales, series.levels),
                   "baselines": {}}
+        future = series.panel.exog_tails(series.horizon, before=cut - series.horizon) \
+            if series.panel.futr else None
         for name, (baseline, seconds) in baselines.forecast(history, series.horizon, series.season,
-                                                            series.levels).items():
+                                                            series.levels, future=future).items():
             scored["baselines"][name] = {**score(actual, baseline, scales, series.levels), "seconds": seconds}
         per_window.append(scored)
         rows += _forecast_rows(series, history, actual, paths)
