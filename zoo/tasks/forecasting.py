@@ -363,13 +363,16 @@ def _m1_yearly():
                              [row.start_timestamp for row in frame.itertuples()])
 
 
-def _aeon_csv(title, column, freq, first):
+def _aeon_csv(title, column, freq, first, futr=()):
+    """A series of one of aeon's bundled CSV files, with the future-known covariates `futr`."""
+
     def panel():
         import aeon.datasets
 
-        path = Path(aeon.datasets.__file__).parent / "data" / title / f"{title}.csv"
-        values = pd.read_csv(path)[column].to_numpy("float32")
-        return Panel.from_series({title.lower(): values}, freq, [pd.Timestamp(first)])
+        frame = pd.read_csv(Path(aeon.datasets.__file__).parent / "data" / title / f"{title}.csv")
+        name = title.lower()
+        return Panel.from_series({name: frame[column].to_numpy("float32")}, freq, [pd.Timestamp(first)],
+                                 {name: frame[list(futr)].to_numpy("float32")} if futr else None, (), futr)
 
     return panel
 
@@ -411,11 +414,18 @@ TASK = register(
             "solar": bundled("solar", _aeon_csv("solar", "solar_gen", "30min", "2021-05-01"), {
                 "source": "half-hourly solar generation (Sheffield Solar PV_Live), " + AEON_DATA,
                 "licence": "CC BY 4.0 (Sheffield Solar)"}),
+            # Ex-post forecasts, as Hyndman and Athanasopoulos (FPP3, 7.6) make them: the other series'
+            # actual values over the horizon are known.
+            "uschange": bundled("uschange", _aeon_csv("Uschange", "Consumption", "QS", "1970-01-01", (
+                "Income", "Production", "Savings", "Unemployment")), {
+                "source": "quarterly US consumption change 1970-2016 with income, production, savings and "
+                          "unemployment as future-known covariates (FPP3), " + AEON_DATA,
+                "licence": "public (US federal statistics)"}),
             "sunspots": bundled("sunspots", _sunspots, {"source": "yearly sunspot numbers 1700-2008, "
                                 "statsmodels", "licence": "public domain"}),
         },
         default_dataset="m1_yearly",
-        regression_datasets=("m1_yearly", "airline", "solar", "sunspots"),
+        regression_datasets=("m1_yearly", "airline", "solar", "sunspots", "uschange"),
         formats=(files.FileFormat("long-format series (unique_id, ds, y)", EXTENSIONS, load_long_files),),
         defaults={"cell": "gru", "units": 64, "epochs": 30, "batch_size": 64, "learning_rate": 3e-3,
                   "schedule": "cosine", "clipnorm": 1.0, "patience": 5},
