@@ -84,7 +84,7 @@ test: lint
 test-fast: lint
 	$(VENV)/bin/pytest -q tests/test_registry.py tests/test_builders.py tests/test_data.py tests/test_files.py \
 		tests/test_your_data.py tests/test_batching.py tests/test_xla.py tests/test_settings.py \
-		tests/test_forecasting.py
+		tests/test_forecasting.py tests/test_covariates.py
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
 bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast

@@ -158,3 +158,10 @@ def test_a_future_known_covariate_is_learnt(tmp_path):
     assert with_promo < min(blind.values()), blind
     arima = [scores[name]["baselines"]["AutoARIMA"]["mase"] for name in ("with", "without")]
     assert arima[0] < arima[1]  # statsforecast was given promo's values over the horizon
+
+
+def test_the_bundled_uschange_set_reads_its_four_covariates_as_future_known():
+    data = TASK.load("uschange")
+    assert data.series.panel.futr == ("Income", "Production", "Savings", "Unemployment")
+    assert data.spec.exogenous["futr"] == list(data.series.panel.futr) and data.spec.horizon == 8
+    assert data.x_test["context"].shape[-1] == 5 and data.x_test["future"].shape[1:] == (8, 4)
