@@ -86,6 +86,43 @@ def test_a_killed_worker_resumes_from_the_last_finished_epoch(tmp_path):
     assert _epochs(run_dir) == list(range(40))  # every epoch once: none lost, none trained twice
 
 
+def _backed_up_epoch(backup_dir):
+    path = backup_dir / "training_metadata.json"
+    return json.loads(path.read_text())["epoch"] if path.exists() else 0
+
+
+def test_workers_killed_between_their_backups_resume_from_the_same_epoch(tmp_path, capfd):
+    """Worker 1 dies after the chief backed up an epoch and before it did (forced: its backup is put
+    one epoch back before it starts again): the chief goes back to its backup of that epoch too, so
+    their steps still pair up, and every epoch is trained once."""
+    config = TrainConfig(**TINY, epochs=40).resolved()
+    run_dir = tmp_path / "run"
+    starts = []
+
+    def on_start(index, process):
+        if index != 1:
+            return
+        starts.append(process)
+        if len(starts) == 1:
+            def watch():
+                while process.poll() is None and _backed_up_epoch(run_dir / "backup") < 3:
+                    time.sleep(0.02)
+                process.kill()
+
+            threading.Thread(target=watch, daemon=True).start()
+        elif len(starts) == 2:  # started again, still importing TensorFlow: not yet reading its backup
+            backup = distributed.scratch_dir(config, 1) / "backup"
+            if _backed_up_epoch(backup) >= _backed_up_epoch(run_dir / "backup"):
+                for name in ("latest.weights.h5", "training_metadata.json"):
+                    (backup / f"{name}.bkp").replace(backup / name)
+
+    distributed.run_local(config, run_dir, workers=2, on_start=on_start)
+    assert len(starts) == 2
+    assert "this one resumes from its backup of epoch" in capfd.readouterr().out
+    assert json.loads((run_dir / "metrics.json").read_text())["resumed"] is True
+    assert _epochs(run_dir) == list(range(40))
+
+
 def test_a_worker_that_keeps_dying_stops_the_run_with_what_to_do(tmp_path):
     config = TrainConfig(**TINY, epochs=40).resolved()
 

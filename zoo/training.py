@@ -43,12 +43,15 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     epochs that the restored state has been through.
     """
 
-    def __init__(self, backup_dir, history_csv):
+    def __init__(self, backup_dir, history_csv, strategy=None):
         # Not deleted when fit ends: train() removes it once model.keras is saved.
         super().__init__(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
         self._history_csv = Path(history_csv)
+        self._strategy = strategy if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) else None
 
     def on_train_begin(self, logs=None):
+        if self._strategy is not None:
+            self._agree_on_the_epoch()  # before any weights load: loading runs collectives of its own
         try:
             self._load_model()
         except (OSError, ValueError, KeyError) as error:
@@ -61,6 +64,42 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 shutil.rmtree(self.backup_dir, ignore_errors=True)
                 self.model._initial_epoch = 0
         _keep_epochs(self._history_csv, getattr(self.model, "_initial_epoch", 0) or 0)
+
+    @staticmethod
+    def _epoch_in(metadata_path):
+        """The epoch a backup's training metadata names; 0 where there is none to read."""
+        try:
+            return int(json.loads(Path(metadata_path).read_text())["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def _agree_on_the_epoch(self):
+        """Workers back up one after another at each epoch's end: one killed after the others' backup
+        and before its own would resume an epoch behind them, and their all-reduces would no longer
+        pair up. So every worker's backed-up epoch is gathered first, and a worker ahead of the
+        others puts its backup before the last (double_checkpoint keeps it) in place of the last.
+        Where one has none (or was killed between its weights and their epoch), all start again:
+        loading weights runs collectives that a worker loading nothing would not match."""
+        mine = self._epoch_in(self._training_metadata_path)
+        own = tf.constant([mine], tf.int64)
+        epochs = self._strategy.gather(self._strategy.run(lambda: own), axis=0).numpy().tolist()
+        agreed = min(epochs)
+        if agreed == 0:
+            if max(epochs) > 0:
+                print(f"The workers' backups are of epochs {epochs}: every worker starts again from epoch 1.")
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+            return
+        if mine == agreed:
+            return
+        print(f"The workers' backups are of epochs {epochs}: this one resumes from its backup of epoch "
+              f"{agreed}.")
+        if self._epoch_in(self._prev_training_metadata_path) == agreed:
+            shutil.copy(self._prev_weights_path, self._weights_path)
+            shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
+        else:
+            raise ZooError(f"The workers' backups are of epochs {epochs}, too far apart to resume "
+                           "together; delete the run directory's backup/ and the workers' scratch folders "
+                           "(zoo.distributed.scratch_dir) to start over.")
 
     def _restore_previous(self):
         if not os.path.exists(self._prev_weights_path):
@@ -299,7 +338,7 @@ def _fit(model, data, config, run_dir, callbacks, verbose, task, batches, strate
             shuffle=batch_size is not None,  # a tf.data pipeline shuffles itself
             callbacks=[
                 *([ValidationExactMatch(data)] if task.generates else []),
-                ResumableBackup(backup_dir, history_csv),
+                ResumableBackup(backup_dir, history_csv, strategy),
                 *stopping,
                 keras.callbacks.CSVLogger(str(history_csv), append=True),
                 keras.callbacks.TensorBoard(str(run_dir / "logs")),
