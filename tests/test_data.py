@@ -17,6 +17,9 @@ OFFLINE = [
 
 
 def _first(x):
+    """The first input: of a list, or of named inputs (a forecaster's context beside its covariates)."""
+    if isinstance(x, dict):
+        return next(iter(x.values()))
     return x[0] if isinstance(x, list) else x
 
 

@@ -201,7 +201,9 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
         raise ZooError(f"Every series has at most {int(panel.lengths.max())} values: none is longer than "
                        f"the {held_out} held out for validation and {backtest} test window(s) of "
                        f"horizon={horizon}. Give a shorter horizon or fewer backtest windows.")
-    spec = DataSpec(kind="regression", num_outputs=horizon, num_features=1, horizon=horizon,
+    # A context step holds the series, then its past-only and future-known covariates.
+    width = 1 + len(panel.hist) + len(panel.futr)
+    spec = DataSpec(kind="regression", num_outputs=horizon, num_features=width, horizon=horizon,
                     input_size=input_size, quantiles=quantiles_of(levels), season_length=season,
                     exogenous=exogenous.describe())
     (x_train, y_train), (x_val, y_val), (x_test, _) = [series.windows(cut)[:2]
