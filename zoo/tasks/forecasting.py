@@ -169,7 +169,8 @@ def build(spec, arch):
     raw = keras.layers.Add(name="path_scaled")(terms)
     base = SeasonalNaive(spec.season_length, spec.horizon, name="seasonal_naive")(steps)
     outputs = QuantileOutput(spec.horizon, spec.quantiles, name="forecast")([raw, loc, scale, base])
-    return keras.Model(inputs, outputs, name="forecasting")
+    # One input stays a tensor, not a list of one (Keras warns when called with the tensor).
+    return keras.Model(inputs if len(inputs) > 1 else context, outputs, name="forecasting")
 
 
 def loss(spec):
