@@ -54,7 +54,7 @@ def _nodes(graph):
 
 
 def _onnx_graph(model, function, contract, generates):
-    """The ONNX model, and what metadata.json says of it.
+    """(the ONNX model, what metadata.json says of it, why onnx.reference computes it wrong or None).
 
     Written with fused recurrent nodes by export.fused (export.fused_decoder for generating models)
     where it can; converted by tf2onnx otherwise.
@@ -82,8 +82,9 @@ def _onnx_graph(model, function, contract, generates):
                         for node in nodes)
     # A Loop's scan outputs: its outputs beyond the loop-carried values (its inputs past the first two).
     scans = any(node.op_type == "Loop" and len(node.output) > len(node.input) - 2 for node in nodes)
+    reference_wrong = LOOP_SCAN_JOINED if scans and written_by == "tf2onnx" else None
     wrong = [IGNORE_SEQUENCE_LENS] if reads_lengths else []
-    wrong += [LOOP_SCAN_JOINED] if scans and written_by == "tf2onnx" else []
+    wrong += [reference_wrong] if reference_wrong else []
     return onnx_model, {
         "reads_sequence_lens": reads_lengths,
         **({"runtimes_known_wrong": "; ".join(wrong)} if wrong else {}),
@@ -92,7 +93,7 @@ def _onnx_graph(model, function, contract, generates):
         "has_loop": "Loop" in ops,
         "has_scan": "Scan" in ops,
         **notes,
-    }
+    }, reference_wrong
 
 
 def _litert(model, contract, generates, path):
@@ -159,16 +160,16 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
         for signature_name, endpoint in endpoints.items():
             archive.add_endpoint(signature_name, endpoint)
         archive.write_out(str(staging), verbose=False)
-        onnx_model, graph = _onnx_graph(model, function, contract, task.generates)
+        onnx_model, graph, reference_wrong = _onnx_graph(model, function, contract, task.generates)
         if contract.get("text", {}).get("input"):
             # ONNX's standard string operators cannot tokenise as training did: the graph takes ids.
             graph["takes"] = "token ids (id_inputs): tokenise strings as 'text' says, with input_vocabulary"
         onnx.save(onnx_model, staging / "model.onnx")
         lite = _litert(model, contract, task.generates, staging / "model.tflite")
         try:
-            wrong = LOOP_SCAN_JOINED if LOOP_SCAN_JOINED in graph.get("runtimes_known_wrong", "") else None
             verification = verify(function, staging, staging / "model.onnx", example_batches(examples),
-                                  id_signature, staging / "model.tflite" if lite["file"] else None, wrong)
+                                  id_signature, staging / "model.tflite" if lite["file"] else None,
+                                  reference_wrong)
             if contract.get("text", {}).get("input") or contract.get("text", {}).get("output"):
                 strings = text_examples if contract["text"]["input"] else None
                 verification["text"] = verify_text(function, staging, contract, examples, strings)
