@@ -170,8 +170,9 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             verification = verify(function, staging, staging / "model.onnx", example_batches(examples),
                                   id_signature, staging / "model.tflite" if lite["file"] else None,
                                   reference_wrong)
-            if contract.get("text", {}).get("input") or contract.get("text", {}).get("output"):
-                strings = text_examples if contract["text"]["input"] else None
+            text = contract.get("text") or {}
+            if text.get("input") or text.get("output"):  # strings in or names out, to check
+                strings = text_examples if text["input"] else None
                 verification["text"] = verify_text(function, staging, contract, examples, strings)
         except ValueError as error:
             raise ExportError(f"Export verification failed, nothing was published: {error}") from error

@@ -33,10 +33,10 @@ def test_covariates_are_read_by_role_with_past_only_gaps_kept_missing(tmp_path):
     panel = read_long(path, futr="price", hist="visits", stat="size")
     assert (panel.hist, panel.futr, panel.stat) == (("visits",), ("price",), ("size",))
     # exog: hist then futr, every value's row; a skipped cell of a past-only column is missing.
-    np.testing.assert_array_equal(panel.covariates(0)[0], [[10, 1.0], [np.nan, 1.5], [12, 2.0]])
+    np.testing.assert_array_equal(panel.exog_rows(0), [[10, 1.0], [np.nan, 1.5], [12, 2.0]])
     np.testing.assert_array_equal(panel.static[:, 0], [2, 4])
     cut = panel.cut(1)
-    assert cut.covariates(0)[0].shape == (2, 2) and cut.stat == ("size",)
+    assert cut.exog_rows(0).shape == (2, 2) and cut.stat == ("size",)
 
 
 @pytest.mark.parametrize(("rows", "line", "message"), [
@@ -165,3 +165,14 @@ def test_the_bundled_uschange_set_reads_its_four_covariates_as_future_known():
     assert data.series.panel.futr == ("Income", "Production", "Savings", "Unemployment")
     assert data.spec.exogenous["futr"] == list(data.series.panel.futr) and data.spec.horizon == 8
     assert data.x_test["context"].shape[-1] == 5 and data.x_test["future"].shape[1:] == (8, 4)
+
+
+def test_the_baselines_read_the_future_known_columns_over_the_horizon_and_never_a_past_only_one():
+    from zoo.baselines import long_frame
+
+    panel = _positions([30, 24], ["2020-01-01", "2021-05-01"])
+    history = panel.cut(3)
+    frame, ahead = long_frame(history, panel.exog_tails(3))
+    assert [c for c in frame.columns if c.startswith("futr:")] == ["futr:futr"]
+    np.testing.assert_array_equal(frame["futr:futr"], frame["y"] + 2000)
+    np.testing.assert_array_equal(ahead["futr:futr"], np.r_[np.arange(27, 30), np.arange(21, 24)] + 2000)

@@ -31,18 +31,20 @@ def _filled(values):
 def long_frame(history, future=None):
     """(statsforecast's df of every history, its X_df: the futr columns over the horizon, or None).
 
-    future: [series, horizon, futr] values of the future-known covariates after each history's end.
+    future: [series, horizon, hist + futr] the exog columns after each history's end (Panel.exog_tails);
+    their future-known part is read, never the past-only one.
     """
     rows, ahead = [], []
     futr = [f"futr:{name}" for name in history.futr] if future is not None else []
+    known = slice(len(history.hist), None)  # the futr columns of exog
     for i, name in enumerate(history.ids):
         frame = pd.DataFrame({"unique_id": name, "ds": history.dates(i),
                               "y": _filled(history.series(i)[:, None])[:, 0]})
         if futr:
-            exog = history.covariates(i)[0][:, len(history.hist):]
+            exog = history.exog_rows(i)[:, known]
             frame[futr] = _filled(exog) if len(exog) else exog
             dates = history.dates(i, extra=future.shape[1])[-future.shape[1]:]
-            values = dict(zip(futr, _filled(future[i]).T))
+            values = dict(zip(futr, _filled(future[i][:, known]).T))
             ahead.append(pd.DataFrame({"unique_id": name, "ds": dates, **values}))
         rows.append(frame)
     return pd.concat(rows, ignore_index=True), pd.concat(ahead, ignore_index=True) if ahead else None
@@ -59,8 +61,8 @@ def _models(season, names):
 
 def forecast(history, horizon, season, levels, names=NAMES, future=None):
     """{baseline: (paths [series, horizon, quantiles] in the order of quantiles_of(levels), seconds)}
-    for every series of `history` (a Panel), `horizon` steps after its end; `future`: its futr
-    columns' values over those steps, [series, horizon, futr] (None: no covariate is read)."""
+    for every series of `history` (a Panel), `horizon` steps after its end; `future`: its exog
+    columns over those steps, [series, horizon, hist + futr] (None: no covariate is read)."""
     os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
     from statsforecast import StatsForecast
     from statsforecast.models import Naive

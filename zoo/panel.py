@@ -81,10 +81,9 @@ class Panel:
                    tuple(pd.Timestamp(f) for f in first), offset(freq).freqstr, exog if width else None,
                    tuple(hist), tuple(futr), static if stat else None, tuple(stat))
 
-    def covariates(self, index):
-        """(exog rows of series `index`, its static row), either None where the panel has none."""
-        rows = None if self.exog is None else self.exog[self.starts[index]:self.starts[index + 1]]
-        return rows, None if self.static is None else self.static[index]
+    def exog_rows(self, index):
+        """The exog rows of series `index`: [its length, hist + futr]."""
+        return self.exog[self.starts[index]:self.starts[index + 1]]
 
     def _rebuilt(self, series, first, exog=None):
         statics = {name: self.static[i] for i, name in enumerate(self.ids)} if self.stat else None
@@ -109,13 +108,13 @@ class Panel:
         kept = np.maximum(self.lengths - steps, 0)
         pieces = {name: self.series(i)[: kept[i]] for i, name in enumerate(self.ids)}
         exog = None if self.exog is None else {
-            name: self.covariates(i)[0][: kept[i]] for i, name in enumerate(self.ids)}
+            name: self.exog_rows(i)[: kept[i]] for i, name in enumerate(self.ids)}
         return self._rebuilt(pieces, self.first, exog)
 
     def head(self, count):
         """The first `count` series."""
         names = self.ids[:count]
-        exog = None if self.exog is None else {name: self.covariates(i)[0] for i, name in enumerate(names)}
+        exog = None if self.exog is None else {name: self.exog_rows(i) for i, name in enumerate(names)}
         return self._rebuilt({name: self.series(i) for i, name in enumerate(names)}, self.first[:count], exog)
 
     def tails(self, steps, before=0):

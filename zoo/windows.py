@@ -51,7 +51,7 @@ class Exogenous:
         width = len(panel.hist) + len(panel.futr)
         mean, std = (), ()
         if width:
-            rows = np.concatenate([panel.covariates(i)[0][: max(int(n) - held_out, 0)]
+            rows = np.concatenate([panel.exog_rows(i)[: max(int(n) - held_out, 0)]
                                    for i, n in enumerate(panel.lengths)] + [np.zeros((0, width), "float32")])
             mean, std = _moments(rows)
         static_mean, static_std = _moments(panel.static) if panel.stat else ((), ())

@@ -47,8 +47,8 @@ def _column(frame, name, role, path):
 
 
 def _numbers(column, path, role="y", missing="leave it empty where the value is missing"):
-    """The column as float64, NaN where empty; `missing`: what the message says of empty cells, or
-    None where the column may not have any."""
+    """The column as float64, NaN where empty; `role` names it and `missing` says what to do with an
+    empty cell, in the message on a cell that is not a number."""
     text = column.astype(str).str.strip()
     empty = column.isna() | text.isin(["", "nan", "NaN", "NA", "null"])
     values = pd.to_numeric(text.where(~empty), errors="coerce")
@@ -166,4 +166,4 @@ def _static(rows, stat, series, path):
         raise DataFileError(path, f"series {series!r}: a static covariate ({', '.join(stat)}) changes here, "
                             f"from {values[0].tolist()} to {values[np.argmax(differs)].tolist()}; it takes "
                             "one value per series.", line)
-    return values[0] if len(values) else np.zeros(len(stat))
+    return values[0]

@@ -195,9 +195,10 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
     levels = tuple(sorted(levels))
     if not all(0 < level < 100 for level in levels):
         raise ZooError(f"levels are interval widths in percent, each between 0 and 100; got {levels}.")
-    held_out = Series(panel, horizon, input_size, levels, season, backtest, step).validation_cut
+    series = Series(panel, horizon, input_size, levels, season, backtest, step)
+    held_out = series.validation_cut
     exogenous = Exogenous.of(panel, held_out, calendar)
-    series = Series(panel, horizon, input_size, levels, season, backtest, step, exogenous)
+    series = replace(series, exogenous=exogenous)
     if int(panel.lengths.max()) <= held_out:
         raise ZooError(f"Every series has at most {int(panel.lengths.max())} values: none is longer than "
                        f"the {held_out} held out for validation and {backtest} test window(s) of "
