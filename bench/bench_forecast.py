@@ -88,14 +88,10 @@ def covariate_figures(name, root):
     out = {}
     for variant, chosen in (("without", {}), ("with", options)):
         runs = [run(None, seed, root, path, chosen, tag=f"-{variant}") for seed in SEEDS]
-        out[variant] = {"model": {score: _mean_sd([r["test"][score] for r in runs]) for score in SCORES},
-                        "seconds": statistics.mean(r["train_seconds"] for r in runs),
-                        "baselines": runs[0]["baselines"], "data": runs[0]["data"]}
-    lstm = [neuralforecast_lstm(None, seed, data=path, options=options) for seed in SEEDS]
+        out[variant] = _run_figures(runs)
+    lstm = [neuralforecast_model(None, seed, data=path, options=options) for seed in SEEDS]
     if lstm[0] is not None:
-        out["with"]["neuralforecast_lstm"] = {
-            **{score: _mean_sd([r[score] for r in lstm]) for score in SCORES},
-            "seconds": statistics.mean(r["seconds"] for r in lstm)}
+        out["with"]["neuralforecast_lstm"] = _over_seeds(lstm, [r["seconds"] for r in lstm])
     out["options"] = options
     return out
 
@@ -135,7 +131,7 @@ def _nf_frames(series, history):
     return frame, ahead, static, futr, list(history.stat)
 
 
-def neuralforecast_lstm(dataset, seed, max_steps=500, data=None, options=None, kind="LSTM"):
+def neuralforecast_model(dataset, seed, max_steps=500, data=None, options=None, kind="LSTM"):
     """neuralforecast's LSTM (MQLoss over the same levels, its robust scaler, `max_steps` steps) on the
     same series, cut-off and context size; its validation is the same horizon before the test window.
     kind="DeepAR": its DeepAR instead (autoregressive, a Student-t head, the quantiles of its sample
@@ -174,6 +170,20 @@ def neuralforecast_lstm(dataset, seed, max_steps=500, data=None, options=None, k
     paths = np.stack([out[f"{kind}-median" if name == "forecast" else f"{kind}-{name}"].to_numpy()
                       .reshape(len(history), series.horizon) for name in column_names(series.levels)], -1)
     return {**score(actual, paths, mase_scales(history, series.season), series.levels), "seconds": seconds}
+
+
+def _over_seeds(scores, seconds):
+    """{score: (mean, sd) over the seeds' `scores` dicts, "seconds": the mean of `seconds`}."""
+    return {**{score: _mean_sd([s[score] for s in scores]) for score in SCORES},
+            "seconds": statistics.mean(seconds)}
+
+
+def _run_figures(runs):
+    """A set's figures from its `rnn-zoo train` runs over the seeds: the model's scores, training
+    seconds, and the baselines and data of the first (the baselines fit the same way every seed)."""
+    summary = _over_seeds([r["test"] for r in runs], [r["train_seconds"] for r in runs])
+    return {"model": summary, "seconds": summary.pop("seconds"), "baselines": runs[0]["baselines"],
+            "data": runs[0]["data"]}
 
 
 def _mean_sd(values):
@@ -314,18 +324,14 @@ def main():
     with tempfile.TemporaryDirectory(prefix="bench-forecast-") as root:
         for dataset in SETS:
             runs = [run(dataset, seed, root) for seed in SEEDS]
-            model = {score: _mean_sd([r["test"][score] for r in runs]) for score in SCORES}
-            figures[dataset] = {"model": model, "seconds": statistics.mean(r["train_seconds"] for r in runs),
-                                "baselines": runs[0]["baselines"], "data": runs[0]["data"]}
-            lstm = [neuralforecast_lstm(dataset, seed) for seed in SEEDS]
+            figures[dataset] = _run_figures(runs)
+            model = figures[dataset]["model"]
+            lstm = [neuralforecast_model(dataset, seed) for seed in SEEDS]
             if lstm[0] is not None:
-                figures[dataset]["neuralforecast_lstm"] = {
-                    **{score: _mean_sd([r[score] for r in lstm]) for score in SCORES},
-                    "seconds": statistics.mean(r["seconds"] for r in lstm)}
+                figures[dataset]["neuralforecast_lstm"] = _over_seeds(lstm, [r["seconds"] for r in lstm])
             if lstm[0] is not None and not QUICK:  # one seed: its sample paths make it 8x as slow as the LSTM
-                deepar = neuralforecast_lstm(dataset, SEEDS[0], kind="DeepAR")
-                figures[dataset]["neuralforecast_deepar"] = {
-                    **{score: (deepar[score], 0.0) for score in SCORES}, "seconds": deepar["seconds"]}
+                deepar = neuralforecast_model(dataset, SEEDS[0], kind="DeepAR")
+                figures[dataset]["neuralforecast_deepar"] = _over_seeds([deepar], [deepar["seconds"]])
             print(dataset, {k: round(v[0], 3) for k, v in model.items()}, flush=True)
         for name in COVARIATE_SETS[:1] if QUICK else COVARIATE_SETS:
             covariates[name] = covariate_figures(name, root)
