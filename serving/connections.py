@@ -9,6 +9,7 @@ connection. An idle keep-alive connection is closed after uvicorn's timeout_keep
 """
 
 import json
+import select
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -88,11 +89,24 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _timed_out(self):
         self._timer = None
-        if not self._in_request:  # connected and silent: nothing to answer, as nginx does
-            self.transport.close()
+        if not self._in_request:
+            # A loop held up past the deadline (uvloop runs due timers before reading sockets) may
+            # not have read a request that came in time: it is read first, then timed anew.
+            if self._unread():
+                self._arm()
+                return
+            self.transport.close()  # connected and silent: nothing to answer, as nginx does
             return
         self._refuse(408, f"The request did not arrive within the server's timeout of "
                           f"{self.request_timeout:g} seconds.")
+
+    def _unread(self):
+        """Whether bytes (or the client's end) wait on the connection's socket, not yet read."""
+        sock = self.transport.get_extra_info("socket")
+        try:
+            return bool(select.select([sock.fileno()], [], [], 0)[0])
+        except (AttributeError, OSError, ValueError):  # no socket to ask: as before, silent
+            return False
 
     def _refuse(self, status, message):
         """Answers status {"error": message} unless an answer has begun, and closes the connection."""

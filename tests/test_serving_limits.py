@@ -274,3 +274,36 @@ def test_a_fault_of_the_server_is_a_500_with_an_id_in_one_log_line(caplog):
     assert answer.json()["error"] == f"Internal server error {incident}: KeyError: 'a bug'"
     (line,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert line == f"500 GET /broken: error {incident}: KeyError: 'a bug'"
+
+
+def test_a_request_that_came_in_time_is_read_though_the_timer_fires_first():
+    """uvloop runs due timers before it reads sockets: a loop held up past a new connection's deadline
+    finds its request waiting, and must read it rather than close the connection as silent."""
+    from serving.connections import guarded_protocol
+
+    class Transport:
+        def __init__(self, sock):
+            self.sock, self.closed = sock, False
+
+        def get_extra_info(self, name):
+            return self.sock if name == "socket" else None
+
+        def close(self):
+            self.closed = True
+
+    class Loop:
+        def call_later(self, delay, callback):
+            self.armed = delay
+            return type("Timer", (), {"cancel": lambda self: None})()
+
+    ours, client = socket.socketpair()
+    with ours, client:
+        protocol = object.__new__(guarded_protocol(1024, REQUEST_TIMEOUT))
+        protocol.transport, protocol.loop = Transport(ours), Loop()
+        protocol._timer, protocol._in_request = None, False
+        protocol._timed_out()
+        assert protocol.transport.closed  # connected and silent: closed
+        protocol.transport.closed = False
+        client.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        protocol._timed_out()
+        assert not protocol.transport.closed and protocol.loop.armed == REQUEST_TIMEOUT
