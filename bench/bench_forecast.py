@@ -12,13 +12,9 @@ over the horizon, as FPP3's ex-post forecasts) and a generated table of daily sh
 announced in advance, a weekly pattern read from the calendar, each shop's size), trained from its
 file as a user would. statsforecast's AutoARIMA and neuralforecast's LSTM read the same covariates.
 
-Scale: 10,000 generated series of 500 steps, trained for a few hundred batches of windows drawn on
-the fly: windows per second, and the peak memory the process gains over its size with TensorFlow
-loaded and a model already trained on a tiny panel, against the data's own size (target: at most 3x).
-
 Writes README.md's tables between their markers and the raw figures into
-bench/forecast_results.json. QUICK=1: one seed, two sets and one covariate set, 3 epochs, no DeepAR,
-1,000 series.
+bench/forecast_results.json. QUICK=1: one seed, two sets and one covariate set, 3 epochs, no DeepAR.
+(Training speed and memory at scale are make bench-train's: bench.forecast_scale.)
 """
 
 import os
@@ -28,15 +24,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import json  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import psutil  # noqa: E402
 
-from bench.readme_tables import write_table  # noqa: E402
+from bench.readme_tables import README, RESULTS_MD, write_table  # noqa: E402
 from zoo.training import TrainConfig, train  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
@@ -205,80 +199,6 @@ def verdicts(model_mase, coverage, baselines):
     return out
 
 
-class PeakMemory:
-    """The process's highest resident size while the block runs, polled every 5 ms."""
-
-    def __enter__(self):
-        self.process, self.peak, self.running = psutil.Process(), 0, True
-        self.thread = threading.Thread(target=self._poll, daemon=True)
-        self.thread.start()
-        return self
-
-    def _poll(self):
-        while self.running:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.005)
-
-    def __exit__(self, *exc):
-        self.running = False
-        self.thread.join()
-
-
-def _fit(panel, batches, seed=0):
-    """Builds the task's default model for `panel` and trains it on `batches` batches of windows."""
-    import keras
-
-    from zoo.registry import get_task
-    from zoo.tasks.forecasting import panel_dataset, windows
-    from zoo.training import compile_model
-
-    config = TrainConfig(task="forecasting", seed=seed).resolved()
-    data = panel_dataset("generated", panel)
-    task = get_task("forecasting")
-    model = compile_model(task.build(data.spec, config.architecture), config, data.spec, 1, batches)
-    train, _, _ = windows(data, config)
-    keras.utils.set_random_seed(seed)
-    started = time.perf_counter()
-    model.fit(train.repeat().take(batches), epochs=1, shuffle=False, verbose=0)
-    return batches * config.batch_size / (time.perf_counter() - started)
-
-
-def scale(series=1_000 if QUICK else 10_000, steps=500, batches=300):
-    """Windows per second and the memory gained, training on `series` random walks of `steps` values."""
-    from zoo.panel import Panel
-
-    rng = np.random.default_rng(0)
-    tiny = Panel.from_series([100 + rng.normal(size=steps).cumsum() for _ in range(8)], "D")
-    _fit(tiny, 20)  # TensorFlow warm
-    before = psutil.Process().memory_info().rss
-    with PeakMemory() as memory:  # what the same run costs without the data: model, graph, pipeline
-        _fit(tiny, batches)
-    overhead = memory.peak - before
-    before = psutil.Process().memory_info().rss
-    with PeakMemory() as memory:  # the data made in place, series by series, as a loader would hold it
-        values = np.empty(series * steps, dtype="float32")
-        for i in range(series):
-            values[i * steps:(i + 1) * steps] = 100 + rng.normal(size=steps).cumsum()
-        panel = Panel(tuple(map(str, range(series))), values, np.arange(series + 1) * steps,
-                      (pd.Timestamp("2000-01-01"),) * series, "D")
-        rate = _fit(panel, batches)
-    data_bytes = panel.values.nbytes
-    gained = memory.peak - before
-    return {"series": series, "steps": steps, "data_mb": data_bytes / 2**20, "gained_mb": gained / 2**20,
-            "overhead_mb": overhead / 2**20, "ratio": (gained - overhead) / data_bytes,
-            "windows_per_second": rate}
-
-
-def scale_row(s):
-    """README's scale table for the figures `scale` returns."""
-    return ("| series x steps | data | peak memory gained | the same run on 8 series | "
-            "(gained - that) / data | training windows/s |\n|---|---|---|---|---|---|\n"
-            f"| {s['series']:,} x {s['steps']} | {s['data_mb']:.1f} MB | {s['gained_mb']:.1f} MB | "
-            f"{s['overhead_mb']:.1f} MB | {s['ratio']:.2f}x "
-            f"({'met' if s['ratio'] <= 3 else 'missed'}: target <= 3x) | "
-            f"{s['windows_per_second']:,.0f} |")
-
-
 HEADER = ("| set (series, horizon) | model | MASE | sMAPE | scaled QL | coverage 80 | coverage 95 "
           "| seconds |\n"
           "|---|---|---|---|---|---|---|---|")
@@ -319,24 +239,9 @@ def _label(name, f):
     return f"{name} ({f['data']['series']}, {f['data']['horizon']})"
 
 
-def main():
-    figures, covariates = {}, {}
-    with tempfile.TemporaryDirectory(prefix="bench-forecast-") as root:
-        for dataset in SETS:
-            runs = [run(dataset, seed, root) for seed in SEEDS]
-            figures[dataset] = _run_figures(runs)
-            model = figures[dataset]["model"]
-            lstm = [neuralforecast_model(dataset, seed) for seed in SEEDS]
-            if lstm[0] is not None:
-                figures[dataset]["neuralforecast_lstm"] = _over_seeds(lstm, [r["seconds"] for r in lstm])
-            if lstm[0] is not None and not QUICK:  # one seed: its sample paths make it 8x as slow as the LSTM
-                deepar = neuralforecast_model(dataset, SEEDS[0], kind="DeepAR")
-                figures[dataset]["neuralforecast_deepar"] = _over_seeds([deepar], [deepar["seconds"]])
-            print(dataset, {k: round(v[0], 3) for k, v in model.items()}, flush=True)
-        for name in COVARIATE_SETS[:1] if QUICK else COVARIATE_SETS:
-            covariates[name] = covariate_figures(name, root)
-            print(name, {v: round(covariates[name][v]["model"]["mase"][0], 3) for v in ("without", "with")},
-                  flush=True)
+def tables(figures, covariates):
+    """README's (and RESULTS.md's) two tables, with their verdicts, of bench/forecast_results.json's
+    figures: the bundled sets, and the covariate sets."""
     rows, notes = [HEADER], []
     for dataset, f in figures.items():
         more, checks = set_rows(_label(dataset, f), f)
@@ -357,17 +262,35 @@ def main():
         notes.append(f"- {name}: the covariates {'gain' if gain > 0 else 'cost'} {abs(gain):.3f} MASE; "
                      + "; ".join(checks))
     covariate_table = "\n".join(rows) + "\n\n" + "\n".join(notes)
+    return table, covariate_table
+
+
+def main():
+    figures, covariates = {}, {}
+    with tempfile.TemporaryDirectory(prefix="bench-forecast-") as root:
+        for dataset in SETS:
+            runs = [run(dataset, seed, root) for seed in SEEDS]
+            figures[dataset] = _run_figures(runs)
+            model = figures[dataset]["model"]
+            lstm = [neuralforecast_model(dataset, seed) for seed in SEEDS]
+            if lstm[0] is not None:
+                figures[dataset]["neuralforecast_lstm"] = _over_seeds(lstm, [r["seconds"] for r in lstm])
+            if lstm[0] is not None and not QUICK:  # one seed: its sample paths make it 8x as slow as the LSTM
+                deepar = neuralforecast_model(dataset, SEEDS[0], kind="DeepAR")
+                figures[dataset]["neuralforecast_deepar"] = _over_seeds([deepar], [deepar["seconds"]])
+            print(dataset, {k: round(v[0], 3) for k, v in model.items()}, flush=True)
+        for name in COVARIATE_SETS[:1] if QUICK else COVARIATE_SETS:
+            covariates[name] = covariate_figures(name, root)
+            print(name, {v: round(covariates[name][v]["model"]["mase"][0], 3) for v in ("without", "with")},
+                  flush=True)
+    table, covariate_table = tables(figures, covariates)
     print(table)
     print(covariate_table)
-    s = scale()
-    scale_table = scale_row(s)
-    print(scale_table)
     if not QUICK:
-        RESULTS.write_text(json.dumps({**figures, "covariates": covariates, "scale": s}, indent=2,
-                                      sort_keys=True))
-        write_table("bench-forecast", table)
-        write_table("bench-forecast-covariates", covariate_table)
-        write_table("bench-forecast-scale", scale_table)
+        RESULTS.write_text(json.dumps({**figures, "covariates": covariates}, indent=2, sort_keys=True))
+        for path in (README, RESULTS_MD):
+            write_table("bench-forecast", table, path)
+            write_table("bench-forecast-covariates", covariate_table, path)
 
 
 if __name__ == "__main__":

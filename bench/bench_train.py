@@ -11,6 +11,8 @@ XLA, and on one or two local workers.
    treebank and a generated set of IMDB-like lengths (20-1,000 tokens), epochs timed in turns.
 3. One process against two local workers (zoo.distributed) on the JapaneseVowels preset, three
    seeds each: seconds per epoch and test accuracy.
+4. The forecaster at scale: training windows per second and peak memory on 10,000 generated series
+   of 500 steps (bench.forecast_scale).
 The tables go into README.md between their markers.
 """
 
@@ -33,6 +35,7 @@ import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
 import zoo  # noqa: E402
+from bench import forecast_scale  # noqa: E402
 from bench.readme_tables import write_table  # noqa: E402
 from bench.timing import paired_timings, ratio_text  # noqa: E402
 from zoo import batching  # noqa: E402
@@ -239,6 +242,7 @@ def main():
     steps = step_rows()
     buckets = bucketing_rows()
     workers = worker_rows()
+    forecast_scale.main()  # writes its own table (QUICK: prints it)
     if QUICK:
         print(step_table(steps), bucketing_table(buckets), worker_table(workers), sep="\n\n")
         return

@@ -1,16 +1,17 @@
-"""Writes a benchmark's Markdown table into README.md between its markers."""
+"""Writes a benchmark's Markdown table into README.md (or RESULTS.md) between its markers."""
 
 import re
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+RESULTS_MD = README.with_name("RESULTS.md")
 
 
-def write_table(bench_name, table):
+def write_table(bench_name, table, path=README):
     """Replaces what stands between <!-- NAME:start --> and <!-- NAME:end --> with `table`."""
     start, end = f"<!-- {bench_name}:start -->", f"<!-- {bench_name}:end -->"
-    text = README.read_text()
+    text = path.read_text()
     if start not in text or end not in text:
-        raise ValueError(f"README.md has no {start} ... {end} markers for this table.")
+        raise ValueError(f"{path.name} has no {start} ... {end} markers for this table.")
     pattern = f"{re.escape(start)}.*?{re.escape(end)}"
-    README.write_text(re.sub(pattern, lambda _: f"{start}\n{table}\n{end}", text, flags=re.DOTALL))
+    path.write_text(re.sub(pattern, lambda _: f"{start}\n{table}\n{end}", text, flags=re.DOTALL))

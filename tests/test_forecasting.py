@@ -113,6 +113,53 @@ def test_quantiles_never_cross():
     assert paths.shape == (64, 3, 5) and np.all(np.diff(paths, axis=-1) > 0)
 
 
+@pytest.mark.parametrize("distribution", ["normal", "student_t"])
+def test_a_distribution_head_answers_its_quantiles_and_its_loss_is_the_log_likelihood(distribution):
+    from scipy import stats
+
+    from zoo.layers import DistributionOutput, NegativeLogLikelihood
+    from zoo.quantiles import STUDENT_T_DF, quantiles_of, standard_quantiles
+
+    quantiles = quantiles_of((80, 95))
+    standard = standard_quantiles(quantiles, distribution)
+    rng = np.random.default_rng(4)
+    raw = rng.normal(scale=3, size=(16, 6)).astype("float32")
+    base = rng.normal(size=(16, 3)).astype("float32")
+    loc, scale = np.full((16, 1), 50.0, "float32"), np.full((16, 1), 4.0, "float32")
+    paths = np.asarray(DistributionOutput(3, standard)([raw, loc, scale, base]))
+    assert np.all(np.diff(paths, axis=-1) > 0)
+    centre = 50 + 4 * (raw.reshape(16, 3, 2)[..., 0] + base)
+    spread = 4 * np.log1p(np.exp(raw.reshape(16, 3, 2)[..., 1] + np.log(np.e - 1)))
+    law = stats.norm if distribution == "normal" else stats.t(STUDENT_T_DF)
+    np.testing.assert_allclose(paths, centre[..., None] + spread[..., None] * law.ppf(quantiles), rtol=1e-4)
+    # The loss reads the centre and the spread back from the quantiles: the log-density up to a constant.
+    loss = NegativeLogLikelihood(standard, STUDENT_T_DF if distribution == "student_t" else None)
+    y = (centre + spread * rng.normal(size=centre.shape)).astype("float32")
+    nll = np.asarray(loss.call(y, paths))
+    exact = -law.logpdf((y - centre) / spread) + np.log(spread)
+    np.testing.assert_allclose(nll - exact, np.full_like(nll, (nll - exact).mean()), atol=1e-3)
+
+
+def test_a_distribution_head_trains_on_unscaled_weights_and_exports_as_keras_computes(tmp_path):
+    from export import export_model
+    from tests.tiny import _contract, forecast_spec
+
+    panel = Panel.from_series({"s": (100 + np.arange(60) * 3.0).astype("float32")}, "D")
+    pinball, likelihood = (panel_dataset("trend", panel, horizon=3, input_size=6, distribution=d).series
+                           for d in ("quantiles", "student_t"))
+    weights = [series.windows(series.validation_cut)[2] for series in (pinball, likelihood)]
+    np.testing.assert_allclose(weights[0], 1 / 3)  # 1 / the window's mean step
+    np.testing.assert_allclose(weights[1], 1.0)  # a likelihood's gradient is the same in any units
+    spec = forecast_spec(distribution="student_t")
+    model = _random_weights(TASK.build_model(spec, cell="gru", units=4))
+    source = 100 + np.random.default_rng(0).normal(size=(6, 7, 1)).cumsum(axis=1).astype("float32")
+    source[1, :3] = PAD_VALUE
+    version = export_model(model, TASK, _contract(spec), source, tmp_path, "t")
+    metadata = json.loads((version / "metadata.json").read_text())
+    assert metadata["verification"]["passed"] and {"savedmodel", "onnx", "litert"} <= set(
+        metadata["verification"]["max_abs_diff"])
+
+
 def _positions_panel(lengths):
     """Series whose values are their own positions (0, 1, ...): a window shows where it was cut."""
     return Panel.from_series({f"s{i}": np.arange(n, dtype="float32") for i, n in enumerate(lengths)}, "D")
@@ -229,14 +276,20 @@ def test_an_epoch_is_shorter_where_the_windows_overlap():
     assert batches_per_epoch(many) == WINDOW_BATCHES
 
 
-def test_a_search_on_your_file_ranks_trials_by_the_scaled_pinball_loss_and_its_winner_forecasts(tmp_path):
+def test_a_search_varies_the_context_and_the_head_ranks_by_validation_mase_and_retrains_the_winner(tmp_path):
     from tuning import TuneConfig, tune
 
-    project = tune(TuneConfig(task="forecasting", data=str(_demand(tmp_path / "demand.csv")), max_trials=2,
+    project = tune(TuneConfig(task="forecasting", data=str(_demand(tmp_path / "demand.csv")), max_trials=3,
                               epochs=1, tune_dir=str(tmp_path / "tuning"), options={"horizon": 4}), verbose=0)
     with open(project / "trials.csv") as f:
-        scores = [float(row["score"]) for row in csv.DictReader(f)]
-    assert len(scores) == 2 and all(0 < s < 10 for s in scores)  # val_loss: pinball over each window's scale
+        trials = list(csv.DictReader(f))
+    assert len(trials) == 3 and all(0 < float(t["score"]) < 10 for t in trials)
+    assert {int(t["input_size"]) for t in trials} <= {12, 24, 36, 48}  # 1-4 seasons (12 > the horizon)
+    assert {t["distribution"] for t in trials} <= {"quantiles", "normal", "student_t"}
+    best = min(trials, key=lambda t: float(t["score"]))
+    config = json.loads((project / "best_run" / "config.json").read_text())
+    assert config["options"] == {"horizon": 4, "input_size": int(best["input_size"]),
+                                 "distribution": best["distribution"]}
     metrics = json.loads((project / "best_run" / "metrics.json").read_text())
     assert set(metrics["baselines"]) >= {"AutoETS", "AutoTheta"} and metrics["test"]["mase"] > 0
     assert (project / "best_run" / "forecasts.csv").exists()

@@ -26,6 +26,8 @@ CARRIED = ("readout", "chunk")
 
 def objective(task, spec):
     """The validation metric a search maximises or minimises, named as Keras logs it."""
+    if task.validation_score is not None:
+        return keras_tuner.Objective(task.validation_score.name, direction="min")
     if task.generates:
         return keras_tuner.Objective("val_exact_match", direction="max")
     if spec.kind == "classification":
@@ -41,12 +43,16 @@ class TaskHyperModel(keras_tuner.HyperModel):
     ("units" fixes every layer's size, or each one's as a list); readout and chunk, never searched,
     may be given here too. recipe: a resolved TrainConfig whose training settings the trials take
     (TRIAL_TRAINING over them; default the task's).
+    load: options -> Dataset, for a task whose search varies data set options of its own
+    (Task.searched_options: forecasting's context size and head); each trial trains on the data of
+    its options, and the options given (`options`, as OPTIONS gives them) are fixed.
     """
 
-    def __init__(self, task_name, spec, fixed=None, recipe=None, **kwargs):
+    def __init__(self, task_name, spec, fixed=None, recipe=None, load=None, options=None, **kwargs):
         super().__init__(name=task_name, **kwargs)
         self.task = get_task(task_name)
         self.spec = spec
+        self.load, self.options, self._loaded = load, dict(options or {}), {}
         self.recipe = replace(recipe or TrainConfig(task=task_name).resolved(), **TRIAL_TRAINING)
         self.fixed = dict(fixed or {})
         unknown = set(self.fixed) - set(SEARCHABLE) - set(CARRIED)
@@ -87,10 +93,43 @@ class TaskHyperModel(keras_tuner.HyperModel):
             **{name: self.fixed[name] for name in CARRIED if name in self.fixed},
         )
 
+    def data_options(self, hp):
+        """The trial's own data set options (none where the task searches none, or nothing loads)."""
+        if self.task.searched_options is None or self.load is None:
+            return {}
+        space = self.task.searched_options(self._data({}))
+        return {name: hp.Fixed(name, self.options[name]) if name in self.options else hp.Choice(name, choices)
+                for name, choices in space.items()}
+
+    def trial_data(self, hp):
+        """The data a trial trains on: loaded with its options, once per distinct set of them."""
+        return self._data(self.data_options(hp))
+
+    def _data(self, options):
+        key = tuple(sorted(options.items()))
+        if key not in self._loaded:
+            self._loaded[key] = self.load(options)
+        return self._loaded[key]
+
     def build(self, hp):
-        model = self.task.build(self.spec, self.architecture(hp))
+        spec = self.trial_data(hp).spec if self.load is not None else self.spec
+        model = self.task.build(spec, self.architecture(hp))
         learning_rate = self._choose(
             hp, "learning_rate", lambda: hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"))
         # A constant rate: no training size is needed to count its steps.
-        return compile_model(model, replace(self.recipe, learning_rate=learning_rate), self.spec, None,
+        return compile_model(model, replace(self.recipe, learning_rate=learning_rate), spec, None,
                              jit_compile="auto")  # as Keras compiles by default
+
+    def fit(self, hp, model, *args, callbacks=(), **kwargs):
+        """Model.fit; a task that draws its own windows (Task.windows) draws the trial's here, and one
+        with its own validation score (Task.validation_score) logs it for the objective."""
+        if self.task.windows is None:
+            return model.fit(*args, callbacks=callbacks, **kwargs)
+        data = self.trial_data(hp)
+        train, validation, _ = self.task.windows(data, self.recipe)
+        kwargs.pop("validation_data", None)
+        if self.task.validation_score is not None:  # before the tuner's own, which reads the logs
+            callbacks = [self.task.validation_score(data), *callbacks]
+        # The pipeline draws its windows at random itself.
+        return model.fit(train, validation_data=validation, callbacks=list(callbacks), shuffle=False,
+                         **kwargs)

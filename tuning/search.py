@@ -162,7 +162,10 @@ def tune(config, verbose="auto"):
     # The trials' training (and the winner's): the search's epochs, batch size and patience.
     recipe = replace(run_config, epochs=config.epochs, batch_size=config.batch_size or run_config.batch_size,
                      patience=config.patience)
-    hypermodel = TaskHyperModel(task.name, data.spec, {**carried, **config.fixed}, recipe)
+    hypermodel = TaskHyperModel(task.name, data.spec, {**carried, **config.fixed}, recipe,
+                                load=lambda options: data if not options else load_data(
+                                    replace(run_config, options={**run_config.options, **options})),
+                                options=run_config.options)
     recipe = hypermodel.recipe
     keras.utils.set_random_seed(config.seed)
     tuner = build_tuner(config, hypermodel, task, dataset, data.spec)
@@ -170,10 +173,8 @@ def tune(config, verbose="auto"):
     callbacks = [keras.callbacks.EarlyStopping(patience=recipe.patience)]
     if task.generates:
         callbacks.insert(0, ValidationExactMatch(data))
-    if task.windows is not None:  # the task draws its own training windows (forecasting)
-        train_windows, validation, _ = task.windows(data, recipe)
-        tuner.search(train_windows, validation_data=validation, epochs=recipe.epochs, callbacks=callbacks,
-                     shuffle=False, verbose=verbose)  # the pipeline draws its windows at random itself
+    if task.windows is not None:  # the task draws each trial's training windows (TaskHyperModel.fit)
+        tuner.search(epochs=recipe.epochs, callbacks=callbacks, verbose=verbose)
     else:
         tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                      epochs=recipe.epochs, batch_size=recipe.batch_size, callbacks=callbacks, verbose=verbose)
@@ -189,7 +190,8 @@ def tune(config, verbose="auto"):
 
     architecture = hypermodel.architecture(best)
     best_config = replace(recipe, **{**asdict(architecture), "units": list(architecture.layer_units)},
-                          learning_rate=best.values["learning_rate"]).resolved()
+                          learning_rate=best.values["learning_rate"],
+                          options={**recipe.options, **hypermodel.data_options(best)}).resolved()
     _retrain(config, best_config, project_dir / "best_run", verbose)
     return project_dir
 

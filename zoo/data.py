@@ -108,6 +108,7 @@ class DataSpec:
         quantiles and the steps in one season.
     exogenous: forecasting's covariates, where it reads any (zoo.windows.Exogenous.describe): their
         names by role, the calendar's cycles, and the training rows' statistics to standardise them.
+    distribution: forecasting's head (zoo.quantiles.DISTRIBUTIONS): free quantiles or a distribution's.
     """
 
     kind: str
@@ -124,6 +125,7 @@ class DataSpec:
     quantiles: tuple | None = None
     season_length: int | None = None
     exogenous: dict | None = None
+    distribution: str | None = None
 
     def __post_init__(self):
         if self.kind not in ("classification", "regression"):

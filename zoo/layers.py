@@ -1,5 +1,5 @@
 """The zoo's own Keras layers: ChunkSteps, which makes a sequence fewer, wider steps; and forecasting's
-WindowScaler, LastSteps, QuantileOutput and PinballLoss.
+WindowScaler, LastSteps, QuantileOutput, PinballLoss and the distribution heads.
 
 Registered with Keras, so model.keras files load where this module is imported (it imports nothing
 else of the project); export.fused writes ChunkSteps as plain ONNX ops, and the SavedModel and
@@ -188,6 +188,60 @@ class QuantileOutput(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "horizon": self.horizon, "quantiles": list(self.quantiles)}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class DistributionOutput(keras.layers.Layer):
+    """[raw [batch, horizon * 2], loc [batch, 1], scale [batch, 1], base [batch, horizon]] ->
+    [batch, horizon, quantiles] in the series' units: a distribution head.
+
+    Per step, raw holds a centre (added to `base`) and a spread (softplus, 1 at raw 0: an untrained
+    head is one typical step wide); each quantile is centre + spread x `standard` (the standard
+    distribution's quantile, zoo.quantiles.standard_quantiles), so they never cross.
+    """
+
+    def __init__(self, horizon, standard, **kwargs):
+        super().__init__(**kwargs)
+        self.horizon, self.standard = int(horizon), [float(k) for k in standard]
+
+    def call(self, inputs):
+        raw, loc, scale, base = inputs
+        raw = ops.reshape(raw, (-1, self.horizon, 2))
+        centre = raw[:, :, 0] + base
+        spread = ops.softplus(raw[:, :, 1] + np.float32(np.log(np.e - 1)))
+        scaled = centre[:, :, None] + spread[:, :, None] * np.asarray(self.standard, "float32")
+        return ops.expand_dims(loc, -1) + ops.expand_dims(scale, -1) * scaled
+
+    def compute_output_shape(self, input_shapes):
+        return (input_shapes[0][0], self.horizon, len(self.standard))
+
+    def get_config(self):
+        return {**super().get_config(), "horizon": self.horizon, "standard": self.standard}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class NegativeLogLikelihood(keras.losses.Loss):
+    """A distribution head's loss, per target step: y_true [batch, horizon], y_pred its quantiles
+    [batch, horizon, quantiles] (DistributionOutput), from which the centre (the median) and the spread
+    are read back exactly. df: None for the normal, else the Student-t's degrees of freedom.
+    Constants are left out; weights per step (zoo.windows) mask missing targets."""
+
+    def __init__(self, standard, df=None, name="nll", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.standard, self.df = [float(k) for k in standard], None if df is None else float(df)
+
+    def call(self, y_true, y_pred):
+        middle = len(self.standard) // 2
+        centre = y_pred[:, :, middle]
+        spread = (y_pred[:, :, -1] - y_pred[:, :, 0]) / (self.standard[-1] - self.standard[0])
+        spread = ops.maximum(spread, 1e-6)
+        z = (ops.cast(y_true, y_pred.dtype) - centre) / spread
+        if self.df is None:
+            return ops.log(spread) + 0.5 * z ** 2
+        return ops.log(spread) + 0.5 * (self.df + 1) * ops.log1p(z ** 2 / self.df)
+
+    def get_config(self):
+        return {**super().get_config(), "standard": self.standard, "df": self.df}
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")

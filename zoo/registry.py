@@ -35,6 +35,11 @@ class Task:
         reading the arrays
     evaluate: (model, data, config, run_dir) -> {"test": scores, ...}, where the task scores the
         test split itself (and writes its own files into the run) instead of Model.evaluate
+    searched_options: data -> {option: choices}, the data set options (OPTIONS) of its own that a
+        search varies beside the architecture (forecasting's context size and distribution head)
+    validation_score: data -> a Keras callback that adds the task's own validation score to each
+        epoch's logs under the callback class's `name`, the objective its search minimises (where the
+        validation loss is not comparable between trials)
     """
 
     name: str
@@ -55,6 +60,8 @@ class Task:
     loss: Callable | None = None
     windows: Callable | None = None
     evaluate: Callable | None = None
+    searched_options: Callable | None = None
+    validation_score: type | None = None
 
     def check_dataset(self, name):
         if name not in self.datasets:

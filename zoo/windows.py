@@ -95,13 +95,14 @@ def _phases(panel, steps_in):
     return calendars.phases(dates, panel.freq)
 
 
-def target_weights(context, target):
-    """(targets with NaN as 0, weights [batch, horizon]): 1 / scale where known, 0 where missing, and 0
-    for a window whose context holds no value (nothing to read a level or a scale from)."""
+def target_weights(context, target, per_scale=True):
+    """(targets with NaN as 0, weights [batch, horizon]): 1 / scale where known (1 unless `per_scale`),
+    0 where missing, and 0 for a window whose context holds no value (nothing to read a level or a
+    scale from)."""
     _, scale = window_scale(context, PAD_VALUE / 2)
     seen = tf.reduce_max(observed(context, PAD_VALUE / 2), axis=1, keepdims=True) > 0
     known = tf.math.is_finite(target) & seen
-    weight = tf.where(known, 1.0 / scale, tf.zeros_like(target))
+    weight = tf.where(known, 1.0 / scale if per_scale else tf.ones_like(target), tf.zeros_like(target))
     return tf.where(known, target, tf.zeros_like(target)), weight
 
 
@@ -111,11 +112,13 @@ def trainable(panel, held_out=0):
     return np.flatnonzero(panel.lengths - held_out >= 2)
 
 
-def training_windows(panel, input_size, horizon, batch_size, steps, seed, held_out=0, exogenous=None):
+def training_windows(panel, input_size, horizon, batch_size, steps, seed, held_out=0, exogenous=None,
+                     per_scale=True):
     """`steps` batches of (context [b, input_size, 1], target [b, horizon], weight [b, horizon]) per
     pass, drawn anew each pass (epoch) and the same for the same seed, from every series without
     its last `held_out` values (read in place: the panel is not copied but into TensorFlow, once).
-    With `exogenous` (an Exogenous that reads something), the inputs are named, as the module says."""
+    With `exogenous` (an Exogenous that reads something), the inputs are named, as the module says.
+    per_scale: weights of 1 / the window's scale (zoo.quantiles.weighs_by_scale), else 1."""
     usable = trainable(panel, held_out)
     if not len(usable):
         raise ZooError("No series has two values before the validation and test windows: nothing to "
@@ -147,7 +150,7 @@ def training_windows(panel, input_size, horizon, batch_size, steps, seed, held_o
         index = start[:, None] + tf.clip_by_value(position, 0, length[:, None] - 1)
         window = tf.where(inside, tf.gather(values, index), np.float32(np.nan))
         context = window[:, :input_size]
-        target, weight = target_weights(context, window[:, input_size:])
+        target, weight = target_weights(context, window[:, input_size:], per_scale)
         if not reads:
             return context[:, :, None], target, weight
         covariates = tf.where(inside[:, :, None], tf.gather(exog, index), np.float32(np.nan))
@@ -161,14 +164,15 @@ def training_windows(panel, input_size, horizon, batch_size, steps, seed, held_o
             .prefetch(tf.data.AUTOTUNE))
 
 
-def origin_windows(panel, cut, input_size, horizon, exogenous=None):
+def origin_windows(panel, cut, input_size, horizon, exogenous=None, per_scale=True):
     """(context, target, weight) arrays at the origin `cut` values before every series' end: the
     `input_size` values before it and the `horizon` after it (cut >= horizon; NaN where unknown), read
     in place. Missing context values are PAD_VALUE, as a client sends them (JSON has no NaN). With
     `exogenous` that reads something, the inputs are named arrays, as the module says."""
     context = panel.tails(input_size, before=cut)
     future = panel.tails(horizon, before=cut - horizon)
-    target, weight = target_weights(tf.constant(np.nan_to_num(context, nan=PAD_VALUE)), tf.constant(future))
+    target, weight = target_weights(tf.constant(np.nan_to_num(context, nan=PAD_VALUE)), tf.constant(future),
+                                    per_scale)
     x = context[:, :, None]
     if exogenous is not None and exogenous.any:
         width = len(exogenous.hist) + len(exogenous.futr)

@@ -31,14 +31,24 @@ from zoo.files.long import EXTENSIONS, read_long
 from zoo.layers import (
     CalendarFeatures,
     Covariates,
+    DistributionOutput,
     LastSteps,
+    NegativeLogLikelihood,
     PinballLoss,
     QuantileOutput,
     SeasonalNaive,
     WindowScaler,
 )
 from zoo.panel import Panel, offset, season_length
-from zoo.quantiles import DEFAULT_LEVELS, quantiles_of
+from zoo.quantiles import (
+    DEFAULT_LEVELS,
+    DISTRIBUTIONS,
+    STUDENT_T_DF,
+    check_distribution,
+    quantiles_of,
+    standard_quantiles,
+    weighs_by_scale,
+)
 from zoo.registry import Task, register
 from zoo.scores import columns, mase_scales, score
 from zoo.windows import Exogenous, origin_windows, trainable, training_windows
@@ -79,10 +89,12 @@ class Series:
     backtest: int = 1
     step: int = 0
     exogenous: Exogenous | None = None
+    distribution: str = "quantiles"
 
     def windows(self, cut):
         """origin_windows at `cut` values before every series' end, with this data's covariates."""
-        return origin_windows(self.panel, cut, self.input_size, self.horizon, self.exogenous)
+        return origin_windows(self.panel, cut, self.input_size, self.horizon, self.exogenous,
+                              weighs_by_scale(self.distribution))
 
     def head(self, count):
         return replace(self, panel=self.panel.head(count))
@@ -118,7 +130,9 @@ def build(spec, arch):
     adds a term of its own read from the encoder's state, that step's future covariates and the
     statics (MQ-RNN's local decoder), which starts at zero too.
     """
-    quantiles = len(spec.quantiles)
+    distribution = spec.distribution or "quantiles"
+    # What each forecast step's head answers: every quantile, or a distribution's centre and spread.
+    width = len(spec.quantiles) if distribution == "quantiles" else 2
     exogenous = spec.exogenous or {}
     hist, futr, stat, periods = (exogenous.get(k, []) for k in ("hist", "futr", "stat", "periods"))
     context = keras.Input(shape=(None, 1 + len(hist) + len(futr)), name="context")
@@ -156,30 +170,67 @@ def build(spec, arch):
         reads = keras.layers.Multiply(name="only_observed")([reads, seen])
     masked = keras.layers.Masking(0.0, name="skip_missing")(reads)
     state = recurrent_stack(masked, arch, return_sequences=False)
-    raw = keras.layers.Dense(spec.horizon * quantiles, kernel_initializer="zeros", name="from_state")(state)
-    skip = keras.layers.Dense(spec.horizon * quantiles, kernel_initializer="zeros", name="from_window")(
+    raw = keras.layers.Dense(spec.horizon * width, kernel_initializer="zeros", name="from_state")(state)
+    skip = keras.layers.Dense(spec.horizon * width, kernel_initializer="zeros", name="from_window")(
         LastSteps(spec.input_size, name="window")(steps))
     terms = [raw, skip]
     if local:
         per_step = keras.layers.Concatenate(name="step_ahead_features")(
             [keras.layers.RepeatVector(spec.horizon, name="state_ahead")(state), *local])
         hidden = keras.layers.Dense(arch.layer_units[-1], activation="relu", name="local_hidden")(per_step)
-        ahead = keras.layers.Dense(quantiles, kernel_initializer="zeros", name="local")(hidden)
-        terms.append(keras.layers.Reshape((spec.horizon * quantiles,), name="local_path")(ahead))
+        ahead = keras.layers.Dense(width, kernel_initializer="zeros", name="local")(hidden)
+        terms.append(keras.layers.Reshape((spec.horizon * width,), name="local_path")(ahead))
     raw = keras.layers.Add(name="path_scaled")(terms)
     base = SeasonalNaive(spec.season_length, spec.horizon, name="seasonal_naive")(steps)
-    outputs = QuantileOutput(spec.horizon, spec.quantiles, name="forecast")([raw, loc, scale, base])
+    if distribution == "quantiles":
+        head = QuantileOutput(spec.horizon, spec.quantiles, name="forecast")
+    else:
+        head = DistributionOutput(spec.horizon, standard_quantiles(spec.quantiles, distribution),
+                                  name="forecast")
+    outputs = head([raw, loc, scale, base])
     # One input stays a tensor, not a list of one (Keras warns when called with the tensor).
     return keras.Model(inputs if len(inputs) > 1 else context, outputs, name="forecasting")
 
 
 def loss(spec):
-    """pinball over the interval quantiles, scaled per window: the loss forecasting trains with."""
-    return PinballLoss(spec.quantiles), []
+    """pinball over the interval quantiles, scaled per window, or a distribution head's negative
+    log-likelihood: the loss forecasting trains with."""
+    distribution = spec.distribution or "quantiles"
+    if distribution == "quantiles":
+        return PinballLoss(spec.quantiles), []
+    standard = standard_quantiles(spec.quantiles, distribution)
+    return NegativeLogLikelihood(standard, STUDENT_T_DF if distribution == "student_t" else None), []
+
+
+def searched_options(data):
+    """What a search varies beside the architecture: the context (1 to 4 times the longer of the
+    horizon and the season; the default is 2) and the head (free quantiles or a distribution's)."""
+    unit = max(data.spec.horizon, data.spec.season_length)
+    return {"input_size": [k * unit for k in (1, 2, 3, 4)], "distribution": list(DISTRIBUTIONS)}
+
+
+class ValidationMASE(keras.callbacks.Callback):
+    """Adds `val_mase` (the mean MASE over every series' validation window) to each epoch's logs: what
+    a search minimises, comparable between trials of other context sizes and heads, as the validation
+    loss is not (pinball and log-likelihood are on other scales)."""
+
+    name = "val_mase"
+
+    def __init__(self, data):
+        super().__init__()
+        series = data.series
+        history, self.actual = series.at(series.validation_cut)
+        self.scales = mase_scales(history, series.season)
+        self.x = series.windows(series.validation_cut)[0]
+        self.levels = series.levels
+
+    def on_epoch_end(self, epoch, logs=None):
+        paths = self.model.predict(self.x, batch_size=256, verbose=0)
+        logs[self.name] = score(self.actual, paths, self.scales, self.levels)["mase"]
 
 
 def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season=None, notes=None,
-                  backtest=1, step=None, calendar=False):
+                  backtest=1, step=None, calendar=False, distribution="quantiles"):
     """The forecasting Dataset of a panel: the protocol's windows per series, and the panel.
 
     The arrays hold, per series: a training window (the last before validation), the validation
@@ -195,7 +246,8 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
     levels = tuple(sorted(levels))
     if not all(0 < level < 100 for level in levels):
         raise ZooError(f"levels are interval widths in percent, each between 0 and 100; got {levels}.")
-    series = Series(panel, horizon, input_size, levels, season, backtest, step)
+    series = Series(panel, horizon, input_size, levels, season, backtest, step,
+                    distribution=check_distribution(distribution))
     held_out = series.validation_cut
     exogenous = Exogenous.of(panel, held_out, calendar)
     series = replace(series, exogenous=exogenous)
@@ -207,7 +259,7 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
     width = 1 + len(panel.hist) + len(panel.futr)
     spec = DataSpec(kind="regression", num_outputs=horizon, num_features=width, horizon=horizon,
                     input_size=input_size, quantiles=quantiles_of(levels), season_length=season,
-                    exogenous=exogenous.describe())
+                    exogenous=exogenous.describe(), distribution=distribution)
     (x_train, y_train), (x_val, y_val), (x_test, _) = [series.windows(cut)[:2]
                                                        for cut in (held_out + horizon, held_out, horizon)]
     y_test = panel.tails(horizon)  # NaN where unknown: left out of every score
@@ -215,7 +267,8 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
     return Dataset(name, spec, x_train, y_train, x_val, y_val, x_test, y_test, series=series,
                    notes={**(notes or {}), **panel.describe(), "horizon": horizon, "input_size": input_size,
                           "season_length": season, "levels": list(levels), "backtest": backtest,
-                          "step": step, "series_without_training_windows": skipped,
+                          "step": step, "distribution": distribution,
+                          "series_without_training_windows": skipped,
                           **({"calendar": [n for n, _ in exogenous.cycles]} if exogenous.cycles else {})})
 
 
@@ -240,7 +293,8 @@ def windows(data, config):
               "validation and test windows: they are not trained on, and still get forecasts.")
     steps = batches_per_epoch(series)
     train = training_windows(series.panel, series.input_size, series.horizon, config.batch_size,
-                             steps, config.seed, held_out=series.validation_cut, exogenous=series.exogenous)
+                             steps, config.seed, held_out=series.validation_cut, exogenous=series.exogenous,
+                             per_scale=weighs_by_scale(series.distribution))
     validation = series.windows(series.validation_cut)
     return train, validation, steps
 
@@ -351,9 +405,9 @@ def bundled(name, panel_of, notes, horizon=None):
     season_length); `horizon` here is the data set's own, where it has one (M1's 6)."""
 
     def load(seed=0, max_len=None, horizon=horizon, input_size=None, levels=DEFAULT_LEVELS,
-             season_length=None, backtest=1, step=None, calendar=False):
+             season_length=None, backtest=1, step=None, calendar=False, distribution="quantiles"):
         return panel_dataset(name, panel_of(), horizon, input_size, tuple(levels), season_length, notes,
-                             backtest, step, bool(calendar))
+                             backtest, step, bool(calendar), distribution)
 
     return load
 
@@ -390,14 +444,15 @@ def _sunspots():
 
 def load_long_files(files_, seed=0, max_len=None, id_col="unique_id", time_col="ds", target_col="y",
                     freq=None, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season_length=None,
-                    backtest=1, step=None, futr=None, hist=None, stat=None, calendar=False):
+                    backtest=1, step=None, futr=None, hist=None, stat=None, calendar=False,
+                    distribution="quantiles"):
     """Your long-format table: the protocol cuts validation and test from every series' end."""
     if files_.validation is not None or files_.test is not None:
         raise ZooError("Forecasting cuts validation and test windows from the end of every series: give "
                        "one file (DATA=), without VAL_DATA or TEST_DATA.")
     panel = read_long(files_.train, id_col, time_col, target_col, freq, futr, hist, stat)
     data = panel_dataset(files_.name, panel, horizon, input_size, tuple(levels), season_length,
-                         {"source": str(files_.train)}, backtest, step, bool(calendar))
+                         {"source": str(files_.train)}, backtest, step, bool(calendar), distribution)
     # As for every file of numbers: no strings in, none out (the text contract of zoo.text).
     return replace(data, text={"input": None, "output": None})
 
@@ -436,5 +491,7 @@ TASK = register(
         loss=loss,
         windows=windows,
         evaluate=evaluate,
+        searched_options=searched_options,
+        validation_score=ValidationMASE,
     )
 )
