@@ -184,8 +184,9 @@ def _mean_sd(values):
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def verdicts(model_mase, coverage, baselines):
-    """Issue 24's targets for one set: each met or missed, with its margin."""
+def verdicts(model_mase, coverage, baselines, points):
+    """Issue 24's targets for one set: each met or missed, with its margin. Coverage is a share of the
+    test window's `points`: its binomial standard deviation says how far chance alone moves it."""
     out = []
     for name in ("Naive", "SeasonalNaive"):
         margin = baselines[name]["mase"] - model_mase
@@ -194,8 +195,10 @@ def verdicts(model_mase, coverage, baselines):
     margin = baselines[best]["mase"] - model_mase
     out.append(f"MASE at or below {best}: {'met' if margin >= 0 else 'missed'} ({margin:+.3f})")
     for level in (80, 95):
-        gap = coverage[level] - level / 100
-        out.append(f"coverage {level}: {'met' if abs(gap) <= 0.05 else 'missed'} ({gap * 100:+.1f} points)")
+        gap, p = coverage[level] - level / 100, level / 100
+        chance = 100 * (p * (1 - p) / points) ** 0.5
+        out.append(f"coverage {level}: {'met' if abs(gap) <= 0.05 else 'missed'} ({gap * 100:+.1f} points; "
+                   f"chance alone on {points} test values: ± {chance:.1f})")
     return out
 
 
@@ -223,7 +226,9 @@ def set_rows(label, f, model_name="**rnn-zoo**", names=None):
         rows.append(f"| | {(names or {}).get(name, name)} | {b['mase']:.3f} | {b['smape']:.2f} | "
                     f"{b['scaled_ql']:.4f} | "
                     f"{b['coverage_80']:.3f} | {b['coverage_95']:.3f} | {b['seconds']:.1f} |")
-    checks = verdicts(m["mase"][0], {80: m["coverage_80"][0], 95: m["coverage_95"][0]}, f["baselines"])
+    points = f["data"]["series"] * f["data"]["horizon"] * f["data"].get("backtest", 1)
+    coverage = {80: m["coverage_80"][0], 95: m["coverage_95"][0]}
+    checks = verdicts(m["mase"][0], coverage, f["baselines"], points)
     if "neuralforecast_lstm" in f:
         margin = f["neuralforecast_lstm"]["mase"][0] - m["mase"][0]
         checks.append(f"MASE at or below neuralforecast's LSTM: {'met' if margin >= 0 else 'missed'} "
