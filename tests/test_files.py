@@ -213,3 +213,32 @@ def test_a_bad_file_stops_the_cli_in_one_line_and_leaves_no_run(tmp_path, capsys
     message = capsys.readouterr().err.strip()
     assert message.count("\n") == 0 and f"{path}, line 2:" in message
     assert not run_dir.exists()
+
+
+def test_classes_too_rare_to_hold_out_all_train_and_the_run_says_so(tmp_path, capsys):
+    """An archive set of 2 series per class (and its own test file): a 20% validation cut would take
+    both examples of some classes, so there is none, and the run trains all its epochs on every one."""
+    from zoo.files import rare_classes
+    from zoo.training import TrainConfig, train
+
+    assert rare_classes(np.repeat(np.arange(52), 2), 0.2)  # 21 held out for 52 classes
+    assert not rare_classes(np.repeat(np.arange(3), 10), 0.2)
+    rng = np.random.default_rng(0)
+    for split, count in (("TRAIN", 2), ("TEST", 1)):
+        labels = np.repeat(np.array([f"c{k}" for k in range(12)]), count)
+        series = np.empty(len(labels), dtype=object)
+        for i, label in enumerate(labels):
+            series[i] = rng.normal(int(label[1:]), 0.1, size=(5 + i % 4, 1))
+        np.savez(tmp_path / f"set_{split}.npz", x=series, y=labels)
+    config = TrainConfig(task="many_to_one", data=str(tmp_path / "set_TRAIN.npz"),
+                         test_data=str(tmp_path / "set_TEST.npz"), epochs=3, units=4)
+    run_dir = train(config, run_dir=tmp_path / "run", verbose=0)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (metrics["data"]["train"], metrics["data"]["validation"], metrics["epochs"]) == (24, 0, 3)
+    assert "No validation split: a class has too few examples" in capsys.readouterr().out
+    # A search cannot rank trials without one: it says why, in one line.
+    from tuning import TuneConfig, tune
+
+    with pytest.raises(ZooError, match="has none: a class has too few examples"):
+        tune(TuneConfig(task="many_to_one", data=str(tmp_path / "set_TRAIN.npz"),
+                        test_data=str(tmp_path / "set_TEST.npz"), tune_dir=str(tmp_path / "tune")))

@@ -20,6 +20,7 @@ from tuning.hypermodels import CARRIED, MAX_LAYERS, TaskHyperModel, objective
 from zoo.architecture import require_positive_int
 from zoo.decoding import ValidationExactMatch
 from zoo.errors import ZooError
+from zoo.files import NO_VALIDATION
 from zoo.registry import get_task
 from zoo.training import TrainConfig, load_data, require_writable_dir, train, write_json
 
@@ -157,6 +158,9 @@ def tune(config, verbose="auto"):
         distributed.run_local(config, config.workers)
         return Path(config.tune_dir) / project_name(task, dataset)
     data = load_data(run_config)
+    if not len(data.y_val):
+        raise ZooError(f"A search ranks its trials on a validation split, and this data has none: "
+                       f"{NO_VALIDATION}")
     # Not searched: the task's readout and chunk (chunk="auto" sized to this data).
     carried = {name: getattr(run_config.architecture_for(data), name) for name in CARRIED}
     # The trials' training (and the winner's): the search's epochs, batch size and patience.

@@ -30,6 +30,7 @@ from zoo.config import TrainConfig  # noqa: F401  (defined in the light zoo.conf
 from zoo.data import EXAMPLES
 from zoo.decoding import ValidationExactMatch, decoding_metrics
 from zoo.errors import ZooError
+from zoo.files import NO_VALIDATION
 from zoo.registry import get_task, loss_and_metrics
 
 RUNS_ROOT = Path("runs")
@@ -237,7 +238,7 @@ def _plot_history(history_csv, png_path):
     epochs = [int(r["epoch"]) + 1 for r in rows]
     for axis, name in zip(axes[0], metrics):
         axis.plot(epochs, [float(r[name]) for r in rows], label="train")
-        if f"val_{name}" in rows[0]:
+        if rows[0].get(f"val_{name}", "NA") != "NA":  # CSVLogger's NA: no validation split
             axis.plot(epochs, [float(r[f"val_{name}"]) for r in rows], label="validation")
         axis.set(title=name, xlabel="epoch")
         axis.legend()
@@ -301,14 +302,16 @@ def _batches(task, data, config, bucketing, distributed):
                            "without WORKERS, TF_CONFIG or STRATEGY.")
         train_batches, validation, steps = task.windows(data, config)
         return (train_batches,), validation, None, steps, None
+    # None where no validation split could be held out (zoo.files.rare_classes).
+    validation = (data.x_val, data.y_val) if len(data.y_val) else None
     if not (bucketing or distributed):
-        return (data.x_train, data.y_train), (data.x_val, data.y_val), config.batch_size, None, None
+        return (data.x_train, data.y_train), validation, config.batch_size, None, None
     train_batches = batching.dataset(task, data.x_train, data.y_train, config.batch_size, config.seed,
                                      bucketing)
     # Validation keeps the arrays' padding: Keras weighs a masked metric by the batch's padded shape,
     # so bucketed validation batches would shift val_accuracy a little from run to run.
-    val_batches = batching.dataset(task, data.x_val, data.y_val, config.batch_size, config.seed, False,
-                                   shuffle=False)
+    val_batches = validation and batching.dataset(task, *validation, config.batch_size, config.seed, False,
+                                                  shuffle=False)
     if not bucketing:
         return (train_batches,), val_batches, None, None, None
     padding = batching.padding(task, data.x_train, train_batches)
@@ -326,7 +329,7 @@ def _fit(model, data, config, run_dir, callbacks, verbose, task, batches, strate
                                                                 strategy is not None)
     with strategy.scope() if strategy else contextlib.nullcontext():
         compile_model(model, config, data.spec, len(data.y_train), steps, jit_compile)
-    stopping = [] if config.schedule == "cosine" else [
+    stopping = [] if config.schedule == "cosine" or val_data is None else [
         keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True)]
     started = time.perf_counter()
     with distributed.keras_multi_worker(model, strategy):
@@ -407,6 +410,9 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
 
     if data.truncated:
         print(f"MAX_LEN={config.max_len} cut {data.truncated} sequences to that length.")
+    if not len(data.y_val):
+        print(f"No validation split: {NO_VALIDATION} Training runs all {config.epochs} epochs "
+              f"({config.schedule} schedule) and keeps the last.")
     if config.chunk == "auto":
         read = f"read in chunks of {architecture.chunk}" if architecture.chunk else "read step by step"
         print(f"chunk=auto: the longest training sequence has {data.x_train.shape[1]} steps, {read}.")

@@ -8,6 +8,7 @@ Each task lists its `FileFormat`s (zoo/tasks/<task>.py); the readers live here, 
 kind of file (lines, tables, series, conll).
 """
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,22 +131,42 @@ def split(records, validation, test, seed, labels=None, in_time=False):
     A missing test split is 20% of the file, a missing validation split 20% (of the file when
     both are missing, of the training file otherwise): stratified by `labels` where every class
     has two examples, in file order (the last rows for test, those before for validation) if in_time.
+    Where classes are too rare for a stratified validation cut that leaves each of them in training
+    (rare_classes), there is none: the validation split is empty, and training says so.
     """
     count = len(records[0])
     rows = np.arange(count)
     if test is None:
         rows, test_rows = _cut(rows, 0.2, seed, labels, in_time)
         test = take(records, test_rows)
+    none_held_out = False
     if validation is None:
         share = 0.25 if len(rows) < count else 0.2
-        rows, validation_rows = _cut(rows, share, seed, labels, in_time)
+        none_held_out = labels is not None and not in_time and rare_classes(np.asarray(labels)[rows], share)
+        validation_rows = rows[:0]
+        if not none_held_out:
+            rows, validation_rows = _cut(rows, share, seed, labels, in_time)
         validation = take(records, validation_rows)
     if len(rows) < count:
         records = take(records, rows)
-    if min(len(part[0]) for part in (records, validation, test)) == 0:
+    if min(len(part[0]) for part in (records, test)) == 0 or (len(validation[0]) == 0 and not none_held_out):
         raise ZooError(f"{count} examples are too few to split into training, validation and test: "
                        "give VAL_DATA and TEST_DATA, or more examples.")
     return records, validation, test
+
+
+# What a run says when rare_classes left no validation split.
+NO_VALIDATION = ("a class has too few examples for a stratified validation cut that leaves every class "
+                 "in training, so every example trains (VAL_DATA gives a validation file).")
+
+
+def rare_classes(labels, share):
+    """Whether a stratified cut of `share` of these labels cannot leave every class in training with
+    one of each held out: a class has one example, or the cut has fewer rows than there are classes
+    (the archive's 2-per-class sets), or it would leave fewer."""
+    _, counts = np.unique(labels, return_counts=True)
+    held_out = math.ceil(share * len(labels))
+    return counts.min() < 2 or held_out < len(counts) or len(labels) - held_out < len(counts)
 
 
 def _cut(rows, share, seed, labels, in_time):

@@ -43,8 +43,11 @@ def build(spec, arch):
 def _continuous(name, kind, train, val, test, max_len, labels=None, notes=None, text=None):
     """Pads three splits of (sequences, targets); sequences are arrays of shape (steps, features)."""
     (x_train, cut_train), (x_val, cut_val), (x_test, cut_test) = (
-        pad(split[0], max_len, PAD_VALUE, "float32") for split in (train, val, test)
+        pad(split[0], max_len, PAD_VALUE, "float32") if len(split[0]) else (None, 0)
+        for split in (train, val, test)
     )
+    if x_val is None:  # no validation split (zoo.files.rare_classes): no rows, the training's shape
+        x_val = np.full((0, *x_train.shape[1:]), PAD_VALUE, "float32")
     num_outputs = len(labels) if labels else 1
     spec = continuous_spec(kind, num_outputs, x_train, train[1])
     return Dataset(
