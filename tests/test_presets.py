@@ -11,6 +11,7 @@ from export import export_run
 from tests.tiny import TINY
 from zoo.architecture import auto_chunk
 from zoo.cli import main
+from zoo.data import PAD_VALUE
 from zoo.errors import ZooError
 from zoo.training import TrainConfig, train
 
@@ -94,12 +95,17 @@ def test_settings_a_task_does_not_take_are_refused_before_training(task, setting
     assert not (tmp_path / "run").exists()
 
 
-def test_chunk_auto_reads_a_long_series_in_at_most_16_steps_and_words_one_by_one():
+def test_chunk_auto_reads_a_typical_series_in_at_most_16_steps_and_words_one_by_one():
     assert [auto_chunk(steps) for steps in (16, 17, 150, 251)] == [0, 2, 10, 16]
     config = TrainConfig(task="many_to_one", chunk="auto")
     series = SimpleNamespace(spec=TINY["many_to_one"][0], x_train=np.zeros((2, 150, 3)))
     words = SimpleNamespace(spec=TINY["tagging"][0], x_train=np.zeros((2, 150), "int32"))
     assert config.architecture_for(series).chunk == 10
     assert config.architecture_for(words).chunk == 0
+    # Lengths of 100 to 1,344: chunks sized to the median (320 steps), not to the longest.
+    ragged = np.full((9, 1344, 1), PAD_VALUE, "float32")
+    for row, length in enumerate([100, 200, 300, 310, 320, 330, 340, 900, 1344]):
+        ragged[row, :length] = 1.0
+    assert config.architecture_for(SimpleNamespace(spec=TINY["many_to_one"][0], x_train=ragged)).chunk == 20
     with pytest.raises(ZooError, match="'tagging' takes no chunk"):
         TrainConfig(task="tagging", chunk="auto")

@@ -2,7 +2,8 @@
 
 The constructor takes the data contract (the data set's DataSpec); `build(hp)` declares the space:
 depth 1-4, a hidden size per layer (log scale, declared only for the layers that exist), cell,
-bidirectional, dropout and learning rate. Any of them can be fixed.
+bidirectional, dropout and learning rate, and where the task's builder has one, the fully
+convolutional branch (fcn). Any of them can be fixed.
 """
 
 from dataclasses import replace
@@ -84,7 +85,11 @@ class TaskHyperModel(keras_tuner.HyperModel):
             with hp.conditional_scope("layers", list(range(depth, MAX_LAYERS + 1))):
                 name = f"units_{depth}"
                 units.append(self._choose(hp, name, lambda n=name: hp.Int(n, 16, 256, sampling="log")))
+        # The architecture options a task's builder reads beyond these (Task.architecture_options).
+        options = {"fcn": self._choose(hp, "fcn", lambda: hp.Boolean("fcn"))} \
+            if "fcn" in self.task.architecture_options else {}
         return Architecture(
+            **options,
             cell=self._choose(hp, "cell", lambda: hp.Choice("cell", list(CELLS))),
             bidirectional=self._choose(hp, "bidirectional", lambda: hp.Boolean("bidirectional")),
             layers=layers,

@@ -26,7 +26,7 @@ READOUTS = ("last", "mean")
 # at most this many recurrent steps.
 AUTO_CHUNK_STEPS = 16
 # The fields below `dropout` are read only by the tasks that list them in Task.architecture_options.
-OPTIONAL_FIELDS = ("readout", "chunk")
+OPTIONAL_FIELDS = ("readout", "chunk", "fcn")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Architecture:
         steps side by side (a series of 150 steps becomes 15 steps of 10: fewer, wider steps that
         the gradient crosses more easily); for a vector, that many features (64 pixels become 8
         steps of 8, the image's rows). 0: one step per step, or the whole vector in one step.
+    fcn: a fully convolutional branch beside the recurrent one, joined before the head (LSTM-FCN,
+        Karim et al. 2018; many_to_one).
     """
 
     cell: str = "lstm"
@@ -47,6 +49,7 @@ class Architecture:
     dropout: float = 0.0
     readout: str = "last"
     chunk: int = 0
+    fcn: bool = False
 
     def __post_init__(self):
         if self.cell not in CELLS:

@@ -15,7 +15,7 @@ SCHEDULES = ("constant", "cosine")
 # come from zoo.architecture.Architecture).
 TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0}
 # The settings a search varies (tuning.hypermodels); `rnn-zoo tune` fixes the ones given.
-SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate")
+SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate", "fcn")
 
 
 # How a setting's text (a flag's or a make variable's) is read; each raises ValueError on bad text.
@@ -69,6 +69,18 @@ def _architecture_defaults():
     return {name: list(value) if isinstance(value, tuple) else value for name, value in DEFAULTS.items()}
 
 
+def typical_length(x):
+    """The median real length of right-padded sequences [examples, steps, features]; a vector's
+    features [examples, features]."""
+    if x.ndim == 2:
+        return x.shape[1]
+    import numpy as np
+
+    from zoo.batching import lengths
+
+    return int(np.median(lengths(x)))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a run; saved as config.json so the run can be rebuilt.
@@ -97,8 +109,10 @@ class TrainConfig:
     dropout: float | None = setting("dropout on each recurrent layer's inputs (default 0)", float)
     readout: str | None = setting("many_to_one: last (the last real step) or mean (over the real steps)")
     chunk: int | str | None = setting("steps (or a vector's features) one recurrent step reads; auto: "
-                                      "at most 16 recurrent steps for the longest training sequence",
+                                      "at most 16 recurrent steps for the median training sequence",
                                       parse_chunk)
+    fcn: bool | None = setting("many_to_one: a fully convolutional branch beside the recurrent one "
+                               "(LSTM-FCN, GRU-FCN; default off)", parse_switch)
     # Training.
     epochs: int | None = setting("at most this many; early stopping may end sooner", int)
     batch_size: int | None = setting("examples per batch", int)
@@ -147,15 +161,16 @@ class TrainConfig:
         return Architecture(**given).check_for(task)
 
     def architecture_for(self, data):
-        """The Architecture for `data`: chunk="auto" sized to its longest training sequence (or vector)."""
+        """The Architecture for `data`: chunk="auto" sized to the median length of its training
+        sequences (a vector: its features). The median, not the longest: in a set of 100 to 1,344
+        steps, chunks sized to the longest read a typical series of 325 in 4 or 5 recurrent steps."""
         from zoo.architecture import auto_chunk
 
         if self.chunk != "auto":
             return self.architecture
         if data.spec.input_vocab_size is not None:  # words or characters are read one by one
             return replace(self.architecture, chunk=0)
-        steps = data.x_train.shape[1]  # padded to the longest sequence; a vector's features
-        return replace(self.architecture, chunk=auto_chunk(steps))
+        return replace(self.architecture, chunk=auto_chunk(typical_length(data.x_train)))
 
     def resolved(self):
         """The config with the data set and training settings the user left out filled in."""

@@ -1,4 +1,5 @@
-"""The zoo's own Keras layers: ChunkSteps, which makes a sequence fewer, wider steps; and forecasting's
+"""The zoo's own Keras layers: ChunkSteps, which makes a sequence fewer, wider steps; MaskedConv1D, a
+convolution that never reads padding; and forecasting's
 WindowScaler, LastSteps, QuantileOutput, PinballLoss and the distribution heads.
 
 Registered with Keras, so model.keras files load where this module is imported (it imports nothing
@@ -58,6 +59,33 @@ class ChunkSteps(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class MaskedConv1D(keras.layers.Conv1D):
+    """Conv1D ("same" padding) that reads padded steps as zeros and passes the mask on.
+
+    Right padding set to zero is what "same" padding adds past a sequence's end, so a padded and an
+    unpadded sequence give the same outputs at every real step (those at padded steps are left to
+    the mask: the layers after it skip them, and the next MaskedConv1D zeroes them again).
+    """
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(filters, kernel_size, padding="same", **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        return super().call(inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("padding", None)
+        return config
 
 
 def observed(context, missing_below):

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import batching, distributed, xla
-from zoo.config import TrainConfig  # noqa: F401  (defined in the light zoo.config; imported from here too)
+from zoo.config import TrainConfig, typical_length  # noqa: F401  (TrainConfig: imported from here too)
 from zoo.data import EXAMPLES
 from zoo.decoding import ValidationExactMatch, decoding_metrics
 from zoo.errors import ZooError
@@ -415,7 +415,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
               f"({config.schedule} schedule) and keeps the last.")
     if config.chunk == "auto":
         read = f"read in chunks of {architecture.chunk}" if architecture.chunk else "read step by step"
-        print(f"chunk=auto: the longest training sequence has {data.x_train.shape[1]} steps, {read}.")
+        print(f"chunk=auto: the median training sequence has {typical_length(data.x_train)} steps, {read}.")
     write_json(run_dir / "data.json", data.contract())
     write_examples(run_dir / "examples.npz", data, task.generates)
     padding, loaded = None, trained.exists()

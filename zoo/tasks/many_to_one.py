@@ -22,22 +22,38 @@ from zoo.data import (
 from zoo.errors import DataFileError, ZooError
 from zoo.files.series import read_arff, read_npz, read_ts
 from zoo.files.tables import read_table
-from zoo.layers import ChunkSteps
+from zoo.layers import ChunkSteps, MaskedConv1D
 from zoo.model_io import prediction_head, sequence_input
 from zoo.presets import Preset
 from zoo.registry import Task, register
 from zoo.text import tokenize_splits
 
+# LSTM-FCN's convolutional branch (Karim et al. 2018): filters and kernel width of each block.
+FCN_BLOCKS = ((128, 8), (256, 5), (128, 3))
+
 
 def build(spec, arch):
-    inputs, x = sequence_input(spec, arch.layer_units[0], name="sequence")
-    if arch.chunk:
-        x = ChunkSteps(arch.chunk, name="chunk_steps")(x)
+    inputs, steps = sequence_input(spec, arch.layer_units[0], name="sequence")
+    x = ChunkSteps(arch.chunk, name="chunk_steps")(steps) if arch.chunk else steps
     x = recurrent_stack(x, arch, return_sequences=arch.readout == "mean")
     if arch.readout == "mean":  # over the real steps only: the layer reads the mask
         x = keras.layers.GlobalAveragePooling1D(name="mean_over_steps")(x)
+    if arch.fcn:
+        x = keras.layers.Concatenate(name="recurrent_and_fcn")([x, fcn_branch(steps)])
     outputs = prediction_head(x, spec, "label" if spec.kind == "classification" else "value")
     return keras.Model(inputs, outputs, name="many_to_one")
+
+
+def fcn_branch(steps):
+    """Convolution, batch normalisation and ReLU blocks over every step, then the mean over the real
+    steps. Padding is read by none of them: the convolutions see it as zeros ("same" padding's own),
+    batch statistics and the mean leave it out (the mask)."""
+    y = steps
+    for block, (filters, width) in enumerate(FCN_BLOCKS, start=1):
+        y = MaskedConv1D(filters, width, name=f"fcn_conv_{block}")(y)
+        y = keras.layers.BatchNormalization(name=f"fcn_norm_{block}")(y)
+        y = keras.layers.Activation("relu", name=f"fcn_relu_{block}")(y)
+    return keras.layers.GlobalAveragePooling1D(name="fcn_mean_over_steps")(y)
 
 
 def _continuous(name, kind, train, val, test, max_len, labels=None, notes=None, text=None):
@@ -320,7 +336,7 @@ TASK = register(
             "imdb_reviews": load_imdb_reviews,
         },
         default_dataset="gun_point",
-        architecture_options=("readout", "chunk"),
+        architecture_options=("readout", "chunk", "fcn"),
         presets=PRESETS,
         regression_datasets=("sunspots", "adding"),
         formats=(

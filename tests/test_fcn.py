@@ -1,0 +1,52 @@
+"""LSTM-FCN (FCN=1): the convolutional branch never reads padding, trains, and exports as Keras computes."""
+
+import json
+
+import keras
+import numpy as np
+
+import zoo
+from export import export_model
+from tests.tiny import TINY, _contract
+from zoo.data import PAD_VALUE
+
+
+def _fcn_model(rng, cell="gru"):
+    """A many_to_one LSTM-FCN fitted one epoch on rows of different lengths (batch statistics learnt)."""
+    spec, make_inputs, _ = TINY["many_to_one"]
+    keras.utils.set_random_seed(0)
+    model = zoo.get_task("many_to_one").build_model(spec, cell=cell, units=6, fcn=True, readout="mean")
+    x = make_inputs(rng, 16, 9)
+    x[::2, 5:] = PAD_VALUE
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, rng.integers(0, spec.num_outputs, 16), epochs=1, verbose=0)
+    return spec, make_inputs, model
+
+
+def test_padding_changes_no_answer_of_the_convolutional_branch(rng):
+    spec, make_inputs, model = _fcn_model(rng)
+    assert {"fcn_conv_1", "fcn_norm_3", "fcn_mean_over_steps", "recurrent_and_fcn"} <= {
+        layer.name for layer in model.layers}
+    rows = [make_inputs(rng, 1, length) for length in (3, 9, 6)]
+    batch = np.full((3, 12, rows[0].shape[-1]), PAD_VALUE, "float32")
+    for i, row in enumerate(rows):
+        batch[i, :row.shape[1]] = row[0]
+    alone = np.concatenate([model.predict(row, verbose=0) for row in rows])
+    np.testing.assert_allclose(model.predict(batch, verbose=0), alone, atol=1e-5)
+    # Read as anything but padding, the same steps would change the answer: the test can fail.
+    filled = np.where(batch == PAD_VALUE, 0.5, batch).astype("float32")
+    assert not np.allclose(model.predict(filled, verbose=0), alone, atol=1e-3)
+
+
+def test_an_lstm_fcn_exports_verified_in_every_runtime_that_reads_it(rng, tmp_path):
+    spec, make_inputs, model = _fcn_model(rng, cell="lstm")
+    source = make_inputs(rng, 6, 7)
+    source[1, 4:] = PAD_VALUE
+    source[2, 2:] = PAD_VALUE
+    task = zoo.get_task("many_to_one")
+    version = export_model(model, task, _contract(spec), source, tmp_path, "fcn")
+    metadata = json.loads((version / "metadata.json").read_text())
+    assert metadata["verification"]["passed"]
+    assert {"savedmodel", "onnx", "litert"} <= set(metadata["verification"]["max_abs_diff"])
+    assert max(metadata["verification"]["max_abs_diff"].values()) <= 1e-5
+    assert "CONV_2D" in metadata["litert"]["operators"]
