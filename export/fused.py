@@ -11,6 +11,7 @@ has holes or leading padding would be computed wrongly, so the graph answers NaN
 instead, and the server refuses it with a 400.
 """
 
+import copy
 import functools
 
 import keras
@@ -18,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from zoo.layers import ChunkSteps
+from zoo.layers import ChunkSteps, MaskedConv1D
 
 ONNX_OPS = {"SimpleRNN": "RNN", "GRU": "GRU", "LSTM": "LSTM"}
 # A SimpleRNN runs as a fused RNN node while batch x units is at most this, as a Scan above it.
@@ -174,6 +175,15 @@ class LayerWriter:
             self.x = x
         elif isinstance(layer, ChunkSteps):
             self._chunk(layer.size, layer_inputs(layer)[0].shape[-1])
+        elif isinstance(layer, MaskedConv1D):
+            self._conv(layer)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            # At inference, a per-feature scale and shift of the moving statistics.
+            scale = float32(layer.gamma) / np.sqrt(float32(layer.moving_variance) + layer.epsilon)
+            shift = float32(layer.beta) - float32(layer.moving_mean) * scale
+            self.x = g.op("Add", [g.op("Mul", [self.x, g.const(scale)]), g.const(shift)])
+        elif isinstance(layer, keras.layers.Activation) and layer.activation is keras.activations.relu:
+            self.x = g.op("Relu", [self.x])
         elif isinstance(layer, keras.layers.GlobalAveragePooling1D):
             self._mean_over_steps()
         elif isinstance(layer, keras.layers.Bidirectional):
@@ -188,6 +198,38 @@ class LayerWriter:
         else:
             raise Unsupported(f"layer {type(layer).__name__}")
         return [self.x]
+
+    def fork(self):
+        """A writer of its own for another branch read from the same tensor (its mask forms too)."""
+        branch = copy.copy(self)
+        branch.mask_forms = dict(self.mask_forms)
+        return branch
+
+    def join(self, branches, axis):
+        """Concatenate: the branches' tensors side by side; a mask only where every branch still has it."""
+        self.x = self.g.op("Concat", [branch.x for branch in branches], axis=axis)
+        if any(branch.padded is None for branch in branches):
+            self.padded, self.lengths, self.mask_forms = None, None, {}
+        self.misplaced = next((b.misplaced for b in branches if b.misplaced is not None), None)
+
+    def _conv(self, layer):
+        """MaskedConv1D: padded steps zeroed, then ONNX Conv over [batch, features, time] with "same"
+        padding as TensorFlow splits it (the odd one at the end)."""
+        g = self.g
+        if layer.strides != (1,) or layer.dilation_rate != (1,) or layer.groups != 1:
+            raise Unsupported(f"{layer.name}: strides, dilation or groups")
+        if layer.activation is not keras.activations.linear:
+            raise Unsupported(f"{layer.name}: activation {layer.activation.__name__}")
+        if self.padded is not None:
+            padded_steps = g.op("Cast", [g.op("Unsqueeze", [self.padded, g.ints([2])])], to=TensorProto.BOOL)
+            self.x = g.op("Where", [padded_steps, g.const(0.0), self.x])
+        (width,) = layer.kernel_size
+        kernel = np.transpose(float32(layer.kernel), (2, 1, 0))  # [width, in, out] -> [out, in, width]
+        inputs = [g.op("Transpose", [self.x], perm=[0, 2, 1]), g.const(kernel)]
+        if layer.use_bias:
+            inputs.append(g.const(float32(layer.bias)))
+        conv = g.op("Conv", inputs, kernel_shape=[width], pads=[(width - 1) // 2, width // 2])
+        self.x = g.op("Transpose", [conv], perm=[0, 2, 1])
 
     def _chunk(self, size, features):
         """ChunkSteps: padded steps zeroed, time filled up to a multiple of `size` with zeros, then
@@ -475,17 +517,32 @@ def fused_onnx(model, opset):
         raise Unsupported("models with several inputs or outputs")
     (inputs,) = model.inputs
     g = Graph()
-    writer = LayerWriter(g, inputs)
-    previous = inputs
+    # Each tensor's writer: one chain of layers, or chains that fork from a tensor (each branch a
+    # writer of its own) and join again in a Concatenate (LSTM-FCN's recurrent and convolutional ones).
+    writers = {id(inputs): LayerWriter(g, inputs)}
+    readers = {}
+    for layer in model.layers:
+        for tensor in [] if isinstance(layer, keras.layers.InputLayer) else layer_inputs(layer):
+            readers[id(tensor)] = readers.get(id(tensor), 0) + 1
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if layer_inputs(layer) != [previous] or len(layer_outputs(layer)) != 1:
-            raise Unsupported("a model that is not one chain of layers")
-        (previous,) = layer_outputs(layer)
-        writer.write(layer)
+        sources, (output,) = layer_inputs(layer), layer_outputs(layer)
+        if any(id(tensor) not in writers for tensor in sources) or len(layer_outputs(layer)) != 1:
+            raise Unsupported("a model that is not chains of layers")
+        if isinstance(layer, keras.layers.Concatenate):
+            writer = writers[id(sources[0])].fork()
+            writer.join([writers[id(tensor)] for tensor in sources], layer.axis)
+        elif len(sources) == 1:
+            writer = writers[id(sources[0])]
+            writer = writer.fork() if readers[id(sources[0])] > 1 else writer
+            writer.write(layer)
+        else:
+            raise Unsupported(f"layer {type(layer).__name__} of several inputs")
+        writers[id(output)] = writer
     (output_name,) = model.output_names
     (outputs,) = model.outputs
+    writer = writers[id(outputs)]
     output = (output_name, TensorProto.FLOAT, list(outputs.shape))
     result = writer.guarded(writer.x, len(outputs.shape), np.float32(np.nan))
     return finish_model(g, model.name, opset, inputs, output, result), writer.notes()

@@ -141,7 +141,8 @@ def test_a_model_the_writer_does_not_know_is_converted_by_tf2onnx(rng, tmp_path)
     inputs = keras.Input(shape=(None, 3), name="sequence")
     steps = keras.layers.GRU(4, return_sequences=True)(inputs)
     last, mean = keras.layers.GRU(4)(steps), keras.layers.GlobalAveragePooling1D()(steps)
-    pooled = keras.layers.Concatenate()([last, mean])
+    # Branches joined by Concatenate are written (tests/test_fcn.py); a layer normalisation is not.
+    pooled = keras.layers.LayerNormalization()(keras.layers.Concatenate()([last, mean]))
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="label")(pooled))
     contract = {"spec": {}, "output_vocabulary": None, "labels": None}
     examples = rng.normal(size=(4, 5, 3)).astype("float32")

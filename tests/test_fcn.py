@@ -1,9 +1,12 @@
-"""LSTM-FCN (FCN=1): the convolutional branch never reads padding, trains, and exports as Keras computes."""
+"""LSTM-FCN (FCN=1): the convolutional branch never reads padding, and the two-branch model exports as
+Keras computes it, fused (export.fused: Conv, the batch statistics as Mul and Add, the masked mean) and
+verified in TensorFlow, ONNX Runtime, onnx.reference, LiteRT and OpenVINO."""
 
 import json
 
 import keras
 import numpy as np
+import pytest
 
 import zoo
 from export import export_model
@@ -46,7 +49,14 @@ def test_an_lstm_fcn_exports_verified_in_every_runtime_that_reads_it(rng, tmp_pa
     task = zoo.get_task("many_to_one")
     version = export_model(model, task, _contract(spec), source, tmp_path, "fcn")
     metadata = json.loads((version / "metadata.json").read_text())
-    assert metadata["verification"]["passed"]
-    assert {"savedmodel", "onnx", "litert"} <= set(metadata["verification"]["max_abs_diff"])
+    assert metadata["verification"]["passed"] and metadata["onnx_graph"]["written_by"] == "rnn-zoo"
+    assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference", "litert"}
     assert max(metadata["verification"]["max_abs_diff"].values()) <= 1e-5
+    graph = metadata["onnx_graph"]
+    assert graph["fused_recurrent_ops"] == ["LSTM"] and not graph["has_loop"]
     assert "CONV_2D" in metadata["litert"]["operators"]
+    ov = pytest.importorskip("openvino")
+    compiled = ov.Core().compile_model(ov.Core().read_model(version / "model.onnx"), "CPU",
+                                       {"INFERENCE_PRECISION_HINT": "f32"})
+    (answer,) = compiled(source).values()
+    np.testing.assert_allclose(answer, model.predict(source, verbose=0), rtol=1e-5, atol=1e-5)
