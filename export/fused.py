@@ -527,9 +527,10 @@ def fused_onnx(model, opset):
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        sources, (output,) = layer_inputs(layer), layer_outputs(layer)
-        if any(id(tensor) not in writers for tensor in sources) or len(layer_outputs(layer)) != 1:
+        sources, outputs = layer_inputs(layer), layer_outputs(layer)
+        if any(id(tensor) not in writers for tensor in sources) or len(outputs) != 1:
             raise Unsupported("a model that is not chains of layers")
+        (output,) = outputs
         if isinstance(layer, keras.layers.Concatenate):
             writer = writers[id(sources[0])].fork()
             writer.join([writers[id(tensor)] for tensor in sources], layer.axis)

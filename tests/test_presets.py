@@ -107,5 +107,20 @@ def test_chunk_auto_reads_a_typical_series_in_at_most_16_steps_and_words_one_by_
     for row, length in enumerate([100, 200, 300, 310, 320, 330, 340, 900, 1344]):
         ragged[row, :length] = 1.0
     assert config.architecture_for(SimpleNamespace(spec=TINY["many_to_one"][0], x_train=ragged)).chunk == 20
+
+
+def test_fcn_auto_adds_the_convolutional_branch_for_classes_of_series_only():
+    from dataclasses import replace
+
+    defaults = TrainConfig(task="many_to_one").resolved()  # a file of your own: the task's defaults
+    assert defaults.fcn == "auto"
+    classes = SimpleNamespace(spec=TINY["many_to_one"][0], x_train=np.zeros((2, 150, 3)))
+    values = SimpleNamespace(spec=replace(TINY["many_to_one"][0], kind="regression"), x_train=classes.x_train)
+    words = SimpleNamespace(spec=TINY["tagging"][0], x_train=np.zeros((2, 150), "int32"))
+    assert [defaults.architecture_for(d).fcn for d in (classes, values, words)] == [True, False, False]
+    # The presets were chosen without it, and keep their recipe.
+    from zoo.presets import get_preset
+
+    assert get_preset("gun_point_bigru").config().resolved().fcn is False
     with pytest.raises(ZooError, match="'tagging' takes no chunk"):
         TrainConfig(task="tagging", chunk="auto")

@@ -37,6 +37,10 @@ def parse_chunk(text):
     return text if text == "auto" else int(text)
 
 
+def parse_fcn(text):
+    return text if text == "auto" else parse_switch(text)
+
+
 def parse_options(text):
     """KEY=VALUE pairs, space-separated; each value read as a Python literal when it is one."""
     pairs = {}
@@ -111,8 +115,9 @@ class TrainConfig:
     chunk: int | str | None = setting("steps (or a vector's features) one recurrent step reads; auto: "
                                       "at most 16 recurrent steps for the median training sequence",
                                       parse_chunk)
-    fcn: bool | None = setting("many_to_one: a fully convolutional branch beside the recurrent one "
-                               "(LSTM-FCN, GRU-FCN; default off)", parse_switch)
+    fcn: bool | str | None = setting("many_to_one: a fully convolutional branch beside the recurrent one "
+                                     "(LSTM-FCN, GRU-FCN), 1 or 0; auto: on for series of numbers with "
+                                     "classes", parse_fcn)
     # Training.
     epochs: int | None = setting("at most this many; early stopping may end sooner", int)
     batch_size: int | None = setting("examples per batch", int)
@@ -154,23 +159,28 @@ class TrainConfig:
         given = {name: getattr(self, name) for name in _architecture_defaults()
                  if getattr(self, name) is not None}
         task = get_task(self.task)
-        if given.get("chunk") == "auto":
-            if "chunk" not in task.architecture_options:
-                raise ZooError(f"Task {task.name!r} takes no chunk (got 'auto').")
-            given["chunk"] = 0
+        for name, unset in (("chunk", 0), ("fcn", False)):
+            if given.get(name) == "auto":
+                if name not in task.architecture_options:
+                    raise ZooError(f"Task {task.name!r} takes no {name} (got 'auto').")
+                given[name] = unset
         return Architecture(**given).check_for(task)
 
     def architecture_for(self, data):
         """The Architecture for `data`: chunk="auto" sized to the median length of its training
-        sequences (a vector: its features). The median, not the longest: in a set of 100 to 1,344
-        steps, chunks sized to the longest read a typical series of 325 in 4 or 5 recurrent steps."""
+        sequences (a vector: its features), and fcn="auto" on for series of numbers with classes.
+        The median, not the longest: in a set of 100 to 1,344 steps, chunks sized to the longest
+        read a typical series of 325 in 4 or 5 recurrent steps."""
         from zoo.architecture import auto_chunk
 
-        if self.chunk != "auto":
-            return self.architecture
-        if data.spec.input_vocab_size is not None:  # words or characters are read one by one
-            return replace(self.architecture, chunk=0)
-        return replace(self.architecture, chunk=auto_chunk(typical_length(data.x_train)))
+        architecture = self.architecture
+        tokens = data.spec.input_vocab_size is not None  # words or characters are read one by one
+        if self.chunk == "auto":
+            chunk = 0 if tokens else auto_chunk(typical_length(data.x_train))
+            architecture = replace(architecture, chunk=chunk)
+        if self.fcn == "auto":
+            architecture = replace(architecture, fcn=not tokens and data.spec.kind == "classification")
+        return architecture
 
     def resolved(self):
         """The config with the data set and training settings the user left out filled in."""

@@ -416,6 +416,10 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     if config.chunk == "auto":
         read = f"read in chunks of {architecture.chunk}" if architecture.chunk else "read step by step"
         print(f"chunk=auto: the median training sequence has {typical_length(data.x_train)} steps, {read}.")
+    if config.fcn == "auto":
+        branch = ("a convolutional branch beside the recurrent one (classes of series of numbers)"
+                  if architecture.fcn else "no convolutional branch (it reads classes of series)")
+        print(f"fcn=auto: {branch}.")
     write_json(run_dir / "data.json", data.contract())
     write_examples(run_dir / "examples.npz", data, task.generates)
     padding, loaded = None, trained.exists()
