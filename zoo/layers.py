@@ -88,6 +88,33 @@ class MaskedConv1D(keras.layers.Conv1D):
         return config
 
 
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class MaskedBatchNormalization(keras.layers.BatchNormalization):
+    """BatchNormalization whose statistics leave out padded steps (as Keras' do with a mask) and, on
+    several replicas, are those of the global batch, as one process has them: Keras synchronises only
+    the statistics of unmasked inputs, so workers would each normalise by their own half batch."""
+
+    def _moments(self, inputs, mask):
+        if mask is None:
+            return super()._moments(inputs, mask)
+        import tensorflow as tf
+
+        axes = self._reduction_axes
+        weights = ops.broadcast_to(ops.cast(ops.expand_dims(mask, -1), inputs.dtype), ops.shape(inputs))
+        context = tf.distribute.get_replica_context()
+
+        def summed(*values):
+            if context is None or context.num_replicas_in_sync == 1:
+                return values
+            return context.all_reduce(tf.distribute.ReduceOp.SUM, list(values))
+
+        count, total = summed(ops.sum(weights, axes, keepdims=True),
+                              ops.sum(inputs * weights, axes, keepdims=True))
+        mean = total / (count + keras.backend.epsilon())
+        (squares,) = summed(ops.sum(ops.square(inputs - mean) * weights, axes, keepdims=True))
+        return ops.squeeze(mean), ops.squeeze(squares / (count + keras.backend.epsilon()))
+
+
 def observed(context, missing_below):
     """1.0 where the context holds a value, 0.0 where it is missing (NaN, or at most `missing_below`)."""
     known = ops.logical_and(ops.isfinite(context), ops.greater(context, missing_below))

@@ -23,7 +23,7 @@ from zoo.errors import DataFileError, ZooError
 from zoo.files.entities import read_entities
 from zoo.files.series import read_arff, read_npz, read_ts
 from zoo.files.tables import read_table
-from zoo.layers import ChunkSteps, MaskedConv1D
+from zoo.layers import ChunkSteps, MaskedBatchNormalization, MaskedConv1D
 from zoo.model_io import prediction_head, sequence_input
 from zoo.presets import Preset
 from zoo.registry import Task, register
@@ -56,7 +56,7 @@ def fcn_branch(steps):
     y = steps
     for block, (filters, width) in enumerate(FCN_BLOCKS, start=1):
         y = MaskedConv1D(filters, width, name=f"fcn_conv_{block}")(y)
-        y = keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"fcn_norm_{block}")(y)
+        y = MaskedBatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"fcn_norm_{block}")(y)
         y = keras.layers.Activation("relu", name=f"fcn_relu_{block}")(y)
     return keras.layers.GlobalAveragePooling1D(name="fcn_mean_over_steps")(y)
 
