@@ -156,8 +156,7 @@ class LayerWriter:
             self.padded = g.op("ReduceMin", [g.op("Cast", [padded_features], to=TensorProto.FLOAT)],
                                axes=[-1], keepdims=0)
             # Zeroed, as Keras does: the recurrent nodes read every step, and mask_value may be huge.
-            padded_steps = g.op("Cast", [g.op("Unsqueeze", [self.padded, g.ints([2])])], to=TensorProto.BOOL)
-            self.x = g.op("Where", [padded_steps, g.const(0.0), self.x])
+            self._zero_padding()
         elif isinstance(layer, keras.layers.Rescaling):
             self.x = g.op("Add", [g.op("Mul", [self.x, g.const(layer.scale)]), g.const(layer.offset)])
         elif isinstance(layer, keras.layers.Reshape):
@@ -212,6 +211,12 @@ class LayerWriter:
             self.padded, self.lengths, self.mask_forms = None, None, {}
         self.misplaced = next((b.misplaced for b in branches if b.misplaced is not None), None)
 
+    def _zero_padding(self):
+        """The current tensor with its padded steps set to 0, as Keras' Masking leaves them and as ChunkSteps
+        and MaskedConv1D read them."""
+        g = self.g
+        self.x = g.op("Where", [self._mask_form("padded_steps"), g.const(0.0), self.x])
+
     def _conv(self, layer):
         """MaskedConv1D: padded steps zeroed, then ONNX Conv over [batch, features, time] with "same"
         padding as TensorFlow splits it (the odd one at the end)."""
@@ -221,8 +226,7 @@ class LayerWriter:
         if layer.activation is not keras.activations.linear:
             raise Unsupported(f"{layer.name}: activation {layer.activation.__name__}")
         if self.padded is not None:
-            padded_steps = g.op("Cast", [g.op("Unsqueeze", [self.padded, g.ints([2])])], to=TensorProto.BOOL)
-            self.x = g.op("Where", [padded_steps, g.const(0.0), self.x])
+            self._zero_padding()
         (width,) = layer.kernel_size
         kernel = np.transpose(float32(layer.kernel), (2, 1, 0))  # [width, in, out] -> [out, in, width]
         inputs = [g.op("Transpose", [self.x], perm=[0, 2, 1]), g.const(kernel)]
@@ -237,8 +241,7 @@ class LayerWriter:
         g = self.g
         if self.padded is not None:
             self._lengths()  # the right-padding check, on the steps as they came in
-            padded_steps = g.op("Cast", [g.op("Unsqueeze", [self.padded, g.ints([2])])], to=TensorProto.BOOL)
-            self.x = g.op("Where", [padded_steps, g.const(0.0), self.x])
+            self._zero_padding()
             self.padded = g.op("Slice", [self.padded, g.ints([0]), g.ints([np.iinfo(np.int64).max]),
                                          g.ints([1]), g.ints([size])])
             self.lengths, self.mask_forms = None, {}
@@ -282,7 +285,8 @@ class LayerWriter:
         """The mask in one of the shapes the recurrent layers read, made once for all of them (every
         node here runs on each call):
         "padded": float [time, batch, 1], 1 at padded steps; "real": bool [time, batch, 1], true at
-        real steps; "last_step": int64 [batch], each row's last real step (0 for a row with none).
+        real steps; "last_step": int64 [batch], each row's last real step (0 for a row with none);
+        "padded_steps": bool [batch, time, 1], true at padded steps (for the batch-major tensor).
         A form first made inside an If branch is unknown outside it: _simple_rnn makes the ones its
         branches read before them.
         """
@@ -292,6 +296,8 @@ class LayerWriter:
                 made = g.op("Unsqueeze", [g.op("Transpose", [self.padded], perm=[1, 0]), g.ints([2])])
             elif form == "real":
                 made = g.op("Equal", [self._mask_form("padded"), g.const(0.0)])
+            elif form == "padded_steps":
+                made = g.op("Cast", [g.op("Unsqueeze", [self.padded, g.ints([2])])], to=TensorProto.BOOL)
             else:
                 made = g.op("Max", [g.op("Sub", [self._lengths(), g.ints(1)]), g.ints(0)])
             self.mask_forms[form] = made
