@@ -19,7 +19,16 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from zoo.layers import ChunkSteps, MaskedConv1D
+from zoo.layers import (
+    MASKED_SCORE,
+    SERIES_VARIANCE_FLOOR,
+    AttentionPooling,
+    ChunkSteps,
+    MaskedConv1D,
+    SeriesStandardize,
+    SqueezeExcite,
+    StridedConv1D,
+)
 
 ONNX_OPS = {"SimpleRNN": "RNN", "GRU": "GRU", "LSTM": "LSTM"}
 # A SimpleRNN runs as a fused RNN node while batch x units is at most this, as a Scan above it.
@@ -162,18 +171,11 @@ class LayerWriter:
         elif isinstance(layer, keras.layers.Reshape):
             self.x = g.op("Reshape", [self.x, g.ints([-1, *layer.target_shape])])
         elif isinstance(layer, keras.layers.Dense):
-            x = g.op("MatMul", [self.x, g.const(float32(layer.kernel))])
-            if layer.use_bias:
-                x = g.op("Add", [x, g.const(float32(layer.bias))])
-            if layer.activation is keras.activations.softmax:
-                x = g.op("Softmax", [x], axis=-1)
-            elif layer.activation is keras.activations.tanh:
-                x = g.op("Tanh", [x])
-            elif layer.activation is not keras.activations.linear:
-                raise Unsupported(f"{layer.name}: activation {layer.activation.__name__}")
-            self.x = x
+            self.x = self._dense(layer, self.x)
         elif isinstance(layer, ChunkSteps):
             self._chunk(layer.size, layer_inputs(layer)[0].shape[-1])
+        elif isinstance(layer, StridedConv1D):
+            self._strided_conv(layer)
         elif isinstance(layer, MaskedConv1D):
             self._conv(layer)
         elif isinstance(layer, keras.layers.BatchNormalization):
@@ -185,6 +187,13 @@ class LayerWriter:
             self.x = g.op("Relu", [self.x])
         elif isinstance(layer, keras.layers.GlobalAveragePooling1D):
             self._mean_over_steps()
+        elif isinstance(layer, AttentionPooling):
+            self._attention_pooling(layer)
+        elif isinstance(layer, SeriesStandardize):
+            self._series_standardize()
+        elif isinstance(layer, SqueezeExcite):
+            gate = self._dense(layer.excite, self._dense(layer.squeeze, self._masked_mean()))
+            self.x = g.op("Mul", [self.x, g.op("Unsqueeze", [gate, g.ints([1])])])
         elif isinstance(layer, keras.layers.Bidirectional):
             if layer.merge_mode != "concat":
                 raise Unsupported(f"{layer.name}: merge mode {layer.merge_mode}")
@@ -205,8 +214,13 @@ class LayerWriter:
         return branch
 
     def join(self, branches, axis):
-        """Concatenate: the branches' tensors side by side; a mask only where every branch still has it."""
-        self.x = self.g.op("Concat", [branch.x for branch in branches], axis=axis)
+        """Concatenate (on `axis`): the branches' tensors side by side; Average (axis None): their mean (an
+        ensemble's members, zoo.ensemble). A mask only where every branch still has it."""
+        tensors = [branch.x for branch in branches]
+        if axis is None:
+            self.x = self.g.op("Div", [self.g.op("Sum", tensors), self.g.const(float(len(tensors)))])
+        else:
+            self.x = self.g.op("Concat", tensors, axis=axis)
         if any(branch.padded is None for branch in branches):
             self.padded, self.lengths, self.mask_forms = None, None, {}
         self.misplaced = next((b.misplaced for b in branches if b.misplaced is not None), None)
@@ -235,9 +249,10 @@ class LayerWriter:
         conv = g.op("Conv", inputs, kernel_shape=[width], pads=[(width - 1) // 2, width // 2])
         self.x = g.op("Transpose", [conv], perm=[0, 2, 1])
 
-    def _chunk(self, size, features):
-        """ChunkSteps: padded steps zeroed, time filled up to a multiple of `size` with zeros, then
-        [batch, time / size, size * features]; a new step is padding where its first step was."""
+    def _every(self, size, before=0):
+        """Padded steps zeroed and the mask made every `size`-th step's (a new step is padding where its
+        first step was); returns the tensor with `before` zero steps in front and the end filled up to a
+        multiple of `size` with zeros."""
         g = self.g
         if self.padded is not None:
             self._lengths()  # the right-padding check, on the steps as they came in
@@ -248,19 +263,89 @@ class LayerWriter:
         steps = g.op("Shape", [self.x], start=1, end=2)
         past_last_chunk = g.op("Mod", [steps, g.ints([size])])
         fill = g.op("Mod", [g.op("Sub", [g.ints([size]), past_last_chunk]), g.ints([size])])
-        pads = g.op("Concat", [g.ints([0, 0, 0, 0]), fill, g.ints([0])], axis=0)  # begins, then ends
-        self.x = g.op("Reshape", [g.op("Pad", [self.x, pads]), g.ints([0, -1, size * features])])
+        pads = g.op("Concat", [g.ints([0, before, 0, 0]), fill, g.ints([0])], axis=0)  # begins, then ends
+        return g.op("Pad", [self.x, pads])
 
-    def _mean_over_steps(self):
-        """GlobalAveragePooling1D: the mean over the real steps (Keras divides by their count)."""
+    def _chunk(self, size, features):
+        """ChunkSteps: [batch, time / size, size * features] of the steps filled up (_every)."""
+        self.x = self.g.op("Reshape", [self._every(size), self.g.ints([0, -1, size * features])])
+
+    def _strided_conv(self, layer):
+        """StridedConv1D: ONNX Conv of stride `stride` over the steps with `stride` zeros in front and the
+        end filled up (_every), as the layer pads them."""
+        g = self.g
+        padded = self._every(layer.stride, before=layer.stride)
+        kernel = np.transpose(float32(layer.kernel), (2, 1, 0))  # [width, in, out] -> [out, in, width]
+        inputs = [g.op("Transpose", [padded], perm=[0, 2, 1]), g.const(kernel)]
+        if layer.use_bias:
+            inputs.append(g.const(float32(layer.bias)))
+        conv = g.op("Conv", inputs, kernel_shape=[2 * layer.stride], strides=[layer.stride])
+        self.x = g.op("Transpose", [conv], perm=[0, 2, 1])
+
+    def _dense(self, layer, x):
+        """A Dense layer on tensor `x`: MatMul, the bias, the activation."""
+        g = self.g
+        x = g.op("MatMul", [x, g.const(float32(layer.kernel))])
+        if layer.use_bias:
+            x = g.op("Add", [x, g.const(float32(layer.bias))])
+        activations = {keras.activations.softmax: ("Softmax", {"axis": -1}),
+                       keras.activations.tanh: ("Tanh", {}), keras.activations.relu: ("Relu", {}),
+                       keras.activations.sigmoid: ("Sigmoid", {})}
+        if layer.activation in activations:
+            op_type, attributes = activations[layer.activation]
+            return g.op(op_type, [x], **attributes)
+        if layer.activation is not keras.activations.linear:
+            raise Unsupported(f"{layer.name}: activation {layer.activation.__name__}")
+        return x
+
+    def _masked_mean(self):
+        """The current sequence's mean over its real steps, [batch, features] (zoo.layers.masked_mean:
+        Keras divides by their count)."""
         g = self.g
         if self.padded is None:
-            self.x = g.op("ReduceMean", [self.x], axes=[1], keepdims=0)
-            return
+            return g.op("ReduceMean", [self.x], axes=[1], keepdims=0)
         real = g.op("Sub", [g.const(1.0), self.padded])
         real_steps = g.op("Mul", [self.x, g.op("Unsqueeze", [real, g.ints([2])])])
         total = g.op("ReduceSum", [real_steps, g.ints([1])], keepdims=0)
-        self.x = g.op("Div", [total, g.op("ReduceSum", [real, g.ints([1])], keepdims=1)])
+        return g.op("Div", [total, g.op("ReduceSum", [real, g.ints([1])], keepdims=1)])
+
+    def _series_standardize(self):
+        """SeriesStandardize: each series less its mean over its real steps, over its spread; padded
+        steps 0."""
+        g = self.g
+
+        def mean_over_steps(tensor):
+            if real is None:
+                return g.op("ReduceMean", [tensor], axes=[1], keepdims=1)
+            total = g.op("ReduceSum", [g.op("Mul", [tensor, real]), g.ints([1])], keepdims=1)
+            return g.op("Div", [total, count])
+
+        real = None if self.padded is None else g.op("Sub", [g.const(1.0),
+                                                            g.op("Unsqueeze", [self.padded, g.ints([2])])])
+        count = real and g.op("Max", [g.op("ReduceSum", [real, g.ints([1])], keepdims=1), g.const(1.0)])
+        centred = g.op("Sub", [self.x, mean_over_steps(self.x)])
+        spread = g.op("Sqrt", [g.op("Add", [mean_over_steps(g.op("Mul", [centred, centred])),
+                                           g.const(SERIES_VARIANCE_FLOOR)])])
+        self.x = g.op("Div", [centred, spread])
+        if real is not None:
+            self.x = g.op("Mul", [self.x, real])
+
+    def _mean_over_steps(self):
+        """GlobalAveragePooling1D: the mean over the real steps, which ends the sequence (and its mask)."""
+        self.x = self._masked_mean()
+        self.padded = None
+
+    def _attention_pooling(self, layer):
+        """AttentionPooling: each step's score v . tanh(W h + b), a padded step's set to MASKED_SCORE as Keras
+        sets it, the softmax over the steps, and the steps' sum weighted by it."""
+        g = self.g
+        hidden = g.op("Add", [g.op("MatMul", [self.x, g.const(float32(layer.kernel))]),
+                              g.const(float32(layer.bias))])
+        scores = g.op("MatMul", [g.op("Tanh", [hidden]), g.const(float32(layer.score))])  # [batch, time, 1]
+        if self.padded is not None:
+            scores = g.op("Where", [self._mask_form("padded_steps"), g.const(MASKED_SCORE), scores])
+        weights = g.op("Softmax", [scores], axis=1)
+        self.x = g.op("ReduceSum", [g.op("Mul", [weights, self.x]), g.ints([1])], keepdims=0)
         self.padded = None
 
     def _lengths(self):
@@ -523,8 +608,9 @@ def fused_onnx(model, opset):
         raise Unsupported("models with several inputs or outputs")
     (inputs,) = model.inputs
     g = Graph()
-    # Each tensor's writer: one chain of layers, or chains that fork from a tensor (each branch a
-    # writer of its own) and join again in a Concatenate (LSTM-FCN's recurrent and convolutional ones).
+    # Each tensor's writer: one chain of layers, or chains that fork from a tensor (each branch a writer
+    # of its own) and join again in a Concatenate (LSTM-FCN's recurrent and convolutional ones) or an
+    # Average (an ensemble's members).
     writers = {id(inputs): LayerWriter(g, inputs)}
     readers = {}
     for layer in model.layers:
@@ -537,9 +623,10 @@ def fused_onnx(model, opset):
         if any(id(tensor) not in writers for tensor in sources) or len(outputs) != 1:
             raise Unsupported("a model that is not chains of layers")
         (output,) = outputs
-        if isinstance(layer, keras.layers.Concatenate):
+        if isinstance(layer, keras.layers.Concatenate | keras.layers.Average):
             writer = writers[id(sources[0])].fork()
-            writer.join([writers[id(tensor)] for tensor in sources], layer.axis)
+            writer.join([writers[id(tensor)] for tensor in sources],
+                        layer.axis if isinstance(layer, keras.layers.Concatenate) else None)
         elif len(sources) == 1:
             writer = writers[id(sources[0])]
             writer = writer.fork() if readers[id(sources[0])] > 1 else writer

@@ -17,6 +17,19 @@ def keras_outputs(task, model, contract, batch):
     return {name: value.numpy() for name, value in function(tf.constant(batch)).items()}
 
 
+def openvino_answer(onnx_path, source):
+    """What OpenVINO's CPU plugin answers for model.onnx, told to compute in float32 (it would use
+    bfloat16 where the processor has it); None where OpenVINO is not installed."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return None
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(onnx_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    (answer,) = compiled(source).values()
+    return answer
+
+
 def make_exports(root):
     """Exports every task under root, plus `hot` (a copy of many_to_one for tests that add versions)."""
     rng = np.random.default_rng(0)

@@ -19,6 +19,7 @@ from export import ExportError, export_model, export_run
 from export.fused import Unsupported
 from export.layout import publish, sha256_of, staged_version, versions
 from tests.architectures import MATRIX
+from tests.served import openvino_answer
 from tests.tiny import OUTPUT_VOCABULARY, TINY, tiny_trained
 from zoo.data import PAD_ID, PAD_VALUE, Vocabulary
 from zoo.decoding import decoder
@@ -54,19 +55,43 @@ def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirecti
     ("many_to_one", "gru", True, "mean", 3),  # a chunk filled up with zeros: 7 steps in chunks of 3
     ("many_to_one", "lstm", False, "mean", 0),
     ("many_to_one", "simple_rnn", True, "last", 2),
+    ("many_to_one", "lstm", True, "attention", 2),  # the softmax over the real steps only
+    ("many_to_one", "gru", True, "mean", -3),  # a learnt strided convolution for chunks of 3
     ("one_to_one", "gru", False, "last", 2),  # 3 features read as 2 steps
     ("one_to_many", "lstm", True, "last", 2),  # a recurrent encoder over the vector starts the decoder
 ])
 def test_readouts_and_chunks_export_fused_and_match_keras(task_name, cell, bidirectional, readout, chunk,
                                                           rng, tmp_path):
     architecture = {"readout": readout} if task_name == "many_to_one" else {}
+    if chunk < 0:  # chunks of -chunk made by StridedConv1D
+        chunk, architecture = -chunk, {**architecture, "front_end": "conv"}
     task, model, contract, source = tiny_trained(task_name, rng, cell=cell, bidirectional=bidirectional,
                                                  chunk=chunk, **architecture)
-    metadata = json.loads((export_model(model, task, contract, source, tmp_path, "m") / "metadata.json")
-                          .read_text())
+    version = export_model(model, task, contract, source, tmp_path, "m")
+    metadata = json.loads((version / "metadata.json").read_text())
+    _assert_openvino(version, task, model, source)
     assert metadata["onnx_graph"]["written_by"] == "rnn-zoo"  # fused, not tf2onnx's Loop
     assert max(metadata["verification"]["max_abs_diff"].values()) <= 1e-5
     assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference", "litert"}
+
+
+def test_z_normalised_series_export_fused_and_match_keras(rng, tmp_path):
+    """ZNORM=1 (zoo.layers.SeriesStandardize): the means and spreads over the real steps, as plain ops."""
+    task, model, contract, source = tiny_trained("many_to_one", rng, cell="gru", znorm=True, readout="mean")
+    version = export_model(model, task, contract, source, tmp_path, "m")
+    metadata = json.loads((version / "metadata.json").read_text())
+    _assert_openvino(version, task, model, source)
+    assert metadata["onnx_graph"]["written_by"] == "rnn-zoo"
+    assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference", "litert"}
+    assert max(metadata["verification"]["max_abs_diff"].values()) <= 1e-5
+
+
+def _assert_openvino(version, task, model, source):
+    """OpenVINO reads model.onnx and gives Keras' answer, padded rows included (a generating task's
+    greedy decoder graph is checked in tests/test_openvino.py)."""
+    answer = None if task.generates else openvino_answer(version / "model.onnx", source)
+    if answer is not None:
+        np.testing.assert_allclose(answer, model.predict(source, verbose=0), rtol=1e-5, atol=1e-5)
 
 
 def _assert_litert(version_dir, litert):

@@ -5,6 +5,7 @@ import pytest
 
 import zoo
 from tests.tiny import TINY
+from zoo.architecture import READOUTS
 from zoo.data import PAD_ID, PAD_VALUE
 
 
@@ -33,11 +34,48 @@ def test_padding_changes_no_output_of_a_real_step(task_name, cell, bidirectional
     np.testing.assert_allclose(model(x), real_steps(model(pad_inputs(x))), atol=1e-5)
 
 
-def test_rows_of_different_lengths_match_their_own_unpadded_answers(rng):
-    """A batch mixing lengths: each row equals that row run alone at its true length."""
+@pytest.mark.parametrize("readout", list(READOUTS))
+def test_rows_of_different_lengths_match_their_own_unpadded_answers(readout, rng):
+    """A batch mixing lengths: each row equals that row run alone at its true length, whatever reads
+    the steps out (the last real one, their mean, their attention-weighted sum)."""
     spec, make_inputs, _ = TINY["many_to_one"]
-    model = zoo.get_task("many_to_one").build_model(spec, cell="gru", bidirectional=True, units=6)
+    model = zoo.get_task("many_to_one").build_model(spec, cell="gru", bidirectional=True, units=6,
+                                                    readout=readout)
     rows = [make_inputs(rng, 1, length) for length in (2, 7, 4)]
     batch = np.concatenate([_padded(row, 7 - row.shape[1], PAD_VALUE) for row in rows])
     alone = np.concatenate([model(row) for row in rows])
     np.testing.assert_allclose(model(batch), alone, atol=1e-5)
+    # Padding read as steps would change the answer: the test can fail.
+    filled = np.where(batch == PAD_VALUE, 0.5, batch).astype("float32")
+    assert not np.allclose(model(filled), alone, atol=1e-4)
+
+
+def test_z_normalised_series_answer_alike_padded_or_not_and_whatever_their_level_and_scale(rng):
+    """ZNORM=1: each series by its own mean and spread over its real steps, so padding changes nothing,
+    and a series shifted and scaled answers as the series itself."""
+    spec, make_inputs, _ = TINY["many_to_one"]
+    model = zoo.get_task("many_to_one").build_model(spec, cell="gru", units=6, readout="mean", znorm=True)
+    rows = [make_inputs(rng, 1, length) for length in (3, 7, 5)]
+    batch = np.concatenate([_padded(row, 7 - row.shape[1], PAD_VALUE) for row in rows])
+    alone = np.concatenate([model(row) for row in rows])
+    np.testing.assert_allclose(model(batch), alone, atol=1e-5)
+    moved = np.concatenate([model(row * 40.0 - 7.0) for row in rows])
+    np.testing.assert_allclose(moved, alone, atol=1e-4)
+    # Without it the training data's statistics apply, and level and scale change the answer.
+    plain = zoo.get_task("many_to_one").build_model(spec, cell="gru", units=6, readout="mean")
+    assert not np.allclose(plain(rows[0] * 40.0 - 7.0), plain(rows[0]), atol=1e-3)
+
+
+@pytest.mark.parametrize("front_end", ["chunk", "conv"])
+def test_chunks_made_either_way_answer_alike_padded_or_not(front_end, rng):
+    """CHUNK=3 side by side (ChunkSteps) or by a learnt strided convolution (FRONT_END=conv): rows of
+    7, 4 and 2 steps (a chunk filled up with zeros) answer as each alone."""
+    spec, make_inputs, _ = TINY["many_to_one"]
+    model = zoo.get_task("many_to_one").build_model(spec, cell="gru", units=6, chunk=3, front_end=front_end)
+    assert ("strided_conv" in {layer.name for layer in model.layers}) == (front_end == "conv")
+    rows = [make_inputs(rng, 1, length) for length in (7, 4, 2)]
+    batch = np.concatenate([_padded(row, 9 - row.shape[1], PAD_VALUE) for row in rows])
+    alone = np.concatenate([model(row) for row in rows])
+    np.testing.assert_allclose(model(batch), alone, atol=1e-5)
+    filled = np.where(batch == PAD_VALUE, 0.5, batch).astype("float32")
+    assert not np.allclose(model(filled), alone, atol=1e-4)

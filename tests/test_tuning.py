@@ -49,6 +49,24 @@ def test_space_builds_models_at_its_defaults_bounds_and_random_samples(task_name
         assert tuple(outputs.shape) == expected_shape(2, 3)
 
 
+def test_many_to_one_searches_its_readout_front_end_and_convolutional_branch():
+    hypermodel = TaskHyperModel("many_to_one", TINY["many_to_one"][0], fixed={"chunk": 2})
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    assert {"readout", "front_end", "fcn"} <= {p.name for p in hp.space}
+    hp.values.update({"readout": "attention", "front_end": "conv", "fcn": True})
+    hypermodel.build(hp)  # declares the gates, which exist with the convolutional branch only
+    hp.values["squeeze_excite"] = True
+    names = {layer.name for layer in hypermodel.build(hp).layers}
+    assert {"attention_over_steps", "strided_conv", "fcn_conv_1", "fcn_squeeze_excite_1"} <= names
+    hp.values["fcn"] = False
+    assert not hp.is_active("squeeze_excite")
+    # Without chunks there is nothing for a front end to make.
+    unchunked = keras_tuner.HyperParameters()
+    TaskHyperModel("many_to_one", TINY["many_to_one"][0]).build(unchunked)
+    assert "front_end" not in {p.name for p in unchunked.space}
+
+
 def test_sizes_of_missing_layers_are_inactive():
     hypermodel = TaskHyperModel("tagging", TINY["tagging"][0])
     hp = keras_tuner.HyperParameters()

@@ -2,15 +2,16 @@
 
 The constructor takes the data contract (the data set's DataSpec); `build(hp)` declares the space:
 depth 1-4, a hidden size per layer (log scale, declared only for the layers that exist), cell,
-bidirectional, dropout and learning rate, and where the task's builder has one, the fully
-convolutional branch (fcn). Any of them can be fixed.
+bidirectional, dropout and learning rate, and where the task's builder has them, the readout (last,
+mean, attention), what makes chunks (front_end, where there are chunks) and the fully convolutional
+branch (fcn) with or without squeeze-and-excite. Any of them can be fixed.
 """
 
 from dataclasses import replace
 
 import keras_tuner
 
-from zoo.architecture import CELLS, Architecture
+from zoo.architecture import CELLS, FRONT_ENDS, READOUTS, Architecture
 from zoo.config import SEARCHABLE, TrainConfig
 from zoo.errors import ZooError
 from zoo.registry import get_task
@@ -22,7 +23,7 @@ MAX_LAYERS = 4
 # retrains with the same recipe (tuning.search).
 TRIAL_TRAINING = {"schedule": "constant", "clipnorm": 0}
 # Not searched: every trial takes the value given (the task's default when tuning from the CLI).
-CARRIED = ("readout", "chunk")
+CARRIED = ("chunk",)
 
 
 def objective(task, spec):
@@ -41,8 +42,8 @@ class TaskHyperModel(keras_tuner.HyperModel):
 
     task_name: a zoo task; spec: the DataSpec of the data searched on;
     fixed: values the search must not vary, e.g. {"cell": "gru", "layers": 2}
-    ("units" fixes every layer's size, or each one's as a list); readout and chunk, never searched,
-    may be given here too. recipe: a resolved TrainConfig whose training settings the trials take
+    ("units" fixes every layer's size, or each one's as a list); chunk, never searched, may be given
+    here too. recipe: a resolved TrainConfig whose training settings the trials take
     (TRIAL_TRAINING over them; default the task's).
     load: options -> Dataset, for a task whose search varies data set options of its own
     (Task.searched_options: forecasting's context size and head); each trial trains on the data of
@@ -86,8 +87,16 @@ class TaskHyperModel(keras_tuner.HyperModel):
                 name = f"units_{depth}"
                 units.append(self._choose(hp, name, lambda n=name: hp.Int(n, 16, 256, sampling="log")))
         # The architecture options a task's builder reads beyond these (Task.architecture_options).
-        options = {"fcn": self._choose(hp, "fcn", lambda: hp.Boolean("fcn"))} \
-            if "fcn" in self.task.architecture_options else {}
+        searched = {"readout": lambda: hp.Choice("readout", list(READOUTS)), "fcn": lambda: hp.Boolean("fcn")}
+        options = {name: self._choose(hp, name, declare) for name, declare in searched.items()
+                   if name in self.task.architecture_options}
+        if self.fixed.get("chunk") and "front_end" in self.task.architecture_options:  # what makes the chunks
+            options["front_end"] = self._choose(hp, "front_end",
+                                                lambda: hp.Choice("front_end", list(FRONT_ENDS)))
+        if options.get("fcn") and "squeeze_excite" in self.task.architecture_options:  # gates its filters
+            with hp.conditional_scope("fcn", [True]):
+                options["squeeze_excite"] = self._choose(hp, "squeeze_excite",
+                                                         lambda: hp.Boolean("squeeze_excite"))
         return Architecture(
             **options,
             cell=self._choose(hp, "cell", lambda: hp.Choice("cell", list(CELLS))),

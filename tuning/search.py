@@ -161,7 +161,7 @@ def tune(config, verbose="auto"):
     if not len(data.y_val):
         raise ZooError(f"A search ranks its trials on a validation split, and this data has none: "
                        f"{NO_VALIDATION}")
-    # Not searched: the task's readout and chunk (chunk="auto" sized to this data).
+    # Not searched: the task's chunk (chunk="auto" sized to this data).
     carried = {name: getattr(run_config.architecture_for(data), name) for name in CARRIED}
     # The trials' training (and the winner's): the search's epochs, batch size and patience.
     recipe = replace(run_config, epochs=config.epochs, batch_size=config.batch_size or run_config.batch_size,

@@ -20,26 +20,37 @@ def require_positive_int(name, value):
 
 
 # How a many_to_one model turns the top layer's steps into one answer: the last real step's state,
-# or the average over the real steps (which lets every step's gradient reach the output directly).
-READOUTS = ("last", "mean")
+# the average over the real steps (which lets every step's gradient reach the output directly), or
+# a learnt weighting of them (zoo.layers.AttentionPooling).
+READOUTS = ("last", "mean", "attention")
 # chunk="auto" (a training setting): chunks just wide enough that the longest training sequence takes
 # at most this many recurrent steps.
 AUTO_CHUNK_STEPS = 16
 # The fields below `dropout` are read only by the tasks that list them in Task.architecture_options.
-OPTIONAL_FIELDS = ("readout", "chunk", "fcn")
+OPTIONAL_FIELDS = ("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm")
+# How a many_to_one model makes `chunk` steps one: side by side (ChunkSteps), or a learnt strided
+# convolution (zoo.layers.StridedConv1D).
+FRONT_ENDS = ("chunk", "conv")
 
 
 @dataclass(frozen=True)
 class Architecture:
     """units: one hidden size for every layer, or one per layer (bottom first).
 
-    readout: "last" or "mean" (many_to_one).
+    readout: "last", "mean" or "attention" (many_to_one).
     chunk: how much of the input one recurrent step reads. For a sequence, that many consecutive
         steps side by side (a series of 150 steps becomes 15 steps of 10: fewer, wider steps that
         the gradient crosses more easily); for a vector, that many features (64 pixels become 8
         steps of 8, the image's rows). 0: one step per step, or the whole vector in one step.
+    front_end: with chunk, how `chunk` steps become one: "chunk", side by side; "conv", a learnt strided
+        convolution (width 2 x chunk, as many filters as the first layer has units; many_to_one).
     fcn: a fully convolutional branch beside the recurrent one, joined before the head (LSTM-FCN,
         Karim et al. 2018; many_to_one).
+    squeeze_excite: the convolutional branch's first two blocks each rescale their filters by a gate
+        read from the whole series (squeeze-and-excite, Hu et al. 2018, as MLSTM-FCN adds it for
+        several channels: Karim et al. 2019); with fcn only.
+    znorm: each series standardised by its own mean and spread per channel (z-normalisation), in
+        place of the training data's statistics (many_to_one).
     """
 
     cell: str = "lstm"
@@ -49,7 +60,10 @@ class Architecture:
     dropout: float = 0.0
     readout: str = "last"
     chunk: int = 0
+    front_end: str = "chunk"
     fcn: bool = False
+    squeeze_excite: bool = False
+    znorm: bool = False
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -70,6 +84,10 @@ class Architecture:
             raise ZooError(f"Unknown readout {self.readout!r}; choose one of {', '.join(READOUTS)}.")
         if self.chunk != 0:
             require_positive_int("chunk", self.chunk)
+        if self.front_end not in FRONT_ENDS:
+            raise ZooError(f"Unknown front_end {self.front_end!r}; choose one of {', '.join(FRONT_ENDS)}.")
+        if self.squeeze_excite and not self.fcn:
+            raise ZooError("squeeze_excite gates the convolutional branch's filters: it needs fcn.")
 
     def check_for(self, task):
         """Refuses a setting that `task`'s builder does not read (Task.architecture_options)."""

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 SCHEDULES = ("constant", "cosine")
 # What a run takes where neither the config, the data set nor the task says (the architecture's
 # come from zoo.architecture.Architecture).
-TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0}
+TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0, "ensemble": 1}
 # The settings a search varies (tuning.hypermodels); `rnn-zoo tune` fixes the ones given.
-SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate", "fcn")
+SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate", "readout", "front_end",
+              "fcn", "squeeze_excite")
 
 
 # How a setting's text (a flag's or a make variable's) is read; each raises ValueError on bad text.
@@ -37,7 +38,7 @@ def parse_chunk(text):
     return text if text == "auto" else int(text)
 
 
-def parse_fcn(text):
+def parse_auto_switch(text):
     return text if text == "auto" else parse_switch(text)
 
 
@@ -111,13 +112,24 @@ class TrainConfig:
     units: int | list | None = setting("hidden size of every layer (default 64), or of each layer (128,64)",
                                        parse_units)
     dropout: float | None = setting("dropout on each recurrent layer's inputs (default 0)", float)
-    readout: str | None = setting("many_to_one: last (the last real step) or mean (over the real steps)")
+    readout: str | None = setting("many_to_one: last (the last real step), mean (over the real steps) or "
+                                  "attention (a learnt weighting of the real steps)")
     chunk: int | str | None = setting("steps (or a vector's features) one recurrent step reads; auto: "
                                       "at most 16 recurrent steps for the median training sequence",
                                       parse_chunk)
+    front_end: str | None = setting("many_to_one with chunk: chunk (steps side by side) or conv (a learnt "
+                                    "strided convolution over them)")
     fcn: bool | str | None = setting("many_to_one: a fully convolutional branch beside the recurrent one "
                                      "(LSTM-FCN, GRU-FCN), 1 or 0; auto: on for series of numbers with "
-                                     "classes", parse_fcn)
+                                     "classes", parse_auto_switch)
+    squeeze_excite: bool | str | None = setting("many_to_one with fcn: squeeze-and-excite gates on the "
+                                                "convolutions' filters (MLSTM-FCN), 1 or 0; auto: on for "
+                                                "series of several channels", parse_auto_switch)
+    znorm: bool | str | None = setting("many_to_one: each series standardised by its own mean and spread "
+                                       "per channel (z-normalisation), 1 or 0, in place of the training "
+                                       "data's statistics", parse_switch)
+    ensemble: int | None = setting("train N members from their own initial weights, side by side; the run "
+                                   "and its exports answer their mean (default 1: one model)", int)
     # Training.
     epochs: int | None = setting("at most this many; early stopping may end sooner", int)
     batch_size: int | None = setting("examples per batch", int)
@@ -159,7 +171,7 @@ class TrainConfig:
         given = {name: getattr(self, name) for name in _architecture_defaults()
                  if getattr(self, name) is not None}
         task = get_task(self.task)
-        for name, unset in (("chunk", 0), ("fcn", False)):
+        for name, unset in (("chunk", 0), ("fcn", False), ("squeeze_excite", False)):
             if given.get(name) == "auto":
                 if name not in task.architecture_options:
                     raise ZooError(f"Task {task.name!r} takes no {name} (got 'auto').")
@@ -168,7 +180,8 @@ class TrainConfig:
 
     def architecture_for(self, data):
         """The Architecture for `data`: chunk="auto" sized to the median length of its training
-        sequences (a vector: its features), and fcn="auto" on for series of numbers with classes.
+        sequences (a vector: its features), fcn="auto" on for series of numbers with classes, and
+        squeeze_excite="auto" on with it where the series have several channels.
         The median, not the longest: in a set of 100 to 1,344 steps, chunks sized to the longest
         read a typical series of 325 in 4 or 5 recurrent steps."""
         from zoo.architecture import auto_chunk
@@ -180,13 +193,16 @@ class TrainConfig:
             architecture = replace(architecture, chunk=chunk)
         if self.fcn == "auto":
             architecture = replace(architecture, fcn=not tokens and data.spec.kind == "classification")
+        if self.squeeze_excite == "auto":
+            several = architecture.fcn and data.spec.num_features > 1
+            architecture = replace(architecture, squeeze_excite=several)
         return architecture
 
     def resolved(self):
         """The config with the data set and training settings the user left out filled in."""
         from zoo.architecture import require_positive_int
         from zoo.errors import ZooError
-        from zoo.registry import get_task
+        from zoo.registry import get_task, list_tasks
 
         task = get_task(self.task)
         if self.data is not None:
@@ -201,9 +217,9 @@ class TrainConfig:
         defaults = {**architecture, **TRAINING_DEFAULTS, **defaults}
         filled = {name: defaults[name] if getattr(self, name) is None else getattr(self, name)
                   for name in (*architecture, "epochs", "batch_size", "learning_rate", "patience",
-                               "schedule", "clipnorm")}
+                               "schedule", "clipnorm", "ensemble")}
         config = replace(self, dataset=dataset, **filled)
-        for name in ("epochs", "batch_size", "patience"):
+        for name in ("epochs", "batch_size", "patience", "ensemble"):
             require_positive_int(name, getattr(config, name))
         for name in ("max_len", "limit"):
             if getattr(config, name) is not None:
@@ -219,6 +235,10 @@ class TrainConfig:
             value = getattr(config, name)
             if value not in (None, True, False):
                 raise ZooError(f"{name} must be true, false or left out (auto), got {value!r}.")
+        if config.ensemble > 1 and not task.ensembles:
+            raise ZooError(f"Task {task.name!r} cannot average an ensemble (ENSEMBLE={config.ensemble}): "
+                           "it generates, answers per step or trains on windows of its own; the "
+                           f"tasks that can: {', '.join(n for n in list_tasks() if get_task(n).ensembles)}.")
         if config.schedule not in SCHEDULES:
             raise ZooError(f"Unknown schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
         return config

@@ -1,5 +1,7 @@
-"""The zoo's own Keras layers: ChunkSteps, which makes a sequence fewer, wider steps; MaskedConv1D, a
-convolution that never reads padding; and forecasting's
+"""The zoo's own Keras layers: ChunkSteps, which makes a sequence fewer, wider steps; StridedConv1D,
+a learnt alternative to it; MaskedConv1D, a convolution that never reads padding; SqueezeExcite,
+gates on its filters; SeriesStandardize, z-normalisation per series; AttentionPooling, a readout that
+weighs the real steps; and forecasting's
 WindowScaler, LastSteps, QuantileOutput, PinballLoss and the distribution heads.
 
 Registered with Keras, so model.keras files load where this module is imported (it imports nothing
@@ -89,6 +91,43 @@ class MaskedConv1D(keras.layers.Conv1D):
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
+class StridedConv1D(keras.layers.Conv1D):
+    """A learnt front end in place of ChunkSteps: [batch, steps, features] -> [batch, ceil(steps /
+    stride), filters], each new step a convolution of width 2 x stride over the `stride` steps it
+    stands for and the `stride` before them (zeros before the first step and after the last).
+
+    The same windows whatever the padding (zeros at padded steps, the end filled up to a multiple of
+    the stride, as ChunkSteps fills it), so a padded and an unpadded series answer alike; a new step
+    is masked where its first step was, as ChunkSteps masks it.
+    """
+
+    def __init__(self, filters, stride, **kwargs):
+        kwargs.pop("kernel_size", None), kwargs.pop("strides", None), kwargs.pop("padding", None)
+        super().__init__(filters, 2 * int(stride), strides=int(stride), padding="valid", **kwargs)
+        self.stride = int(stride)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        fill = (self.stride - ops.shape(inputs)[1] % self.stride) % self.stride
+        padded = ops.pad(inputs, [[0, 0], [self.stride, fill], [0, 0]])
+        # Padding by a computed amount leaves the features' count unknown to TensorFlow's trace, and
+        # LiteRT's converter takes no convolution of unknown channels: they are restated.
+        return super().call(ops.reshape(padded, (ops.shape(padded)[0], -1, inputs.shape[-1])))
+
+    def compute_mask(self, inputs, mask=None):
+        return None if mask is None else mask[:, :: self.stride]
+
+    def compute_output_shape(self, input_shape):
+        batch, steps, _ = input_shape
+        return batch, None if steps is None else -(-steps // self.stride), self.filters
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
 class MaskedBatchNormalization(keras.layers.BatchNormalization):
     """BatchNormalization whose statistics leave out padded steps (as Keras' do with a mask) and, on
     several replicas, are those of the global batch, as one process has them: Keras synchronises only
@@ -113,6 +152,106 @@ class MaskedBatchNormalization(keras.layers.BatchNormalization):
         mean = total / (count + keras.backend.epsilon())
         (squares,) = summed(ops.sum(ops.square(inputs - mean) * weights, axes, keepdims=True))
         return ops.squeeze(mean), ops.squeeze(squares / (count + keras.backend.epsilon()))
+
+
+# What a padded step's attention score is set to: far below any real step's, and finite (ONNX and LiteRT
+# give the same softmax), so a padded step's weight is exactly 0 in float32.
+MASKED_SCORE = -1e9
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class AttentionPooling(keras.layers.Layer):
+    """[batch, steps, features] -> [batch, features]: the steps' weighted mean, each step's weight a
+    softmax over the real steps of its learnt score v . tanh(W h + b) (feed-forward attention, Raffel &
+    Ellis 2015; the readout of attention-based LSTM classifiers). Padded steps weigh exactly 0."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        self.kernel = self.add_weight(name="kernel", shape=(features, features), initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(features,), initializer="zeros")
+        self.score = self.add_weight(name="score", shape=(features, 1), initializer="glorot_uniform")
+
+    def weights_over_steps(self, inputs, mask=None):
+        """[batch, steps, 1]: each step's weight (the softmax over the steps of the masked scores)."""
+        scores = ops.matmul(ops.tanh(ops.matmul(inputs, self.kernel) + self.bias), self.score)
+        if mask is not None:
+            scores = ops.where(ops.expand_dims(mask, -1), scores, MASKED_SCORE)
+        return ops.softmax(scores, axis=1)
+
+    def call(self, inputs, mask=None):
+        return ops.sum(self.weights_over_steps(inputs, mask) * inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0], input_shape[-1]
+
+
+# Added to a series' variance before its square root: a constant series reads as zeros, not NaN.
+SERIES_VARIANCE_FLOOR = 1e-8
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class SeriesStandardize(keras.layers.Layer):
+    """Each series by its own mean and spread, per channel, over its real steps (z-normalisation, the
+    UCR/UEA archive's convention: a series' level and scale say nothing of its class). Padded steps
+    come out as 0; the mask passes on."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        real = (ops.ones_like(inputs[..., :1]) if mask is None
+                else ops.expand_dims(ops.cast(mask, inputs.dtype), -1))
+        count = ops.maximum(ops.sum(real, axis=1, keepdims=True), 1.0)
+        mean = ops.sum(inputs * real, axis=1, keepdims=True) / count
+        variance = ops.sum(ops.square(inputs - mean) * real, axis=1, keepdims=True) / count
+        return (inputs - mean) / ops.sqrt(variance + SERIES_VARIANCE_FLOOR) * real
+
+
+def masked_mean(inputs, mask):
+    """[batch, steps, features] -> [batch, features]: the mean over the real steps, as Keras'
+    GlobalAveragePooling1D takes it (the mask's sum divides)."""
+    if mask is None:
+        return ops.mean(inputs, axis=1)
+    weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+    return ops.sum(inputs * weights, axis=1) / ops.sum(weights, axis=1)
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class SqueezeExcite(keras.layers.Layer):
+    """Squeeze-and-excite (Hu et al. 2018) over a sequence: each filter scaled by a gate in (0, 1) read
+    from the whole series, the mean over its real steps through a bottleneck of filters / `ratio` (ReLU)
+    and a sigmoid. MLSTM-FCN's block (Karim et al. 2019). The mask passes on."""
+
+    def __init__(self, ratio=16, **kwargs):
+        super().__init__(**kwargs)
+        self.ratio = int(ratio)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        filters = input_shape[-1]
+        hidden = max(1, filters // self.ratio)
+        self.squeeze = keras.layers.Dense(hidden, activation="relu", name="squeeze")
+        self.excite = keras.layers.Dense(filters, activation="sigmoid", name="excite")
+        self.squeeze.build((input_shape[0], filters))
+        self.excite.build((input_shape[0], hidden))
+
+    def call(self, inputs, mask=None):
+        gate = self.excite(self.squeeze(masked_mean(inputs, mask)))
+        return inputs * ops.expand_dims(gate, 1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "ratio": self.ratio}
 
 
 def observed(context, missing_below):

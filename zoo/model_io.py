@@ -4,13 +4,15 @@ import keras
 import numpy as np
 
 from zoo.data import PAD_VALUE
+from zoo.layers import SeriesStandardize
 
 
-def sequence_input(spec, embedding_dim, name):
+def sequence_input(spec, embedding_dim, name, znorm=False):
     """An input of variable length whose padding is masked for every layer after it.
 
     Token ids: padding is id 0 and Embedding(mask_zero=True) masks it.
-    Continuous steps: padding is PAD_VALUE; Masking skips it and the rest is standardised.
+    Continuous steps: padding is PAD_VALUE; Masking skips it and the rest is standardised: by the
+    training data's statistics, or with `znorm` each series by its own (zoo.layers.SeriesStandardize).
     """
     if spec.input_vocab_size is not None:
         inputs = keras.Input(shape=(None,), dtype="int32", name=name)
@@ -20,6 +22,8 @@ def sequence_input(spec, embedding_dim, name):
         return inputs, x
     inputs = keras.Input(shape=(None, spec.num_features), name=name)
     x = keras.layers.Masking(mask_value=PAD_VALUE, name="mask_padding")(inputs)
+    if znorm:
+        return inputs, SeriesStandardize(name="znorm")(x)
     return inputs, standardize(x, spec)
 
 

@@ -60,6 +60,7 @@ class Preset:
         model += [f"{c.readout} readout"] if c.readout != "last" else []
         model += [f"dropout {c.dropout:g}"] if c.dropout else []
         model += ["a convolutional branch (FCN)"] if c.fcn is True else []
+        model += ["squeeze-and-excite"] if c.squeeze_excite is True else []
         training = [f"{c.epochs} epochs", f"{c.schedule} rate {c.learning_rate:g}", f"batch {c.batch_size}"]
         training += [f"clipnorm {c.clipnorm:g}"] if c.clipnorm else []
         return f"{', '.join(model)}; {', '.join(training)}"

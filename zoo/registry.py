@@ -40,6 +40,8 @@ class Task:
     validation_score: data -> a Keras callback that adds the task's own validation score to each
         epoch's logs under the callback class's `name`, the objective its search minimises (where the
         validation loss is not comparable between trials)
+    ensembles: its model gives one answer per example that an ensemble averages (ENSEMBLE=N,
+        zoo.ensemble): neither generated text, nor one answer per step, nor windows of its own
     """
 
     name: str
@@ -62,6 +64,7 @@ class Task:
     evaluate: Callable | None = None
     searched_options: Callable | None = None
     validation_score: type | None = None
+    ensembles: bool = False
 
     def check_dataset(self, name):
         if name not in self.datasets:

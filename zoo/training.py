@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import batching, distributed, xla
+from zoo import batching, distributed, ensemble, xla
 from zoo.config import TrainConfig, typical_length  # noqa: F401  (TrainConfig: imported from here too)
 from zoo.data import EXAMPLES
 from zoo.decoding import ValidationExactMatch, decoding_metrics
@@ -271,20 +271,26 @@ def write_examples(path, data, generates):
         np.savez(f, **arrays)
 
 
-def compile_model(model, config, spec, train_size, steps_per_epoch=None, jit_compile=False):
+def compile_model(model, config, spec, train_size, steps_per_epoch=None, jit_compile=False, members=False,
+                  optimizer=None):
     """Compiles with the run's loss and metrics and Adam as `config` sets it (rate, schedule, clipping).
 
     config: a resolved TrainConfig; spec: the data's DataSpec; train_size: training examples, to count
     the cosine schedule's steps; steps_per_epoch: the batches of an epoch where they are not
     train_size / batch_size (bucketing ends each bucket with a partly filled batch; forecasting draws
-    its own number of window batches); jit_compile: XLA-compiled steps.
+    its own number of window batches); jit_compile: XLA-compiled steps; members: `model` is an
+    ensemble's fit model (zoo.ensemble), its outputs stacked, each member trained by its own loss;
+    optimizer: another model's (an ensemble's answer model takes its fit model's, and is saved with it).
     """
     rate = config.learning_rate
     if config.schedule == "cosine":
         steps = config.epochs * (steps_per_epoch or math.ceil(train_size / config.batch_size))
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
     loss, metrics = loss_and_metrics(spec.kind, get_task(config.task), spec)
-    model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=config.clipnorm or None), loss=loss,
+    if members:
+        loss, metrics = ensemble.member_loss_and_metrics(loss, metrics)
+    optimizer = optimizer or keras.optimizers.Adam(rate, clipnorm=config.clipnorm or None)
+    model.compile(optimizer=optimizer, loss=loss,
                   metrics=metrics, jit_compile=jit_compile)
     return model
 
@@ -318,22 +324,27 @@ def _batches(task, data, config, bucketing, distributed):
     return (train_batches,), val_batches, None, int(train_batches.cardinality()), padding
 
 
-def _fit(model, data, config, run_dir, callbacks, verbose, task, batches, strategy):  # noqa: PLR0913
+def _fit(models, data, config, run_dir, callbacks, verbose, task, batches, strategy):  # noqa: PLR0913
     """Fits from the backup (if any), saves model.keras atomically and returns (seconds, padding).
 
+    models: (the model saved, the model fitted), the same one but for an ensemble (zoo.ensemble).
     A generating model's history gets val_exact_match (greedy decoding of the validation split) each epoch.
     """
+    model, fit_model = models
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
     bucketing, jit_compile = batches
     train_data, val_data, batch_size, steps, padding = _batches(task, data, config, bucketing,
                                                                 strategy is not None)
     with strategy.scope() if strategy else contextlib.nullcontext():
-        compile_model(model, config, data.spec, len(data.y_train), steps, jit_compile)
+        compile_model(fit_model, config, data.spec, len(data.y_train), steps, jit_compile,
+                      members=fit_model is not model)
+        if fit_model is not model:  # the saved one is evaluated, and reloads compiled
+            compile_model(model, config, data.spec, len(data.y_train), optimizer=fit_model.optimizer)
     stopping = [] if config.schedule == "cosine" or val_data is None else [
         keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True)]
     started = time.perf_counter()
-    with distributed.keras_multi_worker(model, strategy):
-        model.fit(
+    with distributed.keras_multi_worker(fit_model, strategy):
+        fit_model.fit(
             *train_data,
             validation_data=val_data,
             epochs=config.epochs,
@@ -374,6 +385,13 @@ def _speed_settings(config, task, data, architecture, strategy):
     return bucketing, jit_compile, why
 
 
+def _evaluate(model, data, config):
+    compile_model(model, config, data.spec, len(data.y_train))
+    scores = model.evaluate(data.x_test, data.y_test, batch_size=config.batch_size, return_dict=True,
+                            verbose=0)
+    return {name: float(value) for name, value in scores.items()}
+
+
 def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     """Trains, evaluates on the test split and returns the run directory.
 
@@ -395,6 +413,9 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     architecture = config.architecture_for(data)
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = task.build(data.spec, architecture)  # refuses a bad architecture before RUN_DIR exists
+        fit_model = model
+        if config.ensemble > 1:
+            model, fit_model = ensemble.members_of(model, config.ensemble)
     bucketing, jit_compile, why = _speed_settings(config, task, data, architecture, strategy)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
@@ -420,6 +441,12 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
         branch = ("a convolutional branch beside the recurrent one (classes of series of numbers)"
                   if architecture.fcn else "no convolutional branch (it reads classes of series)")
         print(f"fcn=auto: {branch}.")
+    if config.squeeze_excite == "auto" and architecture.fcn:
+        gates = "on (several channels)" if architecture.squeeze_excite else "off (one channel)"
+        print(f"squeeze_excite=auto: {gates}.")
+    if config.ensemble > 1:
+        print(f"ENSEMBLE={config.ensemble}: {config.ensemble} members of this architecture, each from its "
+              "own initial weights, trained side by side by their own losses; the model answers their mean.")
     write_json(run_dir / "data.json", data.contract())
     write_examples(run_dir / "examples.npz", data, task.generates)
     padding, loaded = None, trained.exists()
@@ -431,7 +458,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
         saved = json.loads(trained.read_text())
         train_seconds, padding = saved["train_seconds"], saved.get("padding")
     else:
-        train_seconds, padding = _fit(model, data, config, run_dir, callbacks, verbose, task,
+        train_seconds, padding = _fit((model, fit_model), data, config, run_dir, callbacks, verbose, task,
                                       (bucketing, jit_compile), strategy)
         write_json(trained, {"train_seconds": train_seconds, "padding": padding})
         shutil.rmtree(backup_dir, ignore_errors=True)  # kept through fit, so that no kill loses epochs
@@ -451,6 +478,9 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
                                   return_dict=True, verbose=0)
             if task.generates:
                 test.update(decoding_metrics(model, data))
+    if config.ensemble > 1:  # what each member alone scores, beside their mean
+        scored["member_test"] = [_evaluate(ensemble.member(model, k), data, config)
+                                 for k in range(1, config.ensemble + 1)]
     with open(history_csv) as f:
         epochs_run = sum(1 for _ in csv.DictReader(f))
     results = {
@@ -463,6 +493,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
         "bucketing": padding,  # the share of padding in the steps run, with and without it
         "replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
         "jit_compile": jit_compile,
+        "ensemble": config.ensemble,
         **scored,  # e.g. forecasting's baselines
     }
     if not chief:

@@ -23,7 +23,14 @@ from zoo.errors import DataFileError, ZooError
 from zoo.files.entities import read_entities
 from zoo.files.series import read_arff, read_npz, read_ts
 from zoo.files.tables import read_table
-from zoo.layers import ChunkSteps, MaskedBatchNormalization, MaskedConv1D
+from zoo.layers import (
+    AttentionPooling,
+    ChunkSteps,
+    MaskedBatchNormalization,
+    MaskedConv1D,
+    SqueezeExcite,
+    StridedConv1D,
+)
 from zoo.model_io import prediction_head, sequence_input
 from zoo.presets import Preset
 from zoo.registry import Task, register
@@ -35,29 +42,40 @@ FCN_BLOCKS = ((128, 8), (256, 5), (128, 3))
 # epochs of 3 batches (an archive set of 50 series) ends with running variances 10-80x the convolutions'
 # own (GunPoint's training series read at 0.73 accuracy after training, against 1.00 in training mode).
 BATCH_NORM_MOMENTUM = 0.9
+# MLSTM-FCN's squeeze-and-excite: the gate's hidden layer is the filters / 16 (Karim et al. 2019).
+SQUEEZE_RATIO = 16
 
 
 def build(spec, arch):
-    inputs, steps = sequence_input(spec, arch.layer_units[0], name="sequence")
-    x = ChunkSteps(arch.chunk, name="chunk_steps")(steps) if arch.chunk else steps
-    x = recurrent_stack(x, arch, return_sequences=arch.readout == "mean")
+    inputs, steps = sequence_input(spec, arch.layer_units[0], name="sequence", znorm=arch.znorm)
+    x = steps
+    if arch.chunk and arch.front_end == "conv":
+        x = StridedConv1D(arch.layer_units[0], arch.chunk, name="strided_conv")(x)
+    elif arch.chunk:
+        x = ChunkSteps(arch.chunk, name="chunk_steps")(x)
+    x = recurrent_stack(x, arch, return_sequences=arch.readout != "last")
     if arch.readout == "mean":  # over the real steps only: the layer reads the mask
         x = keras.layers.GlobalAveragePooling1D(name="mean_over_steps")(x)
+    elif arch.readout == "attention":
+        x = AttentionPooling(name="attention_over_steps")(x)
     if arch.fcn:
-        x = keras.layers.Concatenate(name="recurrent_and_fcn")([x, fcn_branch(steps)])
+        x = keras.layers.Concatenate(name="recurrent_and_fcn")([x, fcn_branch(steps, arch.squeeze_excite)])
     outputs = prediction_head(x, spec, "label" if spec.kind == "classification" else "value")
     return keras.Model(inputs, outputs, name="many_to_one")
 
 
-def fcn_branch(steps):
+def fcn_branch(steps, squeeze_excite=False):
     """Convolution, batch normalisation and ReLU blocks over every step, then the mean over the real
     steps. Padding is read by none of them: the convolutions see it as zeros ("same" padding's own),
-    batch statistics and the mean leave it out (the mask)."""
+    batch statistics and the means leave it out (the mask). With squeeze_excite, the first two blocks
+    gate their filters as MLSTM-FCN does."""
     y = steps
     for block, (filters, width) in enumerate(FCN_BLOCKS, start=1):
         y = MaskedConv1D(filters, width, name=f"fcn_conv_{block}")(y)
         y = MaskedBatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"fcn_norm_{block}")(y)
         y = keras.layers.Activation("relu", name=f"fcn_relu_{block}")(y)
+        if squeeze_excite and block < len(FCN_BLOCKS):
+            y = SqueezeExcite(SQUEEZE_RATIO, name=f"fcn_squeeze_excite_{block}")(y)
     return keras.layers.GlobalAveragePooling1D(name="fcn_mean_over_steps")(y)
 
 
@@ -309,7 +327,7 @@ CROSS_VALIDATED = "5-fold cross-validation on the training and validation splits
 # A UCR/UEA series read as chunks by two directions of a GRU, averaged over the real steps; every one
 # of a fixed number of epochs runs, under a cosine schedule (10 held-out series cannot pick an epoch).
 SERIES = {"cell": "gru", "bidirectional": True, "units": 64, "readout": "mean", "schedule": "cosine",
-          "learning_rate": 3e-3, "epochs": 100, "batch_size": 16, "fcn": False}
+          "learning_rate": 3e-3, "epochs": 100, "batch_size": 16, "fcn": False, "squeeze_excite": False}
 _SERIES_WHY = ("two GRU directions over {read}, their outputs averaged over the real steps, 100 cosine "
                "epochs: a GRU's last state over every step of a long series trains poorly on a few dozen "
                "series. 5-fold CV accuracy (bench/preset_search.md): {scores}.")
@@ -359,7 +377,8 @@ TASK = register(
             "imdb_reviews": load_imdb_reviews,
         },
         default_dataset="gun_point",
-        architecture_options=("readout", "chunk", "fcn"),
+        architecture_options=("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm"),
+        ensembles=True,
         presets=PRESETS,
         regression_datasets=("sunspots", "adding"),
         formats=(
@@ -375,7 +394,7 @@ TASK = register(
         # (chunk="auto": the median series in at most 16 recurrent steps) and, for classes of series
         # of numbers, LSTM-FCN's convolutional branch (fcn="auto": better or equal on the validation
         # splits of all five bundled archive sets, two seeds; README).
-        defaults={**SERIES, "chunk": "auto", "fcn": "auto", "patience": 40},
+        defaults={**SERIES, "chunk": "auto", "fcn": "auto", "squeeze_excite": "auto", "patience": 40},
         dataset_defaults={
             # The classic experiment: one direction, the last state, early stopping.
             "adding": {"bidirectional": False, "readout": "last", "chunk": 0, "schedule": "constant",

@@ -86,6 +86,7 @@ TASK = register(
         build=build,
         datasets={"digits": load_digits_vectors},
         architecture_options=("chunk",),
+        ensembles=True,
         presets=(Preset(
             "digits_bigru", "one_to_one", "digits",
             {"cell": "gru", "bidirectional": True, "units": 128, "chunk": 8, "schedule": "cosine",

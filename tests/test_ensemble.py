@@ -1,0 +1,90 @@
+"""ENSEMBLE=N (zoo.ensemble): members from their own initial weights, each trained by its own loss, and one
+model (run and exports alike) that answers their mean."""
+
+import json
+import warnings
+
+import keras
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from export import export_run
+from tests.data_files import ts_file
+from tests.served import openvino_answer
+from zoo import ensemble
+from zoo.errors import ZooError
+from zoo.training import TrainConfig, load_trained_model, train
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ensemble")
+    (folder / "train.ts").write_text(ts_file(cases=40, length=14))
+    config = TrainConfig(task="many_to_one", data=str(folder / "train.ts"), ensemble=3, units=8, epochs=3,
+                         learning_rate=1e-2)
+    run_dir = train(config, run_dir=folder / "run", verbose=0)
+    return run_dir, folder
+
+
+def test_an_ensemble_run_is_one_model_answering_the_mean_of_its_members(ensemble_run):
+    run_dir, _ = ensemble_run
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the saved optimizer is the one that trained every member
+        model = load_trained_model(run_dir / "model.keras")
+    members = [ensemble.member(model, k) for k in (1, 2, 3)]
+    # Each member has its own weights (from its own initial ones), all in one flat graph.
+    kernels = [m.get_layer(f"member_{k}_label").get_weights()[0] for k, m in enumerate(members, start=1)]
+    assert not np.allclose(kernels[0], kernels[1]) and not np.allclose(kernels[1], kernels[2])
+    assert not any(isinstance(layer, keras.Model) for layer in model.layers)
+    x = np.load(run_dir / "examples.npz")["source"]
+    answers = [m.predict(x, verbose=0) for m in members]
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.mean(answers, axis=0), atol=1e-6)
+    assert not np.allclose(answers[0], answers[1], atol=1e-3)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["ensemble"] == 3 and len(metrics["member_test"]) == 3
+    assert set(metrics["member_test"][0]) == set(metrics["test"]) == {"accuracy", "loss"}
+    # The history keeps a single model's column names: the ensemble's accuracy, the members' mean loss.
+    header = (run_dir / "history.csv").read_text().splitlines()[0].split(",")
+    assert header == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+
+
+def test_an_ensembles_export_answers_the_mean_of_its_members_in_every_runtime(ensemble_run):
+    run_dir, folder = ensemble_run
+    version = export_run(run_dir, folder / "exports", "ensemble")
+    metadata = json.loads((version / "metadata.json").read_text())
+    assert metadata["verification"]["passed"] and metadata["onnx_graph"]["written_by"] == "rnn-zoo"
+    assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference", "litert"}
+    model = load_trained_model(run_dir / "model.keras")
+    x = np.load(run_dir / "examples.npz")["source"]
+    mean = np.mean([ensemble.member(model, k).predict(x, verbose=0) for k in (1, 2, 3)], axis=0)
+    session = ort.InferenceSession(str(version / "model.onnx"))
+    (answer,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(answer, mean, atol=1e-5)
+    answer = openvino_answer(version / "model.onnx", x)
+    if answer is not None:
+        np.testing.assert_allclose(answer, mean, atol=1e-5)
+    # Each member's two GRU directions as fused nodes of their own (a masked backward direction reads
+    # each row reversed), three members.
+    assert [node.op_type for node in onnx.load(version / "model.onnx").graph.node].count("GRU") == 2 * 3
+
+
+def test_each_member_is_trained_by_its_own_loss_and_the_metrics_are_the_means():
+    rng = np.random.default_rng(0)
+    stacked = rng.dirichlet(np.ones(4), size=(5, 3)).astype("float32")  # [batch, members, classes]
+    y = rng.integers(0, 4, 5)
+    loss, (accuracy,) = ensemble.member_loss_and_metrics("sparse_categorical_crossentropy", ["accuracy"])
+    each = [keras.losses.SparseCategoricalCrossentropy()(y, stacked[:, k]) for k in range(3)]
+    np.testing.assert_allclose(float(loss(y, stacked)), np.mean([float(v) for v in each]), rtol=1e-6)
+    accuracy.update_state(y, stacked)
+    assert accuracy.name == "accuracy"
+    np.testing.assert_allclose(float(accuracy.result()), np.mean(stacked.mean(axis=1).argmax(-1) == y))
+
+
+def test_a_task_whose_answers_cannot_be_averaged_refuses_an_ensemble():
+    with pytest.raises(ZooError,
+                       match=r"'seq2seq' cannot average an ensemble.*can: one_to_one, many_to_one\.$"):
+        TrainConfig(task="seq2seq", ensemble=2).resolved()
+    with pytest.raises(ZooError, match="ensemble must be a positive integer"):
+        TrainConfig(task="many_to_one", ensemble=0).resolved()
