@@ -27,7 +27,7 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
 .PHONY: setup tasks presets zoo search-presets train train-worker tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
-	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast
+	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -80,15 +80,16 @@ test: lint
 	$(VENV)/bin/pytest -q
 
 # A few minutes, for the development loop: registry, builders, data and files, settings, forecasting,
-# entity tables, LSTM-FCN,
+# entity tables, LSTM-FCN, ensembles,
 # ten exports, two servers.
 test-fast: lint
 	$(VENV)/bin/pytest -q tests/test_registry.py tests/test_builders.py tests/test_data.py tests/test_files.py \
 		tests/test_your_data.py tests/test_batching.py tests/test_xla.py tests/test_settings.py \
-		tests/test_forecasting.py tests/test_covariates.py tests/test_entities.py tests/test_fcn.py
+		tests/test_forecasting.py tests/test_covariates.py tests/test_entities.py tests/test_fcn.py \
+		tests/test_ensemble.py
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
-bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast
+bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify
 
 # PyTorch (for bench-export's twin) is installed here, never by `make setup`.
 bench-setup:
@@ -127,6 +128,12 @@ bench-results:
 # README.md's tables. QUICK=1: a few minutes.
 bench-forecast: bench-setup
 	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_forecast
+
+# many_to_one's defaults on every archive classification set aeon ships (three seeds, and an ensemble
+# of five), beside 1-NN Euclidean and DTW of the same run (about an hour); writes README.md's and
+# RESULTS.md's table. QUICK=1: two sets, a few minutes.
+bench-classify:
+	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_classify
 
 lint:
 	$(VENV)/bin/ruff check zoo tuning export serving bench tests
