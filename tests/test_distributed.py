@@ -134,6 +134,16 @@ def test_a_worker_that_keeps_dying_stops_the_run_with_what_to_do(tmp_path):
         distributed.run_local(config, tmp_path / "run", workers=2, max_restarts=0, on_start=kill)
 
 
+def test_an_ensemble_trains_on_two_workers_and_exports(tmp_path):
+    """ENSEMBLE=2 on workers: the members' layers made under the strategy, each member scored alone."""
+    config = TrainConfig(**TINY, epochs=2, ensemble=2).resolved()
+    distributed.run_local(config, tmp_path / "run", workers=2)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["replicas"] == 2 and metrics["ensemble"] == 2 and len(metrics["member_test"]) == 2
+    version = export_run(tmp_path / "run", tmp_path / "exports", "vowels")
+    assert json.loads((version / "metadata.json").read_text())["verification"]["passed"]
+
+
 def test_the_mirrored_strategy_trains_in_this_process(tmp_path):
     run_dir = train(TrainConfig(**TINY, epochs=1), run_dir=tmp_path / "run", verbose=0, strategy="mirrored")
     assert json.loads((run_dir / "metrics.json").read_text())["replicas"] >= 1
