@@ -80,3 +80,15 @@ def test_squeeze_excite_needs_the_convolutional_branch_and_auto_reads_the_channe
         data = SimpleNamespace(spec=SimpleNamespace(input_vocab_size=None, kind=kind, num_features=channels),
                                x_train=np.zeros((4, 20, channels), "float32"))
         assert config.architecture_for(data).squeeze_excite is expected
+
+
+
+def test_units_auto_shrinks_the_recurrent_branch_beside_the_convolutions_over_long_series():
+    config = TrainConfig(task="many_to_one", units="auto", fcn="auto")
+    for steps, kind, expected in ((150, "classification", 16), (24, "classification", 64),
+                                  (150, "regression", 64)):
+        data = SimpleNamespace(spec=SimpleNamespace(input_vocab_size=None, kind=kind, num_features=1),
+                               x_train=np.zeros((4, steps, 1), "float32"))
+        assert config.architecture_for(data).layer_units == (expected,)
+    # A given size is kept.
+    assert TrainConfig(task="many_to_one", units=32, fcn=True).architecture_for(data).layer_units == (32,)

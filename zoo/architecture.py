@@ -26,6 +26,12 @@ READOUTS = ("last", "mean", "attention")
 # chunk="auto" (a training setting): chunks just wide enough that the longest training sequence takes
 # at most this many recurrent steps.
 AUTO_CHUNK_STEPS = 16
+# units="auto" beside LSTM-FCN's convolutional branch over series longer than LONG_SERIES steps: there
+# the convolutions read the shapes and a small recurrent branch the order of the chunks; a wide one
+# learns the training series by heart within a few dozen epochs, and the branch beside it stops
+# learning (5-fold cross-validation on the bundled archive sets: README).
+AUTO_UNITS, AUTO_UNITS_BESIDE_FCN = 64, 16
+LONG_SERIES = 64
 # The fields below `dropout` are read only by the tasks that list them in Task.architecture_options.
 OPTIONAL_FIELDS = ("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm")
 # How a many_to_one model makes `chunk` steps one: side by side (ChunkSteps), or a learnt strided

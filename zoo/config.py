@@ -30,6 +30,8 @@ def parse_switch(text):
 
 
 def parse_units(text):
+    if text == "auto":
+        return text
     sizes = [int(size) for size in text.split(",")]
     return sizes[0] if len(sizes) == 1 else sizes
 
@@ -109,8 +111,9 @@ class TrainConfig:
     cell: str | None = setting("simple_rnn, lstm or gru (default lstm)")
     bidirectional: bool | None = setting("read each sequence both ways (default: one way)", parse_switch)
     layers: int | None = setting("stacked recurrent layers (default 1)", int)
-    units: int | list | None = setting("hidden size of every layer (default 64), or of each layer (128,64)",
-                                       parse_units)
+    units: int | list | str | None = setting("hidden size of every layer (default 64), or of each layer "
+                                             "(128,64); auto: 16 beside a convolutional branch over long "
+                                             "series, else 64", parse_units)
     dropout: float | None = setting("dropout on each recurrent layer's inputs (default 0)", float)
     readout: str | None = setting("many_to_one: last (the last real step), mean (over the real steps) or "
                                   "attention (a learnt weighting of the real steps)")
@@ -164,7 +167,7 @@ class TrainConfig:
     def architecture(self):
         """The Architecture these settings give (Architecture's defaults for the ones left out);
         chunk="auto" is checked here as one chunk, and sized by architecture_for."""
-        from zoo.architecture import Architecture
+        from zoo.architecture import AUTO_UNITS, Architecture
         from zoo.errors import ZooError
         from zoo.registry import get_task
 
@@ -176,15 +179,19 @@ class TrainConfig:
                 if name not in task.architecture_options:
                     raise ZooError(f"Task {task.name!r} takes no {name} (got 'auto').")
                 given[name] = unset
+        if given.get("units") == "auto":  # checked as the usual size, sized by architecture_for
+            given["units"] = AUTO_UNITS
         return Architecture(**given).check_for(task)
 
     def architecture_for(self, data):
         """The Architecture for `data`: chunk="auto" sized to the median length of its training
-        sequences (a vector: its features), fcn="auto" on for series of numbers with classes, and
-        squeeze_excite="auto" on with it where the series have several channels.
+        sequences (a vector: its features), fcn="auto" on for series of numbers with classes,
+        squeeze_excite="auto" on with it where the series have several channels, and units="auto"
+        AUTO_UNITS_BESIDE_FCN beside that branch where the median series is longer than LONG_SERIES
+        steps (AUTO_UNITS otherwise).
         The median, not the longest: in a set of 100 to 1,344 steps, chunks sized to the longest
         read a typical series of 325 in 4 or 5 recurrent steps."""
-        from zoo.architecture import auto_chunk
+        from zoo.architecture import AUTO_UNITS, AUTO_UNITS_BESIDE_FCN, LONG_SERIES, auto_chunk
 
         architecture = self.architecture
         tokens = data.spec.input_vocab_size is not None  # words or characters are read one by one
@@ -196,6 +203,10 @@ class TrainConfig:
         if self.squeeze_excite == "auto":
             several = architecture.fcn and data.spec.num_features > 1
             architecture = replace(architecture, squeeze_excite=several)
+        if self.units == "auto":
+            long_series = not tokens and typical_length(data.x_train) > LONG_SERIES
+            units = AUTO_UNITS_BESIDE_FCN if architecture.fcn and long_series else AUTO_UNITS
+            architecture = replace(architecture, units=units)
         return architecture
 
     def resolved(self):

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import batching, distributed, ensemble, xla
+from zoo.architecture import AUTO_UNITS_BESIDE_FCN
 from zoo.config import TrainConfig, typical_length  # noqa: F401  (TrainConfig: imported from here too)
 from zoo.data import EXAMPLES
 from zoo.decoding import ValidationExactMatch, decoding_metrics
@@ -444,6 +445,10 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     if config.squeeze_excite == "auto" and architecture.fcn:
         gates = "on (several channels)" if architecture.squeeze_excite else "off (one channel)"
         print(f"squeeze_excite=auto: {gates}.")
+    if config.units == "auto":
+        beside = architecture.fcn and architecture.layer_units[0] == AUTO_UNITS_BESIDE_FCN
+        print(f"units=auto: recurrent layers of {architecture.layer_units[0]}"
+              + (", beside the convolutional branch over long series." if beside else "."))
     if config.ensemble > 1:
         print(f"ENSEMBLE={config.ensemble}: {config.ensemble} members of this architecture, each from its "
               "own initial weights, trained side by side by their own losses; the model answers their mean.")

@@ -396,8 +396,11 @@ TASK = register(
         # splits of all five bundled archive sets, two seeds; README), with squeeze-and-excite where
         # the series have several channels (squeeze_excite="auto": JapaneseVowels' validation 1.000
         # against 0.991, BasicMotions tied). The attention readout, the strided-convolution front end
-        # and z-normalisation scored lower or tied on those splits: settings, not defaults.
-        defaults={**SERIES, "chunk": "auto", "fcn": "auto", "squeeze_excite": "auto", "patience": 40},
+        # and z-normalisation scored lower or tied on those splits: settings, not defaults. Beside the
+        # convolutional branch over series longer than 64 steps, a recurrent branch of 16 units
+        # (units="auto"; zoo.architecture.AUTO_UNITS_BESIDE_FCN).
+        defaults={**SERIES, "units": "auto", "chunk": "auto", "fcn": "auto", "squeeze_excite": "auto",
+                  "patience": 40},
         dataset_defaults={
             # The classic experiment: one direction, the last state, early stopping.
             "adding": {"bidirectional": False, "readout": "last", "chunk": 0, "schedule": "constant",
