@@ -27,7 +27,7 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
 .PHONY: setup tasks presets zoo search-presets train train-worker tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
-	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify
+	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -86,10 +86,10 @@ test-fast: lint
 	$(VENV)/bin/pytest -q tests/test_registry.py tests/test_builders.py tests/test_data.py tests/test_files.py \
 		tests/test_your_data.py tests/test_batching.py tests/test_xla.py tests/test_settings.py \
 		tests/test_forecasting.py tests/test_covariates.py tests/test_entities.py tests/test_fcn.py \
-		tests/test_ensemble.py
+		tests/test_ensemble.py tests/test_spelling.py
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
-bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify
+bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging
 
 # PyTorch (for bench-export's twin) is installed here, never by `make setup`.
 bench-setup:
@@ -134,6 +134,11 @@ bench-forecast: bench-setup
 # RESULTS.md's table. QUICK=1: two sets, a few minutes.
 bench-classify:
 	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_classify
+
+# The tagger's defaults on the bundled Turkish treebank with and without its character encoder (three
+# seeds each, about 20 minutes); writes README.md's and RESULTS.md's table. QUICK=1: a minute.
+bench-tagging:
+	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_tagging
 
 lint:
 	$(VENV)/bin/ruff check zoo tuning export serving bench tests

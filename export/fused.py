@@ -26,6 +26,7 @@ from zoo.layers import (
     ChunkSteps,
     MaskedConv1D,
     SeriesStandardize,
+    SpelledWords,
     SqueezeExcite,
     StridedConv1D,
 )
@@ -158,6 +159,8 @@ class LayerWriter:
                 self.pad_value = 0
                 self.padded = g.op("Cast", [g.op("Equal", [self.input.name, g.const(0, dtype=np.int32)])],
                                    to=TensorProto.FLOAT)
+        elif isinstance(layer, SpelledWords):
+            self._spelled_words(layer)
         elif isinstance(layer, keras.layers.Masking):
             self.pad_value = float(layer.mask_value)
             # A step is padding where every feature equals mask_value.
@@ -230,6 +233,30 @@ class LayerWriter:
         and MaskedConv1D read them."""
         g = self.g
         self.x = g.op("Where", [self._mask_form("padded_steps"), g.const(0.0), self.x])
+
+    def _spelled_words(self, layer):
+        """SpelledWords: the word's embedding beside ONNX Conv over its characters' vectors ([batch, dim,
+        steps, characters], a [1, width] kernel), zero after its last character, max-pooled over them."""
+        g = self.g
+        words = g.op("Gather", [self.x, g.const(0, dtype=np.int64)], axis=2)
+        characters = g.op("Slice", [self.x, g.ints([1]), g.ints([np.iinfo(np.int64).max]), g.ints([2])])
+        real = g.op("Unsqueeze", [g.op("Cast", [g.op("Greater", [characters, g.const(0, dtype=np.int32)])],
+                                       to=TensorProto.FLOAT), g.ints([3])])
+        table = g.const(float32(layer.characters.embeddings))
+        vectors = g.op("Mul", [g.op("Gather", [table, characters]), real])
+        conv = layer.conv
+        (_, width) = conv.kernel_size
+        kernel = np.transpose(float32(conv.kernel), (3, 2, 0, 1))  # [1, w, in, out] to [out, in, 1, w]
+        inputs = [g.op("Transpose", [vectors], perm=[0, 3, 1, 2]), g.const(kernel),
+                  g.const(float32(conv.bias))]
+        filters = g.op("Relu", [g.op("Conv", inputs, kernel_shape=[1, width],
+                                     pads=[0, (width - 1) // 2, 0, width // 2])])
+        filters = g.op("Mul", [g.op("Transpose", [filters], perm=[0, 2, 3, 1]), real])
+        spelling = g.op("ReduceMax", [filters], axes=[2], keepdims=0)
+        embedded = g.op("Gather", [g.const(float32(layer.words.embeddings), "embeddings"), words])
+        self.x = g.op("Concat", [embedded, spelling], axis=-1)
+        self.pad_value = 0
+        self.padded = g.op("Cast", [g.op("Equal", [words, g.const(0, dtype=np.int32)])], to=TensorProto.FLOAT)
 
     def _conv(self, layer):
         """MaskedConv1D: padded steps zeroed, then ONNX Conv over [batch, features, time] with "same"

@@ -13,7 +13,7 @@ Every export checks them equal to zoo.text on held-out examples (export.verify).
 
 import tensorflow as tf
 
-from zoo.text import STRIP_PUNCTUATION
+from zoo.text import SPELLING, STRIP_PUNCTUATION
 
 
 def _table(tokens, default):
@@ -26,14 +26,34 @@ def _table(tokens, default):
     return tf.lookup.StaticHashTable(initializer, default_value=default)
 
 
-def _encoder(text, vocabulary):
-    """strings -> right-padded int32 ids, and the lookup table to track in the export."""
-    unk = vocabulary.index("<unk>") if "<unk>" in vocabulary else 0
-    table = _table(vocabulary, unk)
+def _unk_table(vocabulary):
+    return _table(vocabulary, vocabulary.index("<unk>") if "<unk>" in vocabulary else 0)
+
+
+def _spelled(strings, ids, table):
+    """[batch, steps, 1 + SPELLING]: each token's id, then its characters' ids as zoo.text.spelling
+    takes them (all up to SPELLING, else the first and last SPELLING // 2), 0 after them."""
+    lengths = tf.cast(tf.strings.length(strings, unit="UTF8_CHAR"), tf.int32)[..., None]
+    characters = tf.strings.unicode_split(strings, "UTF-8").to_tensor("")
+    characters = tf.pad(characters, [[0, 0], [0, 0], [0, tf.maximum(SPELLING - tf.shape(characters)[2], 0)]],
+                        constant_values="")
+    slot = tf.range(SPELLING)
+    long_word = lengths > SPELLING
+    source = tf.where(long_word & (slot >= SPELLING // 2), lengths - SPELLING + slot, slot)
+    spelt = tf.where(slot < lengths, table.lookup(tf.gather(characters, source, batch_dims=2)), 0)
+    return tf.concat([ids[..., None], spelt], axis=-1)
+
+
+def _encoder(text, vocabulary, characters=None):
+    """strings -> right-padded int32 ids (spelled with a character vocabulary), and the lookup tables to
+    track in the export."""
+    table = _unk_table(vocabulary)
+    character_table = characters and _unk_table(characters)
 
     def encode(strings):
         if text["input"] == "tokens":
-            return table.lookup(strings)
+            ids = table.lookup(strings)
+            return ids if character_table is None else _spelled(strings, ids, character_table)
         if text["input"] == "characters":
             pieces = tf.strings.unicode_split(strings, "UTF-8")
         else:
@@ -44,7 +64,7 @@ def _encoder(text, vocabulary):
         ids = tf.ragged.map_flat_values(table.lookup, pieces).to_tensor(0)
         return tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])  # at least one step
 
-    return encode, table
+    return encode, [table] + ([character_table] if character_table is not None else [])
 
 
 def _namer(contract, outputs_of_ids):
@@ -69,7 +89,8 @@ def _namer(contract, outputs_of_ids):
         def name(ids, outputs):
             chosen = tf.gather(labels, tf.argmax(outputs[probabilities_name], axis=-1))
             if text["output"] == "tag_names":
-                chosen = tf.where(ids == 0, tf.constant(""), chosen)
+                words = ids[..., 0] if ids.shape.rank == 3 else ids  # a spelled input: its word ids
+                chosen = tf.where(words == 0, tf.constant(""), chosen)
             return {text["output"]: chosen}
 
         return name
@@ -93,7 +114,7 @@ def text_endpoints(id_function, contract):
         if name is None:  # numbers in and out: the function as it is (it may take several inputs)
             return {}, []
         return {"serving_default": tf.function(answer, input_signature=[spec])}, []
-    encode, table = _encoder(text, contract["input_vocabulary"])
+    encode, tables = _encoder(text, contract["input_vocabulary"], contract.get("character_vocabulary"))
     shape = [None, None] if text["input"] == "tokens" else [None]
     strings_spec = tf.TensorSpec(shape, tf.string, name=spec.name)
 
@@ -103,4 +124,4 @@ def text_endpoints(id_function, contract):
     return {
         "serving_default": tf.function(answer_strings, input_signature=[strings_spec]),
         "serving_ids": tf.function(answer, input_signature=[spec]),
-    }, [table]
+    }, tables

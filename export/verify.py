@@ -142,13 +142,12 @@ def verify_text(function, saved_model_dir, contract, examples, strings=None):
     the signature takes the strings themselves. Either way its names (label_name, tag_names, text)
     must equal zoo.text's from the Keras answer, and its numbers the Keras numbers.
     """
-    from zoo.data import Vocabulary
-    from zoo.text import string_outputs, tokenize
+    from zoo.text import encode, string_outputs
 
     signature = tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"]
     name = function.input_signature[0].name
     if strings is not None:
-        ids = tokenize(strings, contract["text"]).padded(Vocabulary(tuple(contract["input_vocabulary"])))[0]
+        ids = encode(strings, contract)
         sent = np.array(strings, dtype=object)
     else:
         ids = sent = np.asarray(examples[:EXAMPLES])

@@ -49,11 +49,6 @@ class ServedVersion:
         self.inputs = self.metadata["inputs"]
         self.id_inputs = {spec["name"]: spec for spec in self.metadata.get("id_inputs", self.inputs)}
         self.text = self.metadata.get("text")
-        self._input_vocabulary = None
-        if self.text and self.text["input"]:
-            from zoo.data import Vocabulary
-
-            self._input_vocabulary = Vocabulary(tuple(self.metadata["input_vocabulary"]))
         self.output_vocabulary = self.metadata.get("output_vocabulary")
         self.outputs = list(self.metadata["outputs"])
         if self.output_vocabulary and any(o["name"] == "token_ids" for o in self.outputs):
@@ -104,7 +99,7 @@ class ServedVersion:
         return outputs
 
     def _token_ids(self, name, value):
-        from zoo.text import as_texts, tokenize
+        from zoo.text import as_texts, encode
 
         how = self.text["input"]
         if how == "tokens":
@@ -118,13 +113,19 @@ class ServedVersion:
         if not rows or not all(isinstance(t, str) for t in flat):
             raise InvalidInput(f"Input {name!r} takes " + ("lists of token strings" if how == "tokens" else
                                "one string per example") + ", or token ids.")
-        return tokenize(rows, self.text).padded(self._input_vocabulary)[0]
+        return encode(rows, self.metadata)
 
     def _vocabulary_size(self, spec):
+        """The ids an input may hold: below this (token ids), or below this per column of the last axis
+        (a spelled input's word id, then its characters' ids)."""
         if np.dtype(spec["dtype"]).kind != "i":
             return None
+        model_spec = self.metadata["spec"]
         vocabulary = self.metadata.get("input_vocabulary")
-        return len(vocabulary) if vocabulary else self.metadata["spec"].get("input_vocab_size")
+        words = len(vocabulary) if vocabulary else model_spec.get("input_vocab_size")
+        if model_spec.get("spelling"):
+            return np.array([words] + [model_spec["character_vocab_size"]] * model_spec["spelling"])
+        return words
 
 
 def _checked_metadata(directory):
@@ -216,8 +217,11 @@ def _input_array(spec, value, vocabulary_size):
     if array.size == 0:
         raise InvalidInput(f"Input {name!r} is empty (shape {list(array.shape)}); send at least one "
                            "example of at least one step.")
-    if vocabulary_size and (array.min() < 0 or array.max() >= vocabulary_size):
-        raise InvalidInput(f"Input {name!r} holds token ids outside 0..{vocabulary_size - 1} "
+    if vocabulary_size is not None and (array.min() < 0 or np.any(array >= vocabulary_size)):
+        allowed = (f"0..{vocabulary_size - 1}" if np.ndim(vocabulary_size) == 0 else
+                   f"0..{vocabulary_size[0] - 1} for its words and 0..{vocabulary_size[-1] - 1} for their "
+                   "characters")
+        raise InvalidInput(f"Input {name!r} holds token ids outside {allowed} "
                            f"(got {array.min()}..{array.max()}).")
     cast = array.astype(dtype)
     if dtype.kind == "f" and not np.all(np.isfinite(cast)):

@@ -9,6 +9,7 @@ from export import export_run
 from serving.launch import running_server
 from tests.data_files import FORMATS, write
 from tests.tfserving_client import Client
+from zoo.text import word_ids
 from zoo.training import TrainConfig, train
 
 # What the served answer names, per format: the strings a client gets beside the numbers.
@@ -85,7 +86,7 @@ def test_strings_in_and_names_out_equal_the_same_request_with_ids(client, export
         return
     source = examples["source"][:3]
     if source.dtype.kind == "i":  # token ids: trim the padding that only the longest test row needs
-        source = source[:, : max(1, int(np.flatnonzero(source.any(axis=0)).max()) + 1)]
+        source = source[:, : max(1, int(np.flatnonzero(word_ids(source).any(axis=0)).max()) + 1)]
     status, by_ids = client.predict(key, {"instances": source.tolist()})
     assert status == 200, by_ids
     by_ids = _rows(by_ids)
@@ -124,6 +125,16 @@ def test_a_text_model_refuses_numbers_where_strings_or_ids_belong(client):
     assert status == 400 and "error" in body
     status, body = client.predict("conllu", {"instances": ["not", "lists"]})
     assert status == 400 and "list of token strings" in body["error"]
+
+
+def test_a_tagger_refuses_a_character_id_beyond_its_character_vocabulary(client, exported):
+    spec = json.loads((exported[0] / "conllu" / "1" / "metadata.json").read_text())["spec"]
+    word = [1, spec["character_vocab_size"]] + [0] * (spec["spelling"] - 1)
+    status, body = client.predict("conllu", {"instances": [[word]]})
+    assert status == 400 and f"0..{spec['character_vocab_size'] - 1} for their characters" in body["error"]
+    word[1] -= 1
+    status, body = client.predict("conllu", {"instances": [[word]]})
+    assert status == 200, body
 
 
 def test_tune_searches_your_file_and_its_best_run_exports_without_it(tmp_path):

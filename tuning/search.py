@@ -152,7 +152,8 @@ def tune(config, verbose="auto"):
     # The data set named as a training run names it: bundled, or the user's files.
     run_config = TrainConfig(task=config.task, dataset=config.dataset, data=config.data,
                              val_data=config.val_data, test_data=config.test_data, seed=config.seed,
-                             max_len=config.max_len, limit=config.limit, options=config.options).resolved()
+                             max_len=config.max_len, limit=config.limit, options=config.options,
+                             characters=config.fixed.get("characters")).resolved()
     dataset = run_config.dataset
     if config.workers > 1 and distributed.role() is None:
         distributed.run_local(config, config.workers)
@@ -161,7 +162,7 @@ def tune(config, verbose="auto"):
     if not len(data.y_val):
         raise ZooError(f"A search ranks its trials on a validation split, and this data has none: "
                        f"{NO_VALIDATION}")
-    # Not searched: the task's chunk (chunk="auto" sized to this data).
+    # Not searched: the task's chunk (chunk="auto" sized to this data) and a tagger's character encoder.
     carried = {name: getattr(run_config.architecture_for(data), name) for name in CARRIED}
     # The trials' training (and the winner's): the search's epochs, batch size and patience.
     recipe = replace(run_config, epochs=config.epochs, batch_size=config.batch_size or run_config.batch_size,

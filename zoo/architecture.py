@@ -33,7 +33,7 @@ AUTO_CHUNK_STEPS = 16
 AUTO_UNITS, AUTO_UNITS_BESIDE_FCN = 64, 16
 LONG_SERIES = 64
 # The fields below `dropout` are read only by the tasks that list them in Task.architecture_options.
-OPTIONAL_FIELDS = ("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm")
+OPTIONAL_FIELDS = ("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm", "characters")
 # How a many_to_one model makes `chunk` steps one: side by side (ChunkSteps), or a learnt strided
 # convolution (zoo.layers.StridedConv1D).
 FRONT_ENDS = ("chunk", "conv")
@@ -57,6 +57,9 @@ class Architecture:
         several channels: Karim et al. 2019); with fcn only.
     znorm: each series standardised by its own mean and spread per channel (z-normalisation), in
         place of the training data's statistics (many_to_one).
+    characters: filters of a convolution over each word's characters, beside its embedding, so that a
+        word the vocabulary does not know is still read by its spelling (zoo.layers.SpelledWords;
+        tagging). 0: the word ids only.
     """
 
     cell: str = "lstm"
@@ -70,6 +73,7 @@ class Architecture:
     fcn: bool = False
     squeeze_excite: bool = False
     znorm: bool = False
+    characters: int = 0
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -92,6 +96,8 @@ class Architecture:
             require_positive_int("chunk", self.chunk)
         if self.front_end not in FRONT_ENDS:
             raise ZooError(f"Unknown front_end {self.front_end!r}; choose one of {', '.join(FRONT_ENDS)}.")
+        if self.characters != 0:
+            require_positive_int("characters", self.characters)
         if self.squeeze_excite and not self.fcn:
             raise ZooError("squeeze_excite gates the convolutional branch's filters: it needs fcn.")
 

@@ -131,6 +131,9 @@ class TrainConfig:
     znorm: bool | str | None = setting("many_to_one: each series standardised by its own mean and spread "
                                        "per channel (z-normalisation), 1 or 0, in place of the training "
                                        "data's statistics", parse_switch)
+    characters: int | None = setting("tagging: filters of a convolution over each word's characters beside "
+                                     "its embedding, so unseen words are tagged by their spelling (0: the "
+                                     "word ids only)", int)
     ensemble: int | None = setting("train N members from their own initial weights, side by side; the run "
                                    "and its exports answer their mean (default 1: one model)", int)
     # Training.

@@ -109,6 +109,8 @@ class DataSpec:
     exogenous: forecasting's covariates, where it reads any (zoo.windows.Exogenous.describe): their
         names by role, the calendar's cycles, and the training rows' statistics to standardise them.
     distribution: forecasting's head (zoo.quantiles.DISTRIBUTIONS): free quantiles or a distribution's.
+    spelling, character_vocab_size: token input spelled (zoo.text.SPELLING): each step holds its word's
+        id and then that many ids of its characters, from a vocabulary of that size.
     """
 
     kind: str
@@ -126,6 +128,8 @@ class DataSpec:
     season_length: int | None = None
     exogenous: dict | None = None
     distribution: str | None = None
+    spelling: int | None = None
+    character_vocab_size: int | None = None
 
     def __post_init__(self):
         if self.kind not in ("classification", "regression"):
@@ -152,6 +156,7 @@ class Dataset:
     labels: list | None = None
     input_vocab: Vocabulary | None = None
     output_vocab: Vocabulary | None = None
+    character_vocab: Vocabulary | None = None
     truncated: int = 0
     notes: dict = field(default_factory=dict)
     # Runs on the user's files: how strings become ids and answers become strings (zoo.text),
@@ -184,6 +189,7 @@ class Dataset:
             "labels": self.labels,
             "input_vocabulary": list(self.input_vocab.tokens) if self.input_vocab else None,
             "output_vocabulary": list(self.output_vocab.tokens) if self.output_vocab else None,
+            **({"character_vocabulary": list(self.character_vocab.tokens)} if self.character_vocab else {}),
             **({"text": self.text} if self.text else {}),
         }
 

@@ -1,7 +1,8 @@
 """The zoo's own Keras layers: ChunkSteps, which makes a sequence fewer, wider steps; StridedConv1D,
 a learnt alternative to it; MaskedConv1D, a convolution that never reads padding; SqueezeExcite,
 gates on its filters; SeriesStandardize, z-normalisation per series; AttentionPooling, a readout that
-weighs the real steps; and forecasting's
+weighs the real steps; SpelledWords, a word's embedding beside a convolution over its characters; and
+forecasting's
 WindowScaler, LastSteps, QuantileOutput, PinballLoss and the distribution heads.
 
 Registered with Keras, so model.keras files load where this module is imported (it imports nothing
@@ -252,6 +253,54 @@ class SqueezeExcite(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "ratio": self.ratio}
+
+
+# SpelledWords: each character's vector, and how many characters one filter of the convolution reads.
+CHARACTER_DIM, CHARACTER_WIDTH = 32, 3
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class SpelledWords(keras.layers.Layer):
+    """[batch, steps, 1 + characters] int ids (a word's id, then its characters' ids, 0 after them;
+    zoo.text.spelled) -> [batch, steps, dim + filters]: the word's embedding beside a convolution of
+    `filters` over its characters (ReLU), the largest value of each filter over them. A word the
+    vocabulary does not know (<unk>) still has its spelling: its suffixes tell its tag (the character
+    CNN of Ma & Hovy 2016; Plank et al. 2016 use a character BiLSTM). Steps whose word id is 0 are masked.
+    """
+
+    def __init__(self, vocab_size, dim, character_vocab_size, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.dim = int(vocab_size), int(dim)
+        self.character_vocab_size, self.filters = int(character_vocab_size), int(filters)
+        self.words = keras.layers.Embedding(self.vocab_size, self.dim, name="words")
+        self.characters = keras.layers.Embedding(self.character_vocab_size, CHARACTER_DIM, name="characters")
+        # A [1, width] kernel over [batch, steps, characters, dim]: each word's characters, word by word.
+        self.conv = keras.layers.Conv2D(self.filters, (1, CHARACTER_WIDTH), padding="same", activation="relu",
+                                        name="conv")
+
+    def build(self, input_shape):
+        batch, steps, slots = input_shape
+        self.words.build((batch, steps))
+        self.characters.build((batch, steps, slots - 1))
+        self.conv.build((batch, steps, slots - 1, CHARACTER_DIM))
+
+    def call(self, ids):
+        characters = ids[..., 1:]
+        # 0 after a word's last character, so that the convolution reads zeros there as it does before
+        # its first; ReLU's outputs are >= 0, so zeros there never change a maximum.
+        real = ops.expand_dims(ops.cast(characters > 0, self.compute_dtype), -1)
+        spelling = ops.max(self.conv(self.characters(characters) * real) * real, axis=2)
+        return ops.concatenate([self.words(ids[..., 0]), spelling], axis=-1)
+
+    def compute_mask(self, ids, mask=None):
+        return ops.not_equal(ids[..., 0], 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:2], self.dim + self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim,
+                "character_vocab_size": self.character_vocab_size, "filters": self.filters}
 
 
 def observed(context, missing_below):

@@ -4,16 +4,26 @@ import keras
 import numpy as np
 
 from zoo.data import PAD_VALUE
-from zoo.layers import SeriesStandardize
+from zoo.errors import ZooError
+from zoo.layers import SeriesStandardize, SpelledWords
 
 
-def sequence_input(spec, embedding_dim, name, znorm=False):
+def sequence_input(spec, embedding_dim, name, znorm=False, characters=0):
     """An input of variable length whose padding is masked for every layer after it.
 
-    Token ids: padding is id 0 and Embedding(mask_zero=True) masks it.
+    Token ids: padding is id 0 and Embedding(mask_zero=True) masks it. Spelled tokens (spec.spelling):
+    each step is a word's id and its characters' ids, read by zoo.layers.SpelledWords with a
+    convolution of `characters` filters.
     Continuous steps: padding is PAD_VALUE; Masking skips it and the rest is standardised: by the
     training data's statistics, or with `znorm` each series by its own (zoo.layers.SeriesStandardize).
     """
+    if spec.spelling:
+        if not characters:
+            raise ZooError("This data spells its words (spelled=True): give the convolution over their "
+                           "characters its filters, CHARACTERS=N.")
+        inputs = keras.Input(shape=(None, 1 + spec.spelling), dtype="int32", name=name)
+        return inputs, SpelledWords(spec.input_vocab_size, embedding_dim, spec.character_vocab_size,
+                                    characters, name="embed")(inputs)
     if spec.input_vocab_size is not None:
         inputs = keras.Input(shape=(None,), dtype="int32", name=name)
         x = keras.layers.Embedding(spec.input_vocab_size, embedding_dim, mask_zero=True, name="embed")(

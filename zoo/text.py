@@ -22,7 +22,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zoo.data import Vocabulary
+
 SPLITS = ("words", "characters", "tokens")
+# A spelled token (a tagger's character encoder reads it) carries this many character ids after its
+# own id: all of a word's characters up to that many, else its first and last SPELLING // 2, where a
+# Turkish or English word keeps its stem's start and its suffixes. 0 fills the rest.
+SPELLING = 20
 PAD_BLOCK = 1 << 16  # rows padded at a time
 # What Keras TextVectorization's default `lower_and_strip_punctuation` strips (ASCII punctuation),
 # as a regex for export.text's TensorFlow ops and as a byte table for zoo.text's NumPy.
@@ -61,14 +67,33 @@ class Tokens:
         """Ids right-padded with 0 into [rows, width]: (array, how many rows were cut to max_len).
 
         shift leaves that many leading columns free (a decoder input starts with <bos>).
-        Filled a block of rows at a time, so the index arrays stay small beside the result.
         """
+        lookup = np.array([vocabulary.id(token) for token in self.types] or [0], dtype="int32")
+        return self._filled(lookup, max_len, shift, width)
+
+    def spelled(self, vocabulary, characters, max_len=None):
+        """[rows, width, 1 + SPELLING]: each token's id, then the ids of its characters (`spelling`),
+        right-padded with 0; and how many rows were cut to max_len."""
+        lookup = np.array([[vocabulary.id(token), *spelling(token, characters)] for token in self.types]
+                          or [[0] * (1 + SPELLING)], dtype="int32")
+        return self._filled(lookup, max_len)
+
+    def character_counts(self):
+        """How often each character occurs in the tokens: {character: count}."""
+        counts = {}
+        for token, n in self.counts().items():
+            for character in token:
+                counts[character] = counts.get(character, 0) + n
+        return counts
+
+    def _filled(self, lookup, max_len=None, shift=0, width=None):
+        """lookup[code] of each token, right-padded with 0: filled a block of rows at a time, so the
+        index arrays stay small beside the result."""
         length = int(self.lengths.max(initial=0))
         if max_len is not None:
             length = min(length, max_len)
         width = max(length + shift, 1) if width is None else width
-        out = np.zeros((len(self), width), dtype="int32")
-        lookup = np.array([vocabulary.id(token) for token in self.types] or [0], dtype="int32")
+        out = np.zeros((len(self), width, *lookup.shape[1:]), dtype="int32")
         starts = self.starts
         for first in range(0, len(self), PAD_BLOCK):
             lengths = self.lengths[first : first + PAD_BLOCK]
@@ -83,6 +108,30 @@ class Tokens:
         """The rows as lists of token strings (for a handful of examples, not for a data set)."""
         types = np.asarray(self.types, dtype=object)
         return [types[self.codes[s : s + n]].tolist() for s, n in zip(self.starts, self.lengths)]
+
+
+def spelling(token, characters):
+    """The SPELLING ids (in the `characters` vocabulary) of the characters a spelled token carries, 0 after
+    them."""
+    if len(token) > SPELLING:
+        token = token[: SPELLING // 2] + token[len(token) - SPELLING // 2 :]
+    return [characters.id(character) for character in token] + [0] * (SPELLING - len(token))
+
+
+def encode(strings, contract):
+    """What a client or a data file gives -> the ids the model takes, as the run's contract says (token
+    ids, spelled where the contract has a character vocabulary)."""
+    tokens = tokenize(strings, contract["text"])
+    vocabulary = Vocabulary(tuple(contract["input_vocabulary"]))
+    if contract.get("character_vocabulary"):
+        return tokens.spelled(vocabulary, Vocabulary(tuple(contract["character_vocabulary"])))[0]
+    return tokens.padded(vocabulary)[0]
+
+
+def word_ids(ids):
+    """The token ids of a model input: a spelled input's first column."""
+    ids = np.asarray(ids)
+    return ids[..., 0] if ids.ndim == 3 else ids
 
 
 def teacher_forcing(tokens, vocabulary):
@@ -248,7 +297,7 @@ def as_texts(value: Sequence):
 def string_outputs(outputs, ids, contract):
     """The names a text contract adds to a model's outputs (as export.text computes them in-graph).
 
-    outputs: the id model's outputs (NumPy); ids: its input (0 marks padding for tags).
+    outputs: the id model's outputs (NumPy); ids: its input (a word id of 0 marks padding for tags).
     """
     text = (contract.get("text") or {})
     kind = text.get("output")
@@ -257,5 +306,5 @@ def string_outputs(outputs, ids, contract):
     if kind in ("label_name", "tag_names"):
         (probabilities,) = outputs.values()
         labels = [str(label) for label in contract["labels"]]
-        return {kind: names(probabilities, labels, ids if kind == "tag_names" else None)}
+        return {kind: names(probabilities, labels, word_ids(ids) if kind == "tag_names" else None)}
     return {}

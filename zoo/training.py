@@ -251,9 +251,11 @@ def _plot_history(history_csv, png_path):
 def load_data(config):
     """The data set a resolved config names: bundled, or the user's files."""
     task = get_task(config.task)
+    # A character encoder reads each word's spelling beside its id (zoo.text.Tokens.spelled).
+    spelled = {"spelled": True} if config.characters else {}
     return task.load(None if config.data else config.dataset, seed=config.seed, max_len=config.max_len,
                      limit=config.limit, data=config.data, val_data=config.val_data,
-                     test_data=config.test_data, **config.options)
+                     test_data=config.test_data, **config.options, **spelled)
 
 
 def write_examples(path, data, generates):
