@@ -26,7 +26,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.published import PUBLISHED_ARCHIVE  # noqa: E402
-from bench.readme_tables import README, RESULTS_MD, write_table  # noqa: E402
+from bench.readme_tables import README, RESULTS_MD, publish  # noqa: E402
 from zoo.training import TrainConfig, train  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
@@ -175,9 +175,7 @@ def main():
     print(text)
     if QUICK:
         return
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    for path in (README, RESULTS_MD):
-        write_table("bench-classify", text, path)
+    publish("bench-classify", text, figures, RESULTS)
     print(f"Wrote {RESULTS} and the tables in {README.name} and {RESULTS_MD.name}.")
 
 

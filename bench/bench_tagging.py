@@ -14,6 +14,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import csv  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -24,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.published import PUBLISHED  # noqa: E402
-from bench.readme_tables import README, RESULTS_MD, write_table  # noqa: E402
+from bench.readme_tables import README, RESULTS_MD, publish  # noqa: E402
 from zoo.presets import RESULTS_FILE, get_preset  # noqa: E402
 from zoo.text import word_ids  # noqa: E402
 from zoo.training import TrainConfig, load_data, train  # noqa: E402
@@ -44,14 +45,18 @@ def run(variant, seed, root):
                             **QUICK_LIMITS})
     run_dir = train(config, run_dir=Path(root) / f"{variant}-{seed}", verbose=0)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    data = load_data(TrainConfig(**json.loads((run_dir / "config.json").read_text())))
+    settings = json.loads((run_dir / "config.json").read_text())
+    data = load_data(TrainConfig(**settings))  # as the run read it
     guesses = keras.saving.load_model(run_dir / "model.keras").predict(data.x_test, verbose=0).argmax(-1)
     words = word_ids(data.x_test)
     unknown = words == data.input_vocab.id(data.input_vocab.UNK)
-    figures = {"accuracy": metrics["test"]["accuracy"], "unknown_accuracy": float(np.mean(
-        guesses[unknown] == data.y_test[unknown])), "seconds": metrics["train_seconds"],
-        "epochs": metrics["epochs"], "unknown_share": float(unknown.sum() / (words > 0).sum()),
-        "characters": json.loads((run_dir / "config.json").read_text())["characters"]}
+    with open(run_dir / "history.csv") as f:  # the epoch kept: the lowest validation loss
+        kept = min(csv.DictReader(f), key=lambda row: float(row["val_loss"]))
+    figures = {"accuracy": metrics["test"]["accuracy"], "validation": float(kept["val_accuracy"]),
+               "unknown_accuracy": float(np.mean(guesses[unknown] == data.y_test[unknown])),
+               "seconds": metrics["train_seconds"], "epochs": metrics["epochs"],
+               "unknown_share": float(unknown.sum() / (words > 0).sum()),
+               "characters": settings["characters"]}
     print(f"{variant} seed {seed}: {figures}", flush=True)
     return figures, data
 
@@ -76,8 +81,8 @@ def _spread(values, digits=3):
 
 def table(figures):
     """README's and RESULTS.md's table of bench/tagging_results.json."""
-    header = ["model", "test token accuracy", "words the vocabulary lacks", f"target: at least {TARGET}",
-              "train s", "epochs", "seeds"]
+    header = ["model", "validation accuracy", "test token accuracy", "words the vocabulary lacks",
+              f"target: at least {TARGET}", "train s", "epochs", "seeds"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     names = {"characters": f"defaults (`PRESET={PRESET}`): word embedding and {{}} filters over its "
                            "characters, bidirectional LSTM 64",
@@ -86,13 +91,14 @@ def table(figures):
         accuracy = [r["accuracy"] for r in runs]
         gap = TARGET - statistics.mean(accuracy)
         rows.append("| " + " | ".join([
-            names[variant].format(runs[0]["characters"]), _spread(accuracy),
+            names[variant].format(runs[0]["characters"]), _spread([r["validation"] for r in runs]),
+            _spread(accuracy),
             _spread([r["unknown_accuracy"] for r in runs]), "met" if gap <= 0 else f"missed by {gap:.3f}",
             _spread([r["seconds"] for r in runs], 0), _spread([r["epochs"] for r in runs], 0),
             ", ".join(map(str, figures["seeds"]))]) + " |")
-    rows.append(f"| most frequent tag of the word in training (else the most frequent tag) | "
+    rows.append(f"| most frequent tag of the word in training (else the most frequent tag) | - | "
                 f"{figures['most_frequent_tag']:.3f} | - | - | - | - | - |")
-    rows.append(f"| Stanza BiLSTM, UD Turkish-IMST, UPOS from raw text (published; another treebank) | "
+    rows.append(f"| Stanza BiLSTM, UD Turkish-IMST, UPOS from raw text (published; another treebank) | - | "
                 f"{PUBLISHED['stanza_imst_upos']:.3f} | - | - | - | - | - |")
     share = statistics.mean(r["unknown_share"] for r in figures["runs"]["characters"])
     return "\n".join(rows) + (f"\n\n{share:.1%} of the test words are ones the vocabulary lacks (unseen in "
@@ -110,9 +116,7 @@ def main():
     print(text)
     if QUICK:
         return
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    for path in (README, RESULTS_MD):
-        write_table("bench-tagging", text, path)
+    publish("bench-tagging", text, figures, RESULTS)
     accuracy = [r["accuracy"] for r in figures["runs"]["characters"]]
     presets = json.loads(RESULTS_FILE.read_text())
     presets[PRESET] = {"baseline": f"most frequent tag {figures['most_frequent_tag']:.3f}",

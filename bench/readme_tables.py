@@ -1,5 +1,6 @@
 """Writes a benchmark's Markdown table into README.md (or RESULTS.md) between its markers."""
 
+import json
 import re
 from pathlib import Path
 
@@ -15,3 +16,10 @@ def write_table(bench_name, table, path=README):
         raise ValueError(f"{path.name} has no {start} ... {end} markers for this table.")
     pattern = f"{re.escape(start)}.*?{re.escape(end)}"
     path.write_text(re.sub(pattern, lambda _: f"{start}\n{table}\n{end}", text, flags=re.DOTALL))
+
+
+def publish(bench_name, text, figures, results_file):
+    """A bench's figures into `results_file` (JSON) and its table `text` into README.md and RESULTS.md."""
+    results_file.write_text(json.dumps(figures, indent=2) + "\n")
+    for path in (README, RESULTS_MD):
+        write_table(bench_name, text, path)
