@@ -56,7 +56,7 @@ def run(variant, seed, root):
                "unknown_accuracy": float(np.mean(guesses[unknown] == data.y_test[unknown])),
                "seconds": metrics["train_seconds"], "epochs": metrics["epochs"],
                "unknown_share": float(unknown.sum() / (words > 0).sum()),
-               "characters": settings["characters"]}
+               "characters": settings["characters"], "dropout": settings["dropout"]}
     print(f"{variant} seed {seed}: {figures}", flush=True)
     return figures, data
 
@@ -84,15 +84,14 @@ def table(figures):
     header = ["model", "validation accuracy", "test token accuracy", "words the vocabulary lacks",
               f"target: at least {TARGET}", "train s", "epochs", "seeds"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    names = {"characters": f"defaults (`PRESET={PRESET}`): word embedding and {{}} filters over its "
-                           "characters, bidirectional LSTM 64",
+    names = {"characters": f"defaults (`PRESET={PRESET}`): word embedding and {{characters}} filters over "
+                           "its characters, bidirectional LSTM 64, dropout {dropout:g}",
              "words": "the same, word ids only (`CHARACTERS=0`)"}
     for variant, runs in figures["runs"].items():
         accuracy = [r["accuracy"] for r in runs]
         gap = TARGET - statistics.mean(accuracy)
         rows.append("| " + " | ".join([
-            names[variant].format(runs[0]["characters"]), _spread([r["validation"] for r in runs]),
-            _spread(accuracy),
+            names[variant].format(**runs[0]), _spread([r["validation"] for r in runs]), _spread(accuracy),
             _spread([r["unknown_accuracy"] for r in runs]), "met" if gap <= 0 else f"missed by {gap:.3f}",
             _spread([r["seconds"] for r in runs], 0), _spread([r["epochs"] for r in runs], 0),
             ", ".join(map(str, figures["seeds"]))]) + " |")

@@ -114,7 +114,8 @@ class TrainConfig:
     units: int | list | str | None = setting("hidden size of every layer (default 64), or of each layer "
                                              "(128,64); auto: 16 beside a convolutional branch over long "
                                              "series, else 64", parse_units)
-    dropout: float | None = setting("dropout on each recurrent layer's inputs (default 0)", float)
+    dropout: float | None = setting("dropout on each recurrent layer's inputs (default 0; tagging 0.25)",
+                                    float)
     readout: str | None = setting("many_to_one: last (the last real step), mean (over the real steps) or "
                                   "attention (a learnt weighting of the real steps)")
     chunk: int | str | None = setting("steps (or a vector's features) one recurrent step reads; auto: "
