@@ -21,7 +21,7 @@ import zoo
 import zoo.training
 from zoo.cli import main
 from zoo.errors import ZooError
-from zoo.training import TrainConfig, load_trained_model, replacing, train
+from zoo.training import TrainConfig, load_data, load_trained_model, replacing, train
 
 TINY_RUN = {"units": 16, "epochs": 4, "limit": 64, "learning_rate": 1e-2, "patience": 10}
 
@@ -38,7 +38,7 @@ def trained(tmp_path_factory):
         run_dir = tmp_path_factory.mktemp(name) / "run"
         config = TrainConfig(task=name, cell="gru", **TINY_RUN)
         train(config, run_dir=run_dir, callbacks=[keep], verbose=0)
-        runs[name] = (run_dir, keep.model, zoo.get_task(name).load(limit=64, seed=config.seed))
+        runs[name] = (run_dir, keep.model, load_data(config.resolved()))  # the data the run read
     return runs
 
 
