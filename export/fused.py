@@ -156,9 +156,7 @@ class LayerWriter:
         if isinstance(layer, keras.layers.Embedding):
             self.x = g.op("Gather", [g.const(float32(layer.embeddings), "embeddings"), self.x])
             if layer.mask_zero:
-                self.pad_value = 0
-                self.padded = g.op("Cast", [g.op("Equal", [self.input.name, g.const(0, dtype=np.int32)])],
-                                   to=TensorProto.FLOAT)
+                self._padded_where_zero(self.input.name)
         elif isinstance(layer, SpelledWords):
             self._spelled_words(layer)
         elif isinstance(layer, keras.layers.Masking):
@@ -255,8 +253,13 @@ class LayerWriter:
         spelling = g.op("ReduceMax", [filters], axes=[2], keepdims=0)
         embedded = g.op("Gather", [g.const(float32(layer.words.embeddings), "embeddings"), words])
         self.x = g.op("Concat", [embedded, spelling], axis=-1)
+        self._padded_where_zero(words)
+
+    def _padded_where_zero(self, ids):
+        """The mask of token ids [batch, time]: a step is padding where its id is 0."""
         self.pad_value = 0
-        self.padded = g.op("Cast", [g.op("Equal", [words, g.const(0, dtype=np.int32)])], to=TensorProto.FLOAT)
+        self.padded = self.g.op("Cast", [self.g.op("Equal", [ids, self.g.const(0, dtype=np.int32)])],
+                                to=TensorProto.FLOAT)
 
     def _conv(self, layer):
         """MaskedConv1D: padded steps zeroed, then ONNX Conv over [batch, features, time] with "same"
