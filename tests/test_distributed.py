@@ -87,8 +87,16 @@ def test_a_killed_worker_resumes_from_the_last_finished_epoch(tmp_path):
 
 
 def _backed_up_epoch(backup_dir):
+    """The epoch a backup holds (0 before the first); a file caught while Keras writes it is read again."""
     path = backup_dir / "training_metadata.json"
-    return json.loads(path.read_text())["epoch"] if path.exists() else 0
+    for _ in range(200):
+        if not path.exists():
+            return 0
+        try:
+            return json.loads(path.read_text())["epoch"]
+        except json.JSONDecodeError:
+            time.sleep(0.01)
+    raise AssertionError(f"{path} stayed half-written for 2 s")
 
 
 def test_workers_killed_between_their_backups_resume_from_the_same_epoch(tmp_path, capfd):
