@@ -14,6 +14,7 @@ from export import export_run
 from tests.data_files import ts_file
 from tests.served import openvino_answer
 from zoo import ensemble
+from zoo.config import parse_ensemble
 from zoo.errors import ZooError
 from zoo.training import TrainConfig, load_trained_model, train
 
@@ -88,3 +89,43 @@ def test_a_task_whose_answers_cannot_be_averaged_refuses_an_ensemble():
         TrainConfig(task="seq2seq", ensemble=2).resolved()
     with pytest.raises(ZooError, match="ensemble must be a positive integer"):
         TrainConfig(task="many_to_one", ensemble=0).resolved()
+
+
+def test_listed_members_are_read_by_each_settings_own_parser():
+    assert parse_ensemble("3") == 3
+    assert parse_ensemble("cell=lstm; cell=gru units=16,8 fcn=0") == [
+        {"cell": "lstm"}, {"cell": "gru", "units": [16, 8], "fcn": False}]
+    with pytest.raises(ValueError, match="got 'lstm'"):
+        parse_ensemble("cell=gru; lstm")
+
+
+def test_listed_members_differ_in_architecture_and_export_as_one_model(tmp_path):
+    """ENSEMBLE="cell=lstm; cell=gru readout=attention": each member built to its own settings over the
+    run's, one graph whose every export answers the mean of the two."""
+    (tmp_path / "train.ts").write_text(ts_file(cases=30, length=12))
+    config = TrainConfig(task="many_to_one", data=str(tmp_path / "train.ts"), units=8, epochs=2, fcn=False,
+                         ensemble=parse_ensemble("cell=lstm; cell=gru readout=attention"))
+    run_dir = train(config, run_dir=tmp_path / "run", verbose=0)
+    model = load_trained_model(run_dir / "model.keras")
+    layers = {type(getattr(layer, "forward_layer", layer)).__name__: layer.name for layer in model.layers}
+    assert layers["LSTM"].startswith("member_1_") and layers["GRU"].startswith("member_2_")
+    assert layers["AttentionPooling"].startswith("member_2_")
+    assert json.loads((run_dir / "metrics.json").read_text())["ensemble"] == 2
+    version = export_run(run_dir, tmp_path / "exports", "listed")
+    assert json.loads((version / "metadata.json").read_text())["verification"]["passed"]
+    x = np.load(run_dir / "examples.npz")["source"]
+    mean = np.mean([ensemble.member(model, k).predict(x, verbose=0) for k in (1, 2)], axis=0)
+    session = ort.InferenceSession(str(version / "model.onnx"))
+    (answer,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(answer, mean, atol=1e-5)
+    nodes = [node.op_type for node in onnx.load(version / "model.onnx").graph.node]
+    assert nodes.count("LSTM") == 2 and nodes.count("GRU") == 2  # two directions each
+
+
+def test_a_listed_member_may_change_only_what_the_tasks_architecture_reads():
+    with pytest.raises(ZooError, match=r"member 2 sets 'epochs': members differ in architecture settings"):
+        TrainConfig(task="many_to_one", ensemble=[{"cell": "lstm"}, {"epochs": 3}]).resolved()
+    with pytest.raises(ZooError, match=r"member 1 sets 'characters'.*many_to_one takes cell, "):
+        TrainConfig(task="many_to_one", ensemble=[{"characters": 8}, {}]).resolved()
+    with pytest.raises(ZooError, match="Unknown cell 'lstn'"):
+        TrainConfig(task="many_to_one", ensemble=[{"cell": "lstn"}, {}]).resolved()

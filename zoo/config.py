@@ -58,6 +58,25 @@ def parse_options(text):
     return pairs
 
 
+def parse_ensemble(text):
+    """N (members of the run's architecture), or members separated by ';', each the architecture
+    settings in which it differs from the run's: "cell=lstm; cell=gru readout=attention". Each value is
+    read by its setting's own parser; resolved() checks the names against the architecture."""
+    if "=" not in text:
+        return int(text)
+    parsers = {f.name: f.metadata["parse"] for f in TrainConfig.__dataclass_fields__.values()}
+    members = []
+    for part in text.split(";"):
+        member = {}
+        for word in part.split():
+            key, sep, value = word.partition("=")
+            if not sep or key not in parsers:
+                raise ValueError(f"expected SETTING=VALUE for each member, got {word!r}")
+            member[key] = parsers[key](value)
+        members.append(member)
+    return members
+
+
 def setting(help, parse=str, flag=None, **default):  # noqa: A002  (argparse's word)
     """A TrainConfig field, None unless `default` says otherwise: `help` says what it does, `parse`
     reads its text, `flag` names its flag where that is not the field's name."""
@@ -135,8 +154,10 @@ class TrainConfig:
     characters: int | None = setting("tagging: filters of a convolution over each word's characters beside "
                                      "its embedding, so unseen words are tagged by their spelling (0: the "
                                      "word ids only)", int)
-    ensemble: int | None = setting("train N members from their own initial weights, side by side; the run "
-                                   "and its exports answer their mean (default 1: one model)", int)
+    ensemble: int | list | None = setting("train N members from their own initial weights, side by side, or "
+                                          "listed members, each the architecture settings it changes "
+                                          "(\"cell=lstm; cell=gru readout=attention\"); the run and its "
+                                          "exports answer their mean (default 1: one model)", parse_ensemble)
     # Training.
     epochs: int | None = setting("at most this many; early stopping may end sooner", int)
     batch_size: int | None = setting("examples per batch", int)
@@ -213,6 +234,32 @@ class TrainConfig:
             architecture = replace(architecture, units=units)
         return architecture
 
+    @property
+    def members(self):
+        """The ensemble's members (one for a single model), each as the settings it changes."""
+        return [dict(member) for member in self.ensemble] if isinstance(self.ensemble, list) \
+            else [{} for _ in range(self.ensemble or 1)]
+
+    def member_config(self, k):
+        """The config of member k (from 0): the run's with the member's settings, one model."""
+        return replace(self, **self.members[k], ensemble=1)
+
+    def check_members(self, task):
+        """Listed members set architecture settings only, each a valid architecture for the task."""
+        from zoo.architecture import OPTIONAL_FIELDS
+        from zoo.errors import ZooError
+
+        if not self.ensemble:
+            raise ZooError("ensemble lists no member; give N or members separated by ';'.")
+        allowed = [name for name in _architecture_defaults()
+                   if name not in OPTIONAL_FIELDS or name in task.architecture_options]
+        for k, member in enumerate(self.ensemble, start=1):
+            for name in member:
+                if name not in allowed:
+                    raise ZooError(f"ensemble member {k} sets {name!r}: members differ in architecture "
+                                   f"settings only; {task.name} takes {', '.join(allowed)}.")
+            self.member_config(k - 1).architecture  # noqa: B018  (checks the member's sizes and cell)
+
     def resolved(self):
         """The config with the data set and training settings the user left out filled in."""
         from zoo.architecture import require_positive_int
@@ -234,7 +281,7 @@ class TrainConfig:
                   for name in (*architecture, "epochs", "batch_size", "learning_rate", "patience",
                                "schedule", "clipnorm", "ensemble")}
         config = replace(self, dataset=dataset, **filled)
-        for name in ("epochs", "batch_size", "patience", "ensemble"):
+        for name in ("epochs", "batch_size", "patience"):
             require_positive_int(name, getattr(config, name))
         for name in ("max_len", "limit"):
             if getattr(config, name) is not None:
@@ -250,10 +297,14 @@ class TrainConfig:
             value = getattr(config, name)
             if value not in (None, True, False):
                 raise ZooError(f"{name} must be true, false or left out (auto), got {value!r}.")
-        if config.ensemble > 1 and not task.ensembles:
+        if config.ensemble != 1 and not task.ensembles:
             raise ZooError(f"Task {task.name!r} cannot average an ensemble (ENSEMBLE={config.ensemble}): "
                            "it generates, answers per step or trains on windows of its own; the "
                            f"tasks that can: {', '.join(n for n in list_tasks() if get_task(n).ensembles)}.")
+        if isinstance(config.ensemble, list):
+            config.check_members(task)
+        else:
+            require_positive_int("ensemble", config.ensemble)
         if config.schedule not in SCHEDULES:
             raise ZooError(f"Unknown schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
         return config

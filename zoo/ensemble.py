@@ -1,5 +1,6 @@
-"""ENSEMBLE=N: N members of one architecture, each from its own initial weights, trained side by side and
-answering as one model that averages their probabilities (or values). InceptionTime's practice (Ismail
+"""ENSEMBLE=N: N members of one architecture, each from its own initial weights (or ENSEMBLE="cell=lstm;
+cell=gru ...": members of listed architectures), trained side by side and answering as one model that
+averages their probabilities (or values). InceptionTime's practice (Ismail
 Fawaz et al. 2020: five members), here as one graph, so that every export holds the whole ensemble.
 
 Each member is trained by its own loss (the mean of the members' losses: the gradients never mix, and
@@ -13,19 +14,21 @@ import keras
 MEMBER = "member_{}_"
 
 
-def members_of(model, count):
-    """(answer model, fit model) for `count` members shaped as `model` (built by a task's builder).
+def members_of(models):
+    """(answer model, fit model) for members shaped as `models` (built by a task's builder, for one data
+    set: the same inputs; the same model repeated for members of one architecture).
 
-    Both read the inputs `model` reads. The answer model averages the members' outputs under the output's
-    own name: the run saves and exports it. The fit model stacks them, [batch, count, ...], for
-    member_loss and of_the_mean. Each member is a copy of `model`'s layers (its own weights, freshly
-    initialised) named MEMBER + the layer's name, all in one flat graph.
+    Both read the inputs the models read. The answer model averages the members' outputs under the
+    output's own name: the run saves and exports it. The fit model stacks them, [batch, members, ...],
+    for member_loss and of_the_mean. Member k is a copy of the k-th model's layers (its own weights,
+    freshly initialised) named MEMBER + the layer's name, all in one flat graph.
     """
+    model = models[0]
     inputs = keras.tree.map_structure(
         lambda tensor: keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype, name=tensor.name),
         model.input)
-    outputs = [keras.models.clone_model(model, input_tensors=inputs, clone_function=_renamed(k)).output
-               for k in range(1, count + 1)]
+    outputs = [keras.models.clone_model(each, input_tensors=inputs, clone_function=_renamed(k)).output
+               for k, each in enumerate(models, start=1)]
     (name,) = model.output_names
     answer = keras.Model(inputs, keras.layers.Average(name=name)(outputs), name=model.name)
     fit = keras.Model(inputs, Stack(name="members")(outputs), name=f"{model.name}_members")

@@ -414,11 +414,16 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     tf.config.experimental.enable_op_determinism()
     data = load_data(config)
     architecture = config.architecture_for(data)
+    members = len(config.members)
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = task.build(data.spec, architecture)  # refuses a bad architecture before RUN_DIR exists
         fit_model = model
-        if config.ensemble > 1:
-            model, fit_model = ensemble.members_of(model, config.ensemble)
+        if isinstance(config.ensemble, list):  # listed members, each its own architecture
+            built = [task.build(data.spec, config.member_config(k).architecture_for(data))
+                     for k in range(members)]
+            model, fit_model = ensemble.members_of(built)
+        elif members > 1:
+            model, fit_model = ensemble.members_of([model] * members)
     bucketing, jit_compile, why = _speed_settings(config, task, data, architecture, strategy)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"
@@ -451,9 +456,12 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
         beside = architecture.fcn and architecture.layer_units[0] == AUTO_UNITS_BESIDE_FCN
         print(f"units=auto: recurrent layers of {architecture.layer_units[0]}"
               + (", beside the convolutional branch over long series." if beside else "."))
-    if config.ensemble > 1:
-        print(f"ENSEMBLE={config.ensemble}: {config.ensemble} members of this architecture, each from its "
-              "own initial weights, trained side by side by their own losses; the model answers their mean.")
+    if members > 1:
+        listed = "; ".join(" ".join(f"{k}={v}" for k, v in member.items()) or "this architecture"
+                           for member in config.members)
+        which = f"({listed})" if isinstance(config.ensemble, list) else "of this architecture"
+        print(f"ENSEMBLE: {members} members {which}, each from its own initial weights, trained side by side "
+              "by their own losses; the model answers their mean.")
     write_json(run_dir / "data.json", data.contract())
     write_examples(run_dir / "examples.npz", data, task.generates)
     padding, loaded = None, trained.exists()
@@ -485,9 +493,9 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
                                   return_dict=True, verbose=0)
             if task.generates:
                 test.update(decoding_metrics(model, data))
-    if config.ensemble > 1:  # what each member alone scores, beside their mean
+    if members > 1:  # what each member alone scores, beside their mean
         scored["member_test"] = [_evaluate(ensemble.member(model, k), data, config)
-                                 for k in range(1, config.ensemble + 1)]
+                                 for k in range(1, members + 1)]
     with open(history_csv) as f:
         epochs_run = sum(1 for _ in csv.DictReader(f))
     results = {
@@ -500,7 +508,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
         "bucketing": padding,  # the share of padding in the steps run, with and without it
         "replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
         "jit_compile": jit_compile,
-        "ensemble": config.ensemble,
+        "ensemble": members,
         **scored,  # e.g. forecasting's baselines
     }
     if not chief:
