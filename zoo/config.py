@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 SCHEDULES = ("constant", "cosine")
 # What a run takes where neither the config, the data set nor the task says (the architecture's
 # come from zoo.architecture.Architecture).
-TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0, "ensemble": 1}
+TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0, "ensemble": 1, "augment": ""}
 # The settings a search varies (tuning.hypermodels); `rnn-zoo tune` fixes the ones given.
 SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate", "readout", "front_end",
               "fcn", "squeeze_excite")
@@ -75,6 +75,12 @@ def parse_ensemble(text):
             member[key] = parsers[key](value)
         members.append(member)
     return members
+
+
+def _parse_augment(text):
+    from zoo.augment import parse_augment  # Keras, imported only when AUGMENT is given
+
+    return parse_augment(text)
 
 
 def setting(help, parse=str, flag=None, **default):  # noqa: A002  (argparse's word)
@@ -168,6 +174,8 @@ class TrainConfig:
     # epoch's weights are kept (a validation split of 10 series is too small to pick an epoch by).
     schedule: str | None = setting("constant (early stopping, best epoch kept) or cosine (every epoch runs, "
                                    "the rate decays to 0)")
+    augment: str | None = setting("many_to_one: training series changed at random, comma-separated: jitter, "
+                                  "scaling, slicing (zoo.augment; none by default)", _parse_augment)
     clipnorm: float | None = setting("clip each update's gradient norm to this (0: not clipped)", float)
     # Length bucketing (zoo.batching) and XLA (zoo.xla): None, chosen per run.
     bucketing: bool | None = setting("batches of similar lengths, each padded to its own longest row "
@@ -279,7 +287,7 @@ class TrainConfig:
         defaults = {**architecture, **TRAINING_DEFAULTS, **defaults}
         filled = {name: defaults[name] if getattr(self, name) is None else getattr(self, name)
                   for name in (*architecture, "epochs", "batch_size", "learning_rate", "patience",
-                               "schedule", "clipnorm", "ensemble")}
+                               "schedule", "clipnorm", "ensemble", "augment")}
         config = replace(self, dataset=dataset, **filled)
         for name in ("epochs", "batch_size", "patience"):
             require_positive_int(name, getattr(config, name))
@@ -301,6 +309,9 @@ class TrainConfig:
             raise ZooError(f"Task {task.name!r} cannot average an ensemble (ENSEMBLE={config.ensemble}): "
                            "it generates, answers per step or trains on windows of its own; the "
                            f"tasks that can: {', '.join(n for n in list_tasks() if get_task(n).ensembles)}.")
+        if config.augment and not task.augments:
+            raise ZooError(f"Task {task.name!r} takes no AUGMENT (got {config.augment!r}); the tasks that "
+                           f"do: {', '.join(n for n in list_tasks() if get_task(n).augments)}.")
         if isinstance(config.ensemble, list):
             config.check_members(task)
         else:

@@ -42,6 +42,8 @@ class Task:
         validation loss is not comparable between trials)
     ensembles: its model gives one answer per example that an ensemble averages (ENSEMBLE=N,
         zoo.ensemble): neither generated text, nor one answer per step, nor windows of its own
+    augments: it reads whole series of numbers with one answer each, which AUGMENT may change at random
+        while training (zoo.augment)
     """
 
     name: str
@@ -65,6 +67,7 @@ class Task:
     searched_options: Callable | None = None
     validation_score: type | None = None
     ensembles: bool = False
+    augments: bool = False
 
     def check_dataset(self, name):
         if name not in self.datasets:

@@ -25,10 +25,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import batching, distributed, ensemble, xla
+from zoo import augment, batching, distributed, ensemble, xla
 from zoo.architecture import AUTO_UNITS_BESIDE_FCN
 from zoo.config import TrainConfig, typical_length  # noqa: F401  (TrainConfig: imported from here too)
-from zoo.data import EXAMPLES
+from zoo.data import EXAMPLES, PAD_VALUE
 from zoo.decoding import ValidationExactMatch, decoding_metrics
 from zoo.errors import ZooError
 from zoo.files import NO_VALIDATION
@@ -340,8 +340,8 @@ def _fit(models, data, config, run_dir, callbacks, verbose, task, batches, strat
                                                                 strategy is not None)
     with strategy.scope() if strategy else contextlib.nullcontext():
         compile_model(fit_model, config, data.spec, len(data.y_train), steps, jit_compile,
-                      members=fit_model is not model)
-        if fit_model is not model:  # the saved one is evaluated, and reloads compiled
+                      members=len(config.members) > 1)
+        if fit_model is not model:  # an ensemble or augmented: the saved one is evaluated, reloads compiled
             compile_model(model, config, data.spec, len(data.y_train), optimizer=fit_model.optimizer)
     stopping = [] if config.schedule == "cosine" or val_data is None else [
         keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True)]
@@ -424,6 +424,10 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
             model, fit_model = ensemble.members_of(built)
         elif members > 1:
             model, fit_model = ensemble.members_of([model] * members)
+        if config.augment:
+            if data.spec.input_vocab_size is not None:
+                raise ZooError(f"AUGMENT={config.augment} changes series of numbers; this data is token ids.")
+            fit_model = augment.training_model(fit_model, config.augment, data.spec, PAD_VALUE, config.seed)
     bucketing, jit_compile, why = _speed_settings(config, task, data, architecture, strategy)
     run_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_csv = run_dir / "backup", run_dir / "history.csv"

@@ -379,6 +379,7 @@ TASK = register(
         default_dataset="gun_point",
         architecture_options=("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm"),
         ensembles=True,
+        augments=True,
         presets=PRESETS,
         regression_datasets=("sunspots", "adding"),
         formats=(
