@@ -19,6 +19,10 @@ TINY = {"task": "many_to_one", "dataset": "japanese_vowels", "cell": "gru", "uni
         "batch_size": 16, "learning_rate": 1e-2, "schedule": "constant", "patience": 50}
 
 
+# Enough epochs that a worker killed after the first backup is killed mid-run.
+EPOCHS = 12
+
+
 def _files(run_dir):
     return sorted(p.name for p in run_dir.iterdir())
 
@@ -61,7 +65,7 @@ def test_two_workers_write_the_run_one_process_writes_and_it_exports(single, tmp
 
 
 def test_a_killed_worker_resumes_from_the_last_finished_epoch(tmp_path):
-    config = TrainConfig(**TINY, epochs=40).resolved()
+    config = TrainConfig(**TINY, epochs=EPOCHS).resolved()
     run_dir = tmp_path / "run"
     killed = []
 
@@ -83,7 +87,7 @@ def test_a_killed_worker_resumes_from_the_last_finished_epoch(tmp_path):
     assert len(pids) == 4 and _dead(pids)  # both started again after the kill
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["resumed"] is True
-    assert _epochs(run_dir) == list(range(40))  # every epoch once: none lost, none trained twice
+    assert _epochs(run_dir) == list(range(EPOCHS))  # every epoch once: none lost, none trained twice
 
 
 def _backed_up_epoch(backup_dir):
