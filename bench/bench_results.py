@@ -39,6 +39,9 @@ from zoo.presets import RESULTS_FILE  # noqa: E402
 from zoo.training import TrainConfig, load_data, train  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
+# ONLY=presets: section 1 alone, written between its markers in RESULTS.md, its presets' figures merged
+# into zoo/preset_results.json (after make search-presets changed a preset).
+ONLY = os.environ.get("ONLY")
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = (42,) if QUICK else (42, 1, 2, 3, 4)
 ADDING_LENGTHS = (50,) if QUICK else (50, 100, 200)
@@ -80,6 +83,8 @@ class Run:
         shape = f"{'bidirectional ' if c['bidirectional'] else ''}{c['cell']} {units} x {c['layers']}"
         chunk = f"chunk=auto: chunks of {self.chunk}" if c["chunk"] == "auto" else f"chunks of {c['chunk']}"
         extras = [chunk if self.chunk else None,
+                  "a convolutional branch (FCN)" if c.get("fcn") is True else None,
+                  "squeeze-and-excite" if c.get("squeeze_excite") is True else None,
                   f"{c['readout']} readout" if c["readout"] != "last" else None,
                   f"dropout {c['dropout']:g}" if c["dropout"] else None]
         shape = ", ".join([shape, *(e for e in extras if e)])
@@ -437,11 +442,42 @@ def forecasting_task():
     return f"{marked[0]}\n\nWith covariates, each set trained with and without them:\n\n{marked[1]}"
 
 
+def presets_section(table_text, stretch, runs_dir, alone_minutes=None):
+    """Section 1's table and its stretch lines; run alone (ONLY=presets), it says which run made them."""
+    origin = "" if alone_minutes is None else (
+        f"From `ONLY=presets make bench-results`, finished {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in "
+        f"{alone_minutes:.0f} minutes (runs under `{runs_dir.relative_to(REPO)}/`), after `make "
+        "search-presets` changed presets; the rest of this file is from the full run above.\n\n")
+    lines = "\n".join("- " + line for line in stretch)
+    return (f"{origin}{table_text}\n\nStretch target, within 3 points of the best published FCN / ResNet / "
+            f"LSTM-FCN figure:\n{lines}")
+
+
+def presets_only(runs_dir, started):
+    from bench.readme_tables import RESULTS_MD, write_table
+
+    records = {}
+    ucr_table, ucr_stretch = series_presets(runs_dir, records)
+    minutes = (time.perf_counter() - started) / 60
+    target = runs_dir / "RESULTS.md" if QUICK else RESULTS_MD
+    if QUICK:
+        target.write_text(RESULTS_MD.read_text())
+    write_table("bench-presets", presets_section(ucr_table, ucr_stretch, runs_dir, minutes), target)
+    figures = runs_dir / "preset_results.json" if QUICK else RESULTS_FILE
+    merged = {**json.loads(RESULTS_FILE.read_text()), **records}
+    figures.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    print(f"Wrote section 1 of {target} and {figures} after {minutes:.1f} minutes.")
+
+
 def main():
     started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    runs_dir = REPO / "runs" / f"bench-results-{'quick-' if QUICK else ''}{stamp}"
+    runs_dir = REPO / "runs" / f"bench-results-{'quick-' if QUICK else ''}{ONLY + '-' if ONLY else ''}{stamp}"
     runs_dir.mkdir(parents=True)
+    if ONLY is not None:
+        if ONLY != "presets":
+            raise SystemExit(f"ONLY={ONLY}: only ONLY=presets (section 1) runs alone.")
+        return presets_only(runs_dir, started)
     figures_dir = runs_dir if QUICK else REPO / "bench" / "figures"
     figures_dir.mkdir(exist_ok=True)
     target = runs_dir / "RESULTS.md" if QUICK else REPO / "RESULTS.md"
@@ -480,10 +516,9 @@ over seeds of at most {SD_TARGET}. The 1-NN classifiers (aeon `KNeighborsTimeSer
 full-window DTW) use the archive's whole training split, as the archive's figures do; ours holds 20%
 of it out for validation. Published deep models (convolutional, far longer training): see Sources.
 
-{ucr_table}
-
-Stretch target, within 3 points of the best published FCN / ResNet / LSTM-FCN figure:
-{chr(10).join("- " + line for line in ucr_stretch)}
+<!-- bench-presets:start -->
+{presets_section(ucr_table, ucr_stretch, runs_dir)}
+<!-- bench-presets:end -->
 
 ## 2. The task's defaults on every archive set aeon ships
 

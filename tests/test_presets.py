@@ -118,9 +118,21 @@ def test_fcn_auto_adds_the_convolutional_branch_for_classes_of_series_only():
     values = SimpleNamespace(spec=replace(TINY["many_to_one"][0], kind="regression"), x_train=classes.x_train)
     words = SimpleNamespace(spec=TINY["tagging"][0], x_train=np.zeros((2, 150), "int32"))
     assert [defaults.architecture_for(d).fcn for d in (classes, values, words)] == [True, False, False]
-    # The presets were chosen without it, and keep their recipe.
-    from zoo.presets import get_preset
-
-    assert get_preset("gun_point_bigru").config().resolved().fcn is False
     with pytest.raises(ZooError, match="'tagging' takes no chunk"):
         TrainConfig(task="tagging", chunk="auto")
+
+
+@pytest.mark.parametrize("dataset", ["gun_point", "italy_power_demand", "arrow_head", "basic_motions",
+                                     "japanese_vowels"])
+def test_each_archive_preset_is_the_tasks_defaults_as_its_data_sizes_them(dataset):
+    """make search-presets found no earlier candidate above the defaults, and a tie goes to them: the
+    preset pins what the defaults' "auto" fields come to on its own data."""
+    from zoo.presets import get_preset
+
+    preset = get_preset(f"{dataset}_bigru").config().resolved()
+    defaults = TrainConfig(task="many_to_one", dataset=dataset).resolved()
+    data = zoo.get_task("many_to_one").load(dataset, seed=42)
+    assert preset.architecture == defaults.architecture_for(data)
+    assert preset.architecture.fcn is True and "auto" not in (preset.units, preset.chunk, preset.fcn)
+    for name in ("epochs", "schedule", "learning_rate", "batch_size"):
+        assert getattr(preset, name) == getattr(defaults, name)
