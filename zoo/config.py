@@ -266,7 +266,7 @@ class TrainConfig:
                 if name not in allowed:
                     raise ZooError(f"ensemble member {k} sets {name!r}: members differ in architecture "
                                    f"settings only; {task.name} takes {', '.join(allowed)}.")
-            self.member_config(k - 1).architecture  # noqa: B018  (checks the member's sizes and cell)
+            self.member_config(k - 1)  # its __post_init__ checks the member's architecture for the task
 
     def resolved(self):
         """The config with the data set and training settings the user left out filled in."""

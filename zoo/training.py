@@ -416,14 +416,14 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     architecture = config.architecture_for(data)
     members = len(config.members)
     with strategy.scope() if strategy else contextlib.nullcontext():
-        model = task.build(data.spec, architecture)  # refuses a bad architecture before RUN_DIR exists
-        fit_model = model
+        # Each build refuses a bad architecture before RUN_DIR exists.
         if isinstance(config.ensemble, list):  # listed members, each its own architecture
-            built = [task.build(data.spec, config.member_config(k).architecture_for(data))
-                     for k in range(members)]
-            model, fit_model = ensemble.members_of(built)
-        elif members > 1:
-            model, fit_model = ensemble.members_of([model] * members)
+            architectures = [config.member_config(k).architecture_for(data) for k in range(members)]
+            model, fit_model = ensemble.members_of([task.build(data.spec, a) for a in architectures])
+        else:
+            model = fit_model = task.build(data.spec, architecture)
+            if members > 1:
+                model, fit_model = ensemble.members_of([model] * members)
         if config.augment:
             if data.spec.input_vocab_size is not None:
                 raise ZooError(f"AUGMENT={config.augment} changes series of numbers; this data is token ids.")
