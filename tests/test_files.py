@@ -16,6 +16,7 @@ from zoo.cli import main
 from zoo.data import Vocabulary
 from zoo.errors import DataFileError, ZooError
 from zoo.files import lines
+from zoo.files.series import read_ts
 
 SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
@@ -37,6 +38,29 @@ def test_gun_point_from_its_ts_files_equals_the_bundled_set(tmp_path):
     mine, bundled = task.load(data=tmp_path, seed=3), task.load("gun_point", seed=3)
     _same_arrays(mine, bundled)
     assert mine.labels == bundled.labels and mine.spec == bundled.spec
+
+
+def test_the_archives_own_text_files_read_as_its_ts_files(tmp_path):
+    """The 2018 archive's .tsv (tabs, NaN padding after shorter series) and the 2015 archive's .txt
+    (spaces, labels written as floats) give the dataset its .ts files give."""
+    archive = os.path.join(os.path.dirname(aeon.__file__), "datasets", "data", "PickupGestureWiimoteZ")
+    task = zoo.get_task("many_to_one")
+    for split in ("TRAIN", "TEST"):
+        shutil.copy(os.path.join(archive, f"PickupGestureWiimoteZ_{split}.ts"), tmp_path / f"{split}.ts")
+        x, y = read_ts(tmp_path / f"{split}.ts")
+        assert len({len(case) for case in x}) > 1  # unequal lengths, as the archive gives them
+        width = max(len(case) for case in x)
+        rows = [[float(label), *case[:, 0], *[np.nan] * (width - len(case))] for case, label in zip(x, y)]
+        (tmp_path / f"{split}.tsv").write_text("".join("\t".join(map(str, row)) + "\n" for row in rows))
+        (tmp_path / f"{split}.txt").write_text("".join(" ".join(f"{v:.8e}" for v in row) + "\n"
+                                                       for row in rows))
+    bundled = task.load(data=tmp_path / "TRAIN.ts", test_data=tmp_path / "TEST.ts", seed=4)
+    for extension in ("tsv", "txt"):
+        mine = task.load(data=tmp_path / f"TRAIN.{extension}", test_data=tmp_path / f"TEST.{extension}",
+                         seed=4)
+        assert mine.labels == bundled.labels and mine.spec == bundled.spec
+        for name in SPLITS:  # values within float32's round trip through text
+            np.testing.assert_allclose(getattr(mine, name), getattr(bundled, name), rtol=1e-6)
 
 
 def test_turkish_treebank_from_its_conllu_files_equals_the_bundled_set(tmp_path):
@@ -148,6 +172,7 @@ BAD_FILES = [
     ("conllu", lambda s: s.replace("1\tKedi\tkedi\tNOUN", "1\tKedi\tNOUN", 1), 8, "10 tab-separated"),
     ("conllu", lambda s: s.replace("2\tuyudu", "3\tuyudu", 1), 9, "word ID 3 where 2"),
     ("ts", lambda s: s.replace(":a\n", ":a\n0.1,zz,0.3:b\n", 1), 11, "'zz' is not a number"),
+    ("ucr_tsv", lambda s: s.replace("\n", "\n2\t0.5\tzz\n", 2), 2, "'zz' is not a number"),
     ("pairs_tsv", lambda s: s.replace("2+5\t7\tCC-BY", "2+5 7"), 3, "separated by a tab"),
     ("conll2003", lambda s: s.replace("rejects VBZ B-VP O", "rejects"), 4, "token and its tag"),
     ("captions_jsonl", lambda s: s.replace('"caption"', 'caption', 1), 1, "not a JSON object"),
@@ -191,7 +216,8 @@ def test_empty_files_and_invalid_utf8(tmp_path):
 
 def test_unknown_extensions_list_the_formats_and_wrong_tasks_say_which_fits(tmp_path):
     (tmp_path / "d.xlsx").write_text("x")
-    with pytest.raises(ZooError, match=r"Formats for many_to_one: UCR/UEA time series \(.ts, .arff\)"):
+    formats = r"Formats for many_to_one: UCR/UEA time series .*\(.ts, .arff, .txt\);"
+    with pytest.raises(ZooError, match=formats):
         zoo.get_task("many_to_one").load(data=tmp_path / "d.xlsx")
     _, path, _ = write(tmp_path, "conllu")
     with pytest.raises(ZooError, match="A .conllu file fits task tagging"):

@@ -1,9 +1,11 @@
-"""Labelled series and vectors: UCR/UEA `.ts` and `.arff` (aeon's readers) and NumPy `.npz`.
+"""Labelled series and vectors: UCR/UEA `.ts` and `.arff` (aeon's readers), the UCR archive's own text
+files (`.tsv` of the 2018 archive, `.txt` of the 2015 one) and NumPy `.npz`.
 
 Each reader returns (x, y): x a list of float32 arrays [steps, features] (or one array
 [examples, features] of vectors from `.npz`), y the labels or targets as a NumPy array.
 """
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +37,58 @@ def read_arff(path):
         _first_bad_data_line(path, None, error)
         raise DataFileError(path, f"is not an .arff file aeon can read: {error}") from error
     return _cases(path, x, y)
+
+
+_FIELDS = re.compile(r"[,\s]+")
+
+
+def is_ucr_text(path):
+    """Whether a file's first line is all numbers: the UCR archive's text files have no header row,
+    where a table's `.tsv` has one."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = next((line for line in f if line.strip()), "")
+    try:
+        return len([float(value) for value in _FIELDS.split(first.strip())]) > 1
+    except ValueError:
+        return False
+
+
+def read_ucr_text(path):
+    """The UCR archive's text files: one series a line, its class label first, then its values,
+    separated by tabs (`.tsv`, 2018), spaces or commas (`.txt`, 2015). NaN after a series' last value
+    pads it to the file's width (the 2018 archive's unequal lengths); a NaN within is a missing value."""
+    text = read_bytes(path).decode("utf-8")
+    x, y = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = _FIELDS.split(line.strip())
+        if fields == [""]:
+            continue
+        try:
+            values = np.asarray(fields, dtype="float64")
+        except ValueError:
+            bad = next(field for field in fields if not _is_number(field))
+            raise DataFileError(path, f"{bad!r} is not a number: a UCR text file holds a class label, "
+                                "then the series' values, on each line.", number) from None
+        if np.isnan(values[0]):
+            raise DataFileError(path, "the class label (the first value) is missing.", number)
+        series = values[1:]
+        last = np.flatnonzero(~np.isnan(series))
+        if len(last) == 0:
+            raise DataFileError(path, "the line has a class label but no values.", number)
+        x.append(series[: last[-1] + 1].astype("float32")[:, None])
+        label = values[0]
+        y.append(str(int(label)) if label == int(label) else str(label))
+    if not x:
+        raise DataFileError(path, "holds no series.")
+    return x, np.asarray(y)
+
+
+def _is_number(field):
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def _cases(path, x, y):

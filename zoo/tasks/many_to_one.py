@@ -21,7 +21,7 @@ from zoo.data import (
 )
 from zoo.errors import DataFileError, ZooError
 from zoo.files.entities import read_entities
-from zoo.files.series import read_arff, read_npz, read_ts
+from zoo.files.series import is_ucr_text, read_arff, read_npz, read_ts, read_ucr_text
 from zoo.files.tables import read_table
 from zoo.layers import (
     AttentionPooling,
@@ -203,9 +203,13 @@ def load_imdb_reviews(seed=0, max_len=None, vocab_size=20000):
     )
 
 
+SERIES_READERS = {".ts": read_ts, ".arff": read_arff, ".txt": read_ucr_text, ".tsv": read_ucr_text}
+
+
 def load_series_files(files_, seed=0, max_len=None):
-    """UCR/UEA `.ts` / `.arff`: one labelled series per case; missing splits cut stratified."""
-    read = read_ts if files_.extension == ".ts" else read_arff
+    """UCR/UEA `.ts` / `.arff` / the archive's `.tsv` and `.txt`: one labelled series per case; missing
+    splits cut stratified."""
+    read = SERIES_READERS[files_.extension]
     train, validation, test = files.read_splits(files_, read)
     train, validation, test = files.split(train, validation, test, seed, labels=train[1])
     return _labelled_series(files_, train, validation, test, max_len)
@@ -258,7 +262,10 @@ def load_table_files(files_, seed=0, max_len=None, text="text", label="label", v
                      target=None, window=None, horizon=1, id=None, time=None):  # noqa: A002
     """`.csv` / `.tsv` / `.jsonl`: a text column and a label column (text classification); with
     target= or window=, numeric series columns, one row per time step (forecasting); with id=, one
-    labelled sequence per entity (load_entity_files)."""
+    labelled sequence per entity (load_entity_files). A `.tsv` without a header row, all numbers, is
+    the UCR archive's own (load_series_files)."""
+    if files_.extension == ".tsv" and is_ucr_text(files_.train):
+        return load_series_files(files_, seed, max_len)
     if id is not None:
         return load_entity_files(files_, seed, max_len, id, time, label)
     if target is not None or window is not None:
@@ -394,7 +401,9 @@ TASK = register(
         presets=PRESETS,
         regression_datasets=("sunspots", "adding"),
         formats=(
-            files.FileFormat("UCR/UEA time series", (".ts", ".arff"), load_series_files),
+            files.FileFormat("UCR/UEA time series (.txt, or a .tsv with no header: the archive's text, "
+                             "a label then the values on each line)", (".ts", ".arff", ".txt"),
+                             load_series_files),
             files.FileFormat("NumPy arrays x, y", (".npz",), load_npz_files),
             files.FileFormat("text and label columns, numeric series (OPTIONS=\"target=... window=...\"), "
                              "or a sequence per entity (OPTIONS=\"id=... time=... label=...\")",
