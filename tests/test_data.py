@@ -7,6 +7,7 @@ import tensorflow_datasets as tfds
 
 import zoo
 from zoo.data import PAD_VALUE, Vocabulary, pad
+from zoo.tasks import seq2seq
 
 OFFLINE = [
     (task, dataset)
@@ -77,6 +78,28 @@ def test_addition_answers_are_the_sums_of_the_questions():
         answer = "".join(data.output_vocab.decode(target))
         a, b = question.split("+")
         assert int(answer) == int(a) + int(b)
+
+
+def test_reversal_and_reordering_pairs_are_what_they_say():
+    """The generated attention tests of issue 26: letters reversed; an SVO sentence's words in SOV
+    order (the verb moved to the end), in their length ranges, the same for a seed."""
+    task = zoo.get_task("seq2seq")
+    reverse = task.load("reverse", train_size=200, eval_size=20)
+    lengths = set()
+    for source, target in zip(reverse.x_train[0], reverse.y_train):
+        letters = reverse.input_vocab.decode(source)
+        assert reverse.output_vocab.decode(target) == letters[::-1]
+        lengths.add(len(letters))
+    assert min(lengths) >= 10 and max(lengths) <= 40 and len(lengths) > 20
+    reorder = task.load("reorder", train_size=200, eval_size=20)
+    verbs = set(seq2seq.VERBS)
+    for source, target in zip(reorder.x_test[0], reorder.y_test):
+        words, moved = reorder.input_vocab.decode(source), reorder.output_vocab.decode(target)
+        (verb,) = [word for word in words if word in verbs]
+        assert 4 <= len(words) <= 20 and moved[-1] == verb
+        assert moved[:-1] == [word for word in words if word != verb]
+    again = task.load("reorder", train_size=200, eval_size=20)
+    assert np.array_equal(again.x_train[0], reorder.x_train[0])
 
 
 def test_digit_captions_name_the_digits_in_the_strip():

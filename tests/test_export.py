@@ -19,7 +19,7 @@ from export import ExportError, export_model, export_run
 from export.fused import Unsupported
 from export.layout import publish, sha256_of, staged_version, versions
 from tests.architectures import MATRIX
-from tests.served import openvino_answer
+from tests.served import keras_outputs, openvino_answer
 from tests.tiny import OUTPUT_VOCABULARY, TINY, tiny_trained
 from zoo.data import PAD_ID, PAD_VALUE, Vocabulary
 from zoo.decoding import decoder
@@ -73,6 +73,26 @@ def test_readouts_and_chunks_export_fused_and_match_keras(task_name, cell, bidir
     assert metadata["onnx_graph"]["written_by"] == "rnn-zoo"  # fused, not tf2onnx's Loop
     assert max(metadata["verification"]["max_abs_diff"].values()) <= 1e-5
     assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference", "litert"}
+
+
+@pytest.mark.parametrize(("cell", "bidirectional", "layers", "attention"), [
+    ("lstm", True, 2, "dot"), ("gru", False, 1, "additive"), ("simple_rnn", True, 1, "general")])
+def test_attention_decoders_export_fused_and_match_keras(cell, bidirectional, layers, attention, rng,
+                                                         tmp_path):
+    """ATTENTION= (zoo.layers.SourceAttention) in the decoding loop of fused nodes: the same tokens as
+    Keras' greedy decoding in ONNX Runtime, onnx.reference, OpenVINO, LiteRT and the SavedModel, padded
+    sources included."""
+    task, model, contract, source = tiny_trained("seq2seq", rng, cell=cell, bidirectional=bidirectional,
+                                                 layers=layers, attention=attention)
+    version = export_model(model, task, contract, source, tmp_path, "m")
+    metadata = json.loads((version / "metadata.json").read_text())
+    assert metadata["onnx_graph"]["written_by"] == "rnn-zoo" and metadata["onnx_graph"]["has_loop"]
+    assert set(metadata["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference", "litert"}
+    assert max(metadata["verification"]["max_abs_diff"].values()) == 0  # token ids
+    ((_, keras_ids),) = keras_outputs(task, model, contract, source).items()
+    answer = openvino_answer(version / "model.onnx", source)
+    if answer is not None:
+        np.testing.assert_array_equal(answer, keras_ids)
 
 
 def test_z_normalised_series_export_fused_and_match_keras(rng, tmp_path):

@@ -1,11 +1,12 @@
 """Padding must change nothing: a padded sequence answers as the same sequence unpadded."""
 
+import keras
 import numpy as np
 import pytest
 
 import zoo
 from tests.tiny import TINY
-from zoo.architecture import FRONT_ENDS, READOUTS
+from zoo.architecture import ATTENTIONS, FRONT_ENDS, READOUTS
 from zoo.data import PAD_ID, PAD_VALUE
 
 
@@ -68,3 +69,26 @@ def test_z_normalised_series_answer_alike_padded_or_not_and_whatever_their_level
     # Without it the training data's statistics apply, and level and scale change the answer.
     plain = zoo.get_task("many_to_one").build_model(spec, cell="gru", units=6, readout="mean")
     assert not np.allclose(plain(rows[0] * 40.0 - 7.0), plain(rows[0]), atol=1e-3)
+
+
+@pytest.mark.parametrize("attention", [a for a in ATTENTIONS if a != "none"])
+def test_a_decoders_attention_never_reads_the_sources_padding(attention, rng):
+    """Each row of a batch of sources of several lengths answers as it does alone, its padded source
+    steps weigh exactly 0, and the attention does change the answer (so the test can fail)."""
+    spec, make_inputs, _ = TINY["seq2seq"]
+    model = zoo.get_task("seq2seq").build_model(spec, cell="lstm", bidirectional=True, units=6,
+                                                attention=attention)
+    sources = [make_inputs(rng, 1, length)[0] for length in (2, 7, 4)]
+    tokens = make_inputs(rng, 3, 5)[1]
+    batch = np.concatenate([_padded(row, 9 - row.shape[1], PAD_ID) for row in sources])
+    alone = np.concatenate([model([row, tokens[i : i + 1]]) for i, row in enumerate(sources)])
+    np.testing.assert_allclose(model([batch, tokens]), alone, atol=1e-5)
+    query, values = keras.Model(model.inputs, model.get_layer("attention").input)([batch, tokens])
+    weights = np.asarray(model.get_layer("attention").weights_over_source([query, values],
+                                                                          [None, batch != PAD_ID]))
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-5)
+    assert not weights[0, :, 2:].any() and not weights[2, :, 4:].any() and weights[1, :, :7].all()
+    mixing = model.get_layer("attentional")  # reads [decoder output, context]: blind it to the context
+    kernel, bias = mixing.get_weights()
+    mixing.set_weights([np.concatenate([kernel[: query.shape[-1]], 0 * kernel[query.shape[-1] :]]), bias])
+    assert not np.allclose(model([batch, tokens]), alone, atol=1e-4)

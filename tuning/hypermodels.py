@@ -4,14 +4,15 @@ The constructor takes the data contract (the data set's DataSpec); `build(hp)` d
 depth 1-4, a hidden size per layer (log scale, declared only for the layers that exist), cell,
 bidirectional, dropout and learning rate, and where the task's builder has them, the readout (last,
 mean, attention), what makes chunks (front_end, where there are chunks) and the fully convolutional
-branch (fcn) with or without squeeze-and-excite. Any of them can be fixed.
+branch (fcn) with or without squeeze-and-excite, and a decoder's attention over the source (none, dot,
+general, additive). Any of them can be fixed.
 """
 
 from dataclasses import replace
 
 import keras_tuner
 
-from zoo.architecture import CELLS, FRONT_ENDS, READOUTS, Architecture
+from zoo.architecture import ATTENTIONS, CELLS, FRONT_ENDS, READOUTS, Architecture
 from zoo.config import SEARCHABLE, TrainConfig
 from zoo.errors import ZooError
 from zoo.registry import get_task
@@ -88,7 +89,8 @@ class TaskHyperModel(keras_tuner.HyperModel):
                 name = f"units_{depth}"
                 units.append(self._choose(hp, name, lambda n=name: hp.Int(n, 16, 256, sampling="log")))
         # The architecture options a task's builder reads beyond these (Task.architecture_options).
-        searched = {"readout": lambda: hp.Choice("readout", list(READOUTS)), "fcn": lambda: hp.Boolean("fcn")}
+        searched = {"readout": lambda: hp.Choice("readout", list(READOUTS)), "fcn": lambda: hp.Boolean("fcn"),
+                    "attention": lambda: hp.Choice("attention", list(ATTENTIONS))}
         options = {name: self._choose(hp, name, declare) for name, declare in searched.items()
                    if name in self.task.architecture_options}
         if self.fixed.get("chunk") and "front_end" in self.task.architecture_options:  # what makes the chunks

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import keras
 
 from zoo.errors import ZooError
+from zoo.layers import ATTENTION_SCORES, SourceAttention
 
 CELLS = {
     "simple_rnn": keras.layers.SimpleRNN,
@@ -33,7 +34,10 @@ AUTO_CHUNK_STEPS = 16
 AUTO_UNITS, AUTO_UNITS_BESIDE_FCN = 64, 16
 LONG_SERIES = 64
 # The fields below `dropout` are read only by the tasks that list them in Task.architecture_options.
-OPTIONAL_FIELDS = ("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm", "characters")
+OPTIONAL_FIELDS = ("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm", "characters",
+                   "attention")
+# How a decoder reads the encoder's steps: not at all (its final states only), or by SourceAttention.
+ATTENTIONS = ("none", *ATTENTION_SCORES)
 # How a many_to_one model makes `chunk` steps one: side by side (ChunkSteps), or a learnt strided
 # convolution (zoo.layers.StridedConv1D).
 FRONT_ENDS = ("chunk", "conv")
@@ -60,6 +64,9 @@ class Architecture:
     characters: filters of a convolution over each word's characters, beside its embedding, so that a
         word the vocabulary does not know is still read by its spelling (zoo.layers.SpelledWords;
         tagging). 0: the word ids only.
+    attention: "none", or how each decoder step scores the encoder's steps before reading their
+        weighted mean beside its own output (zoo.layers.SourceAttention: "dot" or "general", Luong et
+        al. 2015; "additive", Bahdanau et al. 2015; seq2seq).
     """
 
     cell: str = "lstm"
@@ -74,6 +81,7 @@ class Architecture:
     squeeze_excite: bool = False
     znorm: bool = False
     characters: int = 0
+    attention: str = "none"
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -98,6 +106,8 @@ class Architecture:
             raise ZooError(f"Unknown front_end {self.front_end!r}; choose one of {', '.join(FRONT_ENDS)}.")
         if self.characters != 0:
             require_positive_int("characters", self.characters)
+        if self.attention not in ATTENTIONS:
+            raise ZooError(f"Unknown attention {self.attention!r}; choose one of {', '.join(ATTENTIONS)}.")
         if self.squeeze_excite and not self.fcn:
             raise ZooError("squeeze_excite gates the convolutional branch's filters: it needs fcn.")
 
@@ -183,12 +193,19 @@ def decoder_units(arch, depth):
     return arch.layer_units[depth] * (2 if arch.bidirectional else 1)
 
 
-def decoder_stack(x, arch, initial_states, name="decoder"):
+def decoder_stack(x, arch, initial_states, name="decoder", encoded=None):
     """A left-to-right stack started from `initial_states` (one list per layer).
 
-    A decoder is never bidirectional: a backward pass would read the tokens it must predict.
+    A decoder is never bidirectional: a backward pass would read the tokens it must predict. With
+    `arch.attention` and the encoder's outputs `encoded`, each step's top output is joined with its
+    context over the source steps and mixed by a tanh layer (Luong et al. 2015's attentional state).
     """
     for depth, states in enumerate(initial_states):
         layer = recurrent_layer(arch, decoder_units(arch, depth), f"{name}_{depth + 1}", True)
         x = layer(x, initial_state=states)
-    return x
+    if arch.attention == "none":
+        return x
+    context = SourceAttention(arch.attention, name="attention")([x, encoded])
+    joined = keras.layers.Concatenate(name="attention_joined")([x, context])
+    return keras.layers.Dense(decoder_units(arch, len(initial_states) - 1), activation="tanh",
+                              name="attentional")(joined)

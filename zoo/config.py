@@ -16,7 +16,7 @@ SCHEDULES = ("constant", "cosine")
 TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0, "ensemble": 1, "augment": ""}
 # The settings a search varies (tuning.hypermodels); `rnn-zoo tune` fixes the ones given.
 SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate", "readout", "front_end",
-              "fcn", "squeeze_excite")
+              "fcn", "squeeze_excite", "attention")
 
 
 # How a setting's text (a flag's or a make variable's) is read; each raises ValueError on bad text.
@@ -160,6 +160,8 @@ class TrainConfig:
     characters: int | None = setting("tagging: filters of a convolution over each word's characters beside "
                                      "its embedding, so unseen words are tagged by their spelling (0: the "
                                      "word ids only)", int)
+    attention: str | None = setting("seq2seq: how each decoder step reads the encoder's steps beside its "
+                                    "final states: none, dot or general (Luong), additive (Bahdanau)")
     ensemble: int | list | None = setting("train N members from their own initial weights, side by side, or "
                                           "listed members, each the architecture settings it changes "
                                           "(\"cell=lstm; cell=gru readout=attention\"); the run and its "

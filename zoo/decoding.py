@@ -1,4 +1,5 @@
-"""Greedy decoding for the generating tasks (one_to_many, seq2seq) and its exact-match score.
+"""Greedy decoding for the generating tasks (one_to_many, seq2seq), its exact-match score, and what a
+decoder's attention (zoo.layers.SourceAttention) looked at while it generated.
 
 Their Keras models are trained with teacher forcing: inputs [source, decoder_input] ->
 a distribution over the next token at every step. Generation feeds back the argmax.
@@ -100,6 +101,45 @@ def decoding_metrics(model, data):
     """decoding_scores on the test split."""
     vocab = data.output_vocab
     return decoding_scores(_decoder_for(model, data), data.x_test[0], data.y_test, vocab.id(vocab.EOS))
+
+
+def attention_maps(model, data, rows=4):
+    """What the decoder's attention weighed while greedy decoding generated each of the first `rows` test
+    sources: [(source tokens, generated tokens with <eos>, weights [generated, source])], or None for a
+    model without attention."""
+    if "attention" not in {layer.name for layer in model.layers}:
+        return None
+    layer, vocab = model.get_layer("attention"), data.output_vocab
+    source = data.x_test[0][:rows]
+    generated = _decoder_for(model, data)(source).numpy()
+    read = np.concatenate([np.full((len(source), 1), vocab.id(vocab.BOS)), generated[:, :-1]], axis=1)
+    query, values = keras.Model(model.inputs, layer.input)([source, read])
+    weights = np.asarray(layer.weights_over_source([query, values], [None, source != PAD_ID]))
+    maps = []
+    for row, ids in enumerate(generated):
+        ids = _until_eos(ids, vocab.id(vocab.EOS))
+        real = [int(i) for i in source[row] if i != PAD_ID]
+        maps.append(([data.input_vocab.tokens[i] for i in real], [vocab.tokens[i] for i in ids],
+                     weights[row, : len(ids), : len(real)]))
+    return maps
+
+
+def plot_attention(maps, png_path):
+    """attention_maps as heat maps, one per source: generated tokens down, source tokens across."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(maps), figsize=(4.5 * len(maps), 4.5), squeeze=False)
+    for axis, (source, generated, weights) in zip(axes[0], maps):
+        axis.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+        axis.set_xticks(range(len(source)), source, rotation=90, fontsize=7)
+        axis.set_yticks(range(len(generated)), generated, fontsize=7)
+        axis.set(xlabel="source", ylabel="generated")
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=90)
+    plt.close(figure)
 
 
 class ValidationExactMatch(keras.callbacks.Callback):

@@ -1,8 +1,8 @@
 """The zoo's own Keras layers: ChunkSteps, which makes a sequence fewer, wider steps; StridedConv1D,
 a learnt alternative to it; MaskedConv1D, a convolution that never reads padding; SqueezeExcite,
 gates on its filters; SeriesStandardize, z-normalisation per series; AttentionPooling, a readout that
-weighs the real steps; SpelledWords, a word's embedding beside a convolution over its characters; and
-forecasting's
+weighs the real steps; SourceAttention, a decoder step's look over the encoder's steps (seq2seq);
+SpelledWords, a word's embedding beside a convolution over its characters; and forecasting's
 WindowScaler, LastSteps, QuantileOutput, PinballLoss and the distribution heads.
 
 Registered with Keras, so model.keras files load where this module is imported (it imports nothing
@@ -191,6 +191,65 @@ class AttentionPooling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[0], input_shape[-1]
+
+
+# How a decoder step scores a source step (SourceAttention): Luong et al. 2015's dot (h_t . h_s) and
+# general (h_t W h_s), Bahdanau et al. 2015's additive (v . tanh(W1 h_t + W2 h_s)).
+ATTENTION_SCORES = ("dot", "general", "additive")
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class SourceAttention(keras.layers.Layer):
+    """[decoder outputs [batch, t, d], encoder outputs [batch, s, e]] -> [batch, t, e]: each decoder
+    step's context, the mean of the source steps weighed by a softmax of their scores over the real
+    source steps (padded ones weigh exactly 0). The decoder's mask passes on."""
+
+    def __init__(self, score="dot", **kwargs):
+        super().__init__(**kwargs)
+        if score not in ATTENTION_SCORES:
+            raise ValueError(f"score={score!r}: one of {', '.join(ATTENTION_SCORES)}")
+        self.score, self.supports_masking = score, True
+
+    def build(self, input_shape):
+        query, values = input_shape[0][-1], input_shape[1][-1]
+        if self.score == "dot" and query != values:
+            raise ValueError(f"dot attention needs decoder and encoder outputs of one width ({query} and "
+                             f"{values})")
+        if self.score == "general":
+            self.kernel = self.add_weight(name="kernel", shape=(query, values), initializer="glorot_uniform")
+        if self.score == "additive":
+            self.query_kernel = self.add_weight(name="query_kernel", shape=(query, values),
+                                                initializer="glorot_uniform")
+            self.value_kernel = self.add_weight(name="value_kernel", shape=(values, values),
+                                                initializer="glorot_uniform")
+            self.vector = self.add_weight(name="vector", shape=(values,), initializer="glorot_uniform")
+
+    def weights_over_source(self, inputs, mask=None):
+        """[batch, t, s]: each decoder step's weights over the source steps."""
+        query, values = inputs
+        if self.score == "additive":
+            hidden = ops.tanh(ops.expand_dims(ops.matmul(query, self.query_kernel), 2)
+                              + ops.expand_dims(ops.matmul(values, self.value_kernel), 1))
+            scores = ops.sum(hidden * self.vector, axis=-1)
+        else:
+            keys = values if self.score == "dot" else ops.matmul(values, ops.transpose(self.kernel))
+            scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))
+        source_mask = None if mask is None else mask[1]
+        if source_mask is not None:
+            scores = ops.where(ops.expand_dims(source_mask, 1), scores, MASKED_SCORE)
+        return ops.softmax(scores, axis=-1)
+
+    def call(self, inputs, mask=None):
+        return ops.matmul(self.weights_over_source(inputs, mask), inputs[1])
+
+    def compute_mask(self, inputs, mask=None):
+        return None if mask is None else mask[0]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:-1], input_shape[1][-1])
+
+    def get_config(self):
+        return {**super().get_config(), "score": self.score}
 
 
 # Added to a series' variance before its square root: a constant series reads as zeros, not NaN.

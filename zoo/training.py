@@ -29,7 +29,7 @@ from zoo import augment, batching, distributed, ensemble, xla
 from zoo.architecture import AUTO_UNITS_BESIDE_FCN
 from zoo.config import TrainConfig, typical_length  # noqa: F401  (TrainConfig: imported from here too)
 from zoo.data import EXAMPLES, PAD_VALUE
-from zoo.decoding import ValidationExactMatch, decoding_metrics
+from zoo.decoding import ValidationExactMatch, attention_maps, decoding_metrics, plot_attention
 from zoo.errors import ZooError
 from zoo.files import NO_VALIDATION
 from zoo.registry import get_task, loss_and_metrics
@@ -519,6 +519,9 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
         shutil.rmtree(run_dir, ignore_errors=True)  # its part is done; the chief writes the run
         return run_dir
     _plot_history(history_csv, run_dir / "training_curves.png")
+    maps = attention_maps(model, data) if task.generates else None
+    if maps:  # what the decoder's attention read while it generated a few test sources
+        plot_attention(maps, run_dir / "attention.png")
     write_json(run_dir / "metrics.json", results)
     print(f"Test: {', '.join(f'{k}={v:.4f}' for k, v in results['test'].items())}")
     print(f"Run written to {run_dir}")

@@ -16,14 +16,15 @@ from zoo.text import teacher_forcing, tokenize_splits
 
 
 def build(spec, arch):
-    """The encoder's final states (per layer; both directions joined) start the decoder's layers."""
+    """The encoder's final states (per layer; both directions joined) start the decoder's layers; with
+    `arch.attention`, each decoder step also reads the encoder's steps."""
     source, x = sequence_input(spec, arch.layer_units[0], name="source")
-    _, states_per_layer = encoder_stack(x, arch)
+    encoded, states_per_layer = encoder_stack(x, arch)
     tokens = keras.Input(shape=(None,), dtype="int32", name="decoder_input")
     embed = keras.layers.Embedding(spec.num_outputs, decoder_units(arch, 0), mask_zero=True,
                                    name="decoder_embed")
     y = embed(tokens)
-    y = decoder_stack(y, arch, states_per_layer)
+    y = decoder_stack(y, arch, states_per_layer, encoded=encoded)
     outputs = keras.layers.Dense(spec.num_outputs, activation="softmax", name="next_token")(y)
     return keras.Model([source, tokens], outputs, name="seq2seq")
 
@@ -101,30 +102,95 @@ def load_pairs_files(files_, seed=0, max_len=None, level="characters", vocab_siz
     """Pairs of texts, split into characters (default) or lower-cased words without punctuation."""
     if level not in LEVELS:
         raise ZooError(f"level={level!r}: choose one of {', '.join(LEVELS)}.")
-    train, validation, test = files.split(*files.read_splits(files_, read_pairs), seed)
+    splits = files.split(*files.read_splits(files_, read_pairs), seed)
+    return _pairs_dataset(files_.name, splits, level, max_len, vocab_size, {"source": str(files_.train)})
+
+
+def _pairs_dataset(name, splits, level, max_len, vocab_size, notes):
+    """(sources, targets) of each split -> the Dataset: vocabularies from training, teacher forcing."""
     lower = level == "words"
-    pieces = tokenize_splits([split[part] for part in (0, 1) for split in (train, validation, test)],
+    pieces = tokenize_splits([split[part] for part in (0, 1) for split in splits],
                              {"input": level, "lower_and_strip": lower})
     sources, targets = pieces[:3], pieces[3:]
     source_vocab = Vocabulary.from_counts(sources[0].counts(), max_size=vocab_size)
     target_vocab = Vocabulary.from_counts(targets[0].counts(), max_size=vocab_size,
                                           specials=(Vocabulary.BOS, Vocabulary.EOS, Vocabulary.UNK))
-    splits, cut = [], 0
+    arrays, cut = [], 0
     for source_tokens, target_tokens in zip(sources, targets):
         source, truncated = source_tokens.padded(source_vocab, max_len)
         decoder_input, target = teacher_forcing(target_tokens, target_vocab)
-        splits.append(([source, decoder_input], target))
+        arrays.append(([source, decoder_input], target))
         cut += truncated
     spec = DataSpec(kind="classification", num_outputs=len(target_vocab), input_vocab_size=len(source_vocab),
                     max_output_len=int(targets[0].lengths.max()) + 1)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays
     return Dataset(
-        files_.name, spec, x_train, y_train, x_val, y_val, x_test, y_test,
+        name, spec, x_train, y_train, x_val, y_val, x_test, y_test,
         input_vocab=source_vocab, output_vocab=target_vocab, truncated=cut,
-        notes={"source": str(files_.train), "level": level},
+        notes={**notes, "level": level},
         text={"input": level, "lower_and_strip": lower, "output": "text", "join": LEVELS[level]},
-        text_examples=test[0][:EXAMPLES].to_pylist(),
+        text_examples=splits[2][0][:EXAMPLES].to_pylist(),
     )
+
+
+def _generated(name, pairs, sizes, level, max_len, notes):
+    """Generated (source, target) string pairs cut into train, validation and test splits."""
+    splits, start = [], 0
+    for size in sizes:
+        chunk = pairs[start : start + size]
+        splits.append(tuple(pa.array([pair[part] for pair in chunk], pa.string()) for part in (0, 1)))
+        start += size
+    return _pairs_dataset(name, splits, level, max_len, None, {**notes, "licence": GENERATED})
+
+
+def load_reverse(seed=0, max_len=None, shortest=10, longest=40, train_size=20000, eval_size=1000):
+    """A string of `shortest`-`longest` random lower-case letters -> the same letters reversed.
+
+    Its first output letter is the source's last and its last the source's first: the encoder's final
+    state must hold the whole string, which an attention over the source steps need not (issue 26).
+    """
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    pairs = []
+    for _ in range(train_size + 2 * eval_size):
+        text = "".join(rng.choice(letters, size=int(rng.integers(shortest, longest + 1))))
+        pairs.append((text, text[::-1]))
+    return _generated("reverse", pairs, (train_size, eval_size, eval_size), "characters", max_len,
+                      {"letters": f"{shortest}-{longest}"})
+
+
+DETERMINERS = ("the", "a", "every", "some", "this", "that", "my", "our")
+ADJECTIVES = ("old", "young", "small", "large", "red", "green", "quiet", "loud", "happy", "tired", "clever",
+              "brave", "lazy", "busy", "strange", "famous")
+NOUNS = ("farmer", "teacher", "dog", "cat", "child", "doctor", "river", "city", "book", "letter", "horse",
+         "king", "queen", "student", "garden", "window", "bridge", "painter", "song", "ship", "bird",
+         "engineer", "village", "market")
+VERBS = ("sees", "likes", "finds", "paints", "follows", "helps", "builds", "reads", "carries", "watches",
+         "visits", "remembers", "writes", "hears", "meets", "chooses")
+PREPOSITIONS = ("with", "near", "behind", "under", "from", "beside")
+
+
+def _noun_phrase(rng, prepositional=True):
+    words = [str(rng.choice(DETERMINERS)), *rng.choice(ADJECTIVES, size=int(rng.integers(0, 3))),
+             str(rng.choice(NOUNS))]
+    if prepositional and rng.random() < 0.4:
+        words += [str(rng.choice(PREPOSITIONS)), *_noun_phrase(rng, prepositional=False)]
+    return words
+
+
+def load_reorder(seed=0, max_len=None, shortest=4, longest=20, train_size=20000, eval_size=1000):
+    """An English sentence in subject-verb-object order -> its words in subject-object-verb order (as
+    Turkish or Japanese put them): the verb moves past an object of 2-11 words, so each output step
+    must find its word in the source (issue 26). Noun phrases: a determiner, 0-2 adjectives, a noun
+    and sometimes a prepositional phrase; `shortest`-`longest` words a sentence."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    while len(pairs) < train_size + 2 * eval_size:
+        subject, verb, thing = _noun_phrase(rng), str(rng.choice(VERBS)), _noun_phrase(rng)
+        if shortest <= len(subject) + 1 + len(thing) <= longest:
+            pairs.append((" ".join([*subject, verb, *thing]), " ".join([*subject, *thing, verb])))
+    return _generated("reorder", pairs, (train_size, eval_size, eval_size), "words", max_len,
+                      {"words": f"{shortest}-{longest}"})
 
 
 TASK = register(
@@ -135,7 +201,7 @@ TASK = register(
         shape="sequence -> sequence",
         example="add two numbers written as characters",
         build=build,
-        datasets={"addition": load_addition},
+        datasets={"addition": load_addition, "reverse": load_reverse, "reorder": load_reorder},
         default_dataset="addition",
         presets=(Preset("addition_lstm", "seq2seq", "addition",
                         {"cell": "lstm", "units": 128, "schedule": "cosine", "epochs": 40, "batch_size": 128},
@@ -145,6 +211,7 @@ TASK = register(
                         "validation exact match of one run: 0.998 at its last epoch"),),
         defaults={"epochs": 60, "batch_size": 64, "learning_rate": 3e-3, "patience": 8},
         generates=True,
+        architecture_options=("attention",),
         formats=(files.FileFormat("source<TAB>target pairs", (".tsv", ".txt"), load_pairs_files),),
     )
 )
