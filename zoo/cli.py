@@ -210,7 +210,7 @@ def _print_tasks():
         if task.loss is not None:  # its own loss and scores, each named on its first docstring line
             losses, metrics = [task.loss.__doc__.split(":")[0]], [task.evaluate.__doc__.split(":")[0]]
         if task.generates:
-            metrics = [f"{m}, exact_match, decoded_token_accuracy" for m in metrics]
+            metrics = [f"{m}, exact_match, decoded_token_accuracy, error_rate" for m in metrics]
         extensions = sorted({extension for f in task.formats for extension in f.extensions})
         rows.append((name, task.shape, task.default_dataset, " | ".join(losses), " | ".join(metrics),
                      ", ".join(task.datasets), " ".join(extensions)))

@@ -74,22 +74,37 @@ def _until_eos(ids, eos_id):
     return ids[: ids.index(eos_id) + 1] if eos_id in ids else ids
 
 
+def edit_distance(a, b):
+    """Levenshtein distance between two sequences: the fewest insertions, deletions and substitutions."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i]
+        for j, y in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
 def decoding_scores(decode, source, targets, eos_id, batch_size=512):
-    """Exact-sequence and per-token accuracy of `decode` (a `decoder(...)`) against `targets`.
+    """Exact-sequence and per-token accuracy of `decode` (a `decoder(...)`) against `targets`, and the
+    error rate: edit distance over target length (the character error rate of a character-level task,
+    the word error rate of a word-level one).
 
     Token accuracy compares position by position over each target, its EOS included.
     """
     decoded = np.concatenate([decode(source[i : i + batch_size]).numpy()
                               for i in range(0, len(source), batch_size)])
-    exact, correct, total = 0, 0, 0
+    exact, correct, total, errors = 0, 0, 0, 0
     for predicted, target in zip(decoded, targets):
         predicted, target = _until_eos(predicted, eos_id), _until_eos(target, eos_id)
         exact += predicted == target
         correct += sum(p == t for p, t in zip(predicted, target))
         total += len(target)
+        errors += edit_distance(predicted, target)
     return {
         "exact_match": exact / len(decoded),
         "decoded_token_accuracy": correct / total,
+        "error_rate": errors / total,
     }
 
 
