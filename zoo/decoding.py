@@ -85,27 +85,38 @@ def edit_distance(a, b):
     return previous[-1]
 
 
-def decoding_scores(decode, source, targets, eos_id, batch_size=512):
+def decoding_scores(decode, source, targets, eos_id, batch_size=512, words=None):
     """Exact-sequence and per-token accuracy of `decode` (a `decoder(...)`) against `targets`, and the
     error rate: edit distance over target length (the character error rate of a character-level task,
-    the word error rate of a word-level one).
+    the word error rate of a word-level one). With `words` (the output vocabulary of a word-level task),
+    also sacrebleu's corpus BLEU and chrF (0-100) of the generated sentences against the targets.
 
     Token accuracy compares position by position over each target, its EOS included.
     """
     decoded = np.concatenate([decode(source[i : i + batch_size]).numpy()
                               for i in range(0, len(source), batch_size)])
-    exact, correct, total, errors = 0, 0, 0, 0
+    exact, correct, total, errors, sentences = 0, 0, 0, 0, ([], [])
     for predicted, target in zip(decoded, targets):
+        if words is not None:
+            for side, ids in zip(sentences, (predicted, target)):
+                side.append(" ".join(words.decode(ids)))
         predicted, target = _until_eos(predicted, eos_id), _until_eos(target, eos_id)
         exact += predicted == target
         correct += sum(p == t for p, t in zip(predicted, target))
         total += len(target)
         errors += edit_distance(predicted, target)
-    return {
+    scores = {
         "exact_match": exact / len(decoded),
         "decoded_token_accuracy": correct / total,
         "error_rate": errors / total,
     }
+    if words is not None:
+        import sacrebleu
+
+        generated, references = sentences
+        scores["bleu"] = sacrebleu.corpus_bleu(generated, [references]).score
+        scores["chrf"] = sacrebleu.corpus_chrf(generated, [references]).score
+    return scores
 
 
 def _decoder_for(model, data):
@@ -113,9 +124,11 @@ def _decoder_for(model, data):
 
 
 def decoding_metrics(model, data):
-    """decoding_scores on the test split."""
+    """decoding_scores on the test split; BLEU and chrF where the task generates words."""
     vocab = data.output_vocab
-    return decoding_scores(_decoder_for(model, data), data.x_test[0], data.y_test, vocab.id(vocab.EOS))
+    words = vocab if (data.text or {}).get("join") == " " else None
+    return decoding_scores(_decoder_for(model, data), data.x_test[0], data.y_test, vocab.id(vocab.EOS),
+                           words=words)
 
 
 def attention_maps(model, data, rows=4):
