@@ -86,6 +86,8 @@ def test_unknown_preset_and_preset_of_another_task_are_one_line_errors(capsys):
     ("tagging", {"readout": "mean"}, "'tagging' takes no readout"),
     ("seq2seq", {"chunk": 3}, "'seq2seq' takes no chunk"),
     ("many_to_one", {"attention": "dot"}, "'many_to_one' takes no attention"),
+    ("tagging", {"beam": 4}, "'tagging' generates nothing to search \\(BEAM=4\\); the tasks that do: "
+     "one_to_many, seq2seq"),
     ("seq2seq", {"attention": "luong"}, "Unknown attention 'luong'; choose one of none, dot, general"),
     ("many_to_one", {"readout": "max"}, "Unknown readout 'max'; choose one of last, mean"),
     ("many_to_one", {"schedule": "linear"}, "Unknown schedule 'linear'"),

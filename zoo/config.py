@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 SCHEDULES = ("constant", "cosine")
 # What a run takes where neither the config, the data set nor the task says (the architecture's
 # come from zoo.architecture.Architecture).
-TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0, "ensemble": 1, "augment": ""}
+TRAINING_DEFAULTS = {"schedule": "constant", "clipnorm": 0, "ensemble": 1, "augment": "", "beam": 1}
 # The settings a search varies (tuning.hypermodels); `rnn-zoo tune` fixes the ones given.
 SEARCHABLE = ("cell", "bidirectional", "layers", "units", "dropout", "learning_rate", "readout", "front_end",
               "fcn", "squeeze_excite", "attention")
@@ -179,6 +179,9 @@ class TrainConfig:
     augment: str | None = setting("many_to_one: training series changed at random, comma-separated: jitter, "
                                   "scaling, slicing (zoo.augment; none by default)", _parse_augment)
     clipnorm: float | None = setting("clip each update's gradient norm to this (0: not clipped)", float)
+    beam: int | None = setting("one_to_many and seq2seq: also score the test split by beam search of "
+                               "this width (GNMT's length penalty 0.6) beside greedy decoding (1: greedy "
+                               "only)", int)
     # Length bucketing (zoo.batching) and XLA (zoo.xla): None, chosen per run.
     bucketing: bool | None = setting("batches of similar lengths, each padded to its own longest row "
                                      "(default: on where the lengths vary)", parse_switch)
@@ -289,10 +292,13 @@ class TrainConfig:
         defaults = {**architecture, **TRAINING_DEFAULTS, **defaults}
         filled = {name: defaults[name] if getattr(self, name) is None else getattr(self, name)
                   for name in (*architecture, "epochs", "batch_size", "learning_rate", "patience",
-                               "schedule", "clipnorm", "ensemble", "augment")}
+                               "schedule", "clipnorm", "ensemble", "augment", "beam")}
         config = replace(self, dataset=dataset, **filled)
-        for name in ("epochs", "batch_size", "patience"):
+        for name in ("epochs", "batch_size", "patience", "beam"):
             require_positive_int(name, getattr(config, name))
+        if config.beam > 1 and not task.generates:
+            raise ZooError(f"Task {task.name!r} generates nothing to search (BEAM={config.beam}); the tasks "
+                           f"that do: {', '.join(n for n in list_tasks() if get_task(n).generates)}.")
         for name in ("max_len", "limit"):
             if getattr(config, name) is not None:
                 require_positive_int(name, getattr(config, name))

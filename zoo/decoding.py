@@ -53,8 +53,48 @@ def _greedy_decode_in_place(model, source, bos_id, eos_id, max_len):
     return tokens[:, 1:]
 
 
-def decoder(model, vocab, max_len, fixed_shapes=False):
-    """greedy_decode as a tf.function of the source alone, ready to serve or export.
+# GNMT's length penalty (Wu et al. 2016): a finished hypothesis ranks by its log-probability over
+# ((5 + length) / 6) ** LENGTH_PENALTY, so that longer answers are not lost to their extra factors.
+LENGTH_PENALTY = 0.6
+_NEVER = -1e9  # the score of a hypothesis that must not be chosen (not -inf: -inf - -inf is NaN)
+
+
+def beam_decode(model, source, bos_id, eos_id, max_len, width, length_penalty=LENGTH_PENALTY):
+    """Token ids for each row of `source` by beam search: `width` hypotheses kept at each step, each
+    scored by its summed log-probability; the finished one of the best penalised score wins. `max_len`
+    ids a row, PAD after EOS; width 1 is greedy decoding. Written in TensorFlow ops, as greedy_decode."""
+    rows = tf.shape(source)[0]
+    sources = tf.repeat(source, width, axis=0)  # row r's hypotheses at r * width ... r * width + width - 1
+    tokens = tf.fill([rows * width, 1], tf.constant(bos_id, tf.int32))
+    # At first every hypothesis is the same <bos>: only the first may grow, or the beam would hold copies.
+    scores = tf.tile(tf.constant([[0.0] + [_NEVER] * (width - 1)]), [rows, 1])  # [rows, width]
+    finished = tf.zeros([rows, width], tf.bool)
+    lengths = tf.zeros([rows, width], tf.float32)
+    for _ in tf.range(max_len):
+        tf.autograph.experimental.set_loop_options(shape_invariants=[(tokens, tf.TensorShape([None, None]))])
+        probabilities = model([sources, tokens], training=False)[:, -1]
+        vocabulary = tf.shape(probabilities)[-1]
+        log_p = tf.reshape(tf.math.log(tf.maximum(probabilities, 1e-30)), [rows, width, vocabulary])
+        # A finished hypothesis goes on with PAD alone, at no cost: it stays one candidate.
+        pad_only = tf.where(tf.range(vocabulary) == PAD_ID, 0.0, _NEVER)
+        log_p = tf.where(finished[..., None], pad_only, log_p)
+        candidates = tf.reshape(scores[..., None] + log_p, [rows, width * vocabulary])
+        scores, chosen = tf.math.top_k(candidates, k=width)
+        parents, next_ids = chosen // vocabulary, tf.cast(chosen % vocabulary, tf.int32)
+        finished = tf.gather(finished, parents, batch_dims=1)
+        lengths = tf.gather(lengths, parents, batch_dims=1) + tf.cast(~finished, tf.float32)
+        next_ids = tf.where(finished, tf.constant(PAD_ID, tf.int32), next_ids)
+        finished = finished | tf.equal(next_ids, eos_id)
+        history = tf.gather(tf.reshape(tokens, [rows, width, -1]), parents, batch_dims=1)
+        tokens = tf.reshape(tf.concat([history, next_ids[..., None]], axis=-1), [rows * width, -1])
+    penalised = scores / tf.pow((5.0 + lengths) / 6.0, length_penalty)
+    best = tf.argmax(tf.where(finished, penalised, penalised + _NEVER), axis=-1, output_type=tf.int32)
+    return tf.gather(tf.reshape(tokens, [rows, width, -1]), best, batch_dims=1)[:, 1:]
+
+
+def decoder(model, vocab, max_len, fixed_shapes=False, beam=1):
+    """greedy_decode (or beam_decode of width `beam`) as a tf.function of the source alone, ready to
+    serve or export.
 
     Its input signature is the model's source input: name, dtype, dynamic batch (and time).
     """
@@ -64,6 +104,8 @@ def decoder(model, vocab, max_len, fixed_shapes=False):
 
     @tf.function(input_signature=signature)
     def decode(source):
+        if beam > 1:
+            return beam_decode(model, source, bos_id, eos_id, max_len, beam)
         return greedy_decode(model, source, bos_id, eos_id, max_len, fixed_shapes)
 
     return decode
@@ -119,16 +161,21 @@ def decoding_scores(decode, source, targets, eos_id, batch_size=512, words=None)
     return scores
 
 
-def _decoder_for(model, data):
-    return decoder(model, data.output_vocab, data.spec.max_output_len)
+def _decoder_for(model, data, beam=1):
+    return decoder(model, data.output_vocab, data.spec.max_output_len, beam=beam)
 
 
-def decoding_metrics(model, data):
-    """decoding_scores on the test split; BLEU and chrF where the task generates words."""
+def decoding_metrics(model, data, beam=1):
+    """decoding_scores on the test split (BLEU and chrF where the task generates words): greedy
+    decoding's, and with `beam` > 1 beam search's beside them, each name prefixed `beam_`."""
     vocab = data.output_vocab
     words = vocab if (data.text or {}).get("join") == " " else None
-    return decoding_scores(_decoder_for(model, data), data.x_test[0], data.y_test, vocab.id(vocab.EOS),
-                           words=words)
+    scores = {}
+    for width in (1, beam) if beam > 1 else (1,):
+        found = decoding_scores(_decoder_for(model, data, width), data.x_test[0], data.y_test,
+                                vocab.id(vocab.EOS), words=words)
+        scores.update({(f"beam_{name}" if width > 1 else name): value for name, value in found.items()})
+    return scores
 
 
 def attention_maps(model, data, rows=4):

@@ -496,7 +496,7 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
             test = model.evaluate(data.x_test, data.y_test, batch_size=config.batch_size,
                                   return_dict=True, verbose=0)
             if task.generates:
-                test.update(decoding_metrics(model, data))
+                test.update(decoding_metrics(model, data, config.beam))
     if members > 1:  # what each member alone scores, beside their mean
         scored["member_test"] = [_evaluate(ensemble.member(model, k), data, config)
                                  for k in range(1, members + 1)]

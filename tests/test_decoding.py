@@ -1,0 +1,71 @@
+"""Decoding: beam search finds what an exhaustive search finds, width 1 is greedy; the scores count."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from tests.tiny import CLASSES, TINY
+from zoo.data import PAD_ID, Vocabulary
+from zoo.decoding import beam_decode, decoding_scores, edit_distance, greedy_decode
+
+BOS, EOS = 1, 2  # tests.tiny.OUTPUT_VOCABULARY: <pad>, <bos>, <eos>, then tokens
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(3)
+    spec, _, _ = TINY["seq2seq"]
+    return zoo.get_task("seq2seq").build_model(spec, units=8, cell="gru", attention="dot")
+
+
+def _log_probabilities(model, source, answers):
+    """log P(answer | source) of each answer, up to and including <eos>; PAD after it costs nothing."""
+    answers = np.array(answers, "int32")
+    read = np.concatenate([np.full((len(answers), 1), BOS, "int32"), answers[:, :-1]], axis=1)
+    probabilities = np.asarray(model([np.repeat(source[None], len(answers), 0), read])).astype("float64")
+    chosen = np.log(np.take_along_axis(probabilities, answers[..., None], axis=-1)[..., 0])
+    ended_before = np.cumsum(answers == EOS, axis=1) - (answers == EOS)  # an <eos> before this step
+    return np.where(ended_before > 0, 0.0, chosen).sum(axis=1)
+
+
+def test_a_beam_wide_enough_finds_the_likeliest_answer_and_width_1_is_greedy(model, rng):
+    source = TINY["seq2seq"][1](rng, 2, 5)[0]
+    length = 3
+    search = tf.function(lambda s, width: beam_decode(model, s, BOS, EOS, length, width, length_penalty=0.0),
+                         reduce_retracing=True)
+    greedy = tf.function(lambda s: greedy_decode(model, s, BOS, EOS, length))(source).numpy()
+    np.testing.assert_array_equal(search(source, 1).numpy(), greedy)
+    # Every answer of `length` tokens (PAD after <eos>), scored in Keras: a beam of CLASSES ** 2 keeps
+    # every prefix, so it must find the best one that ends (else the best of all).
+    found = search(source, CLASSES ** (length - 1)).numpy()
+    for row in range(len(source)):
+        answers = sorted({a[: a.index(EOS) + 1] + (PAD_ID,) * (length - 1 - a.index(EOS)) if EOS in a else a
+                          for a in itertools.product(range(CLASSES), repeat=length)})
+        scored = dict(zip(answers, _log_probabilities(model, source[row], answers)))
+        ended = {a: s for a, s in scored.items() if EOS in a} or scored
+        assert tuple(found[row]) == max(ended, key=ended.get)
+        assert scored[tuple(found[row])] >= scored[tuple(greedy[row])] - 1e-6 or EOS not in greedy[row]
+
+
+def test_decoding_scores_count_edits_and_score_words_with_sacrebleu():
+    vocab = Vocabulary((Vocabulary.PAD, Vocabulary.BOS, Vocabulary.EOS, *"the cat sat on a mat".split()))
+    eos = vocab.id(vocab.EOS)
+    targets = np.array([vocab.encode("the cat sat on the mat <eos>".split()),
+                        vocab.encode("a cat sat on a mat <eos>".split())])
+
+    def scores(generated):
+        return decoding_scores(lambda source: tf.constant(generated), targets, targets, eos, words=vocab)
+
+    same = scores(targets)
+    assert same["exact_match"] == 1.0 and same["error_rate"] == 0.0
+    assert same["bleu"] == pytest.approx(100.0) and same["chrf"] == pytest.approx(100.0)
+    one_word_off = targets.copy()
+    one_word_off[1, 1] = vocab.id("mat")  # a substitution in 7 target tokens (EOS counted) of 14
+    off = scores(one_word_off)
+    assert off["exact_match"] == 0.5 and off["error_rate"] == pytest.approx(1 / 14)
+    assert off["bleu"] < 100.0 and off["chrf"] < 100.0
+    assert edit_distance("kitten", "sitting") == 3
