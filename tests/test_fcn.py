@@ -14,7 +14,7 @@ from export import export_model
 from tests.served import openvino_answer
 from tests.tiny import TINY, _contract
 from zoo.architecture import Architecture
-from zoo.config import TrainConfig
+from zoo.config import TrainConfig, spread_ratio
 from zoo.data import PAD_VALUE
 from zoo.errors import ZooError
 
@@ -92,3 +92,20 @@ def test_units_auto_shrinks_the_recurrent_branch_beside_the_convolutions_over_lo
         assert config.architecture_for(data).layer_units == (expected,)
     # A given size is kept.
     assert TrainConfig(task="many_to_one", units=32, fcn=True).architecture_for(data).layer_units == (32,)
+
+
+def test_znorm_auto_reads_how_far_apart_the_series_scales_are(rng):
+    """Per-series statistics where the training series' own spreads differ by more than 1,000x between
+    the 10th and 90th percentile (PLAID's currents), the training statistics otherwise; padding is not
+    a series' step."""
+    config = TrainConfig(task="many_to_one", znorm="auto")
+    series = rng.normal(size=(20, 30, 2)).astype("float32")
+    series[10:, 25:] = PAD_VALUE  # padded rows: their spread is over their 25 real steps
+    scattered = series * np.logspace(-4, 2, 20, dtype="float32")[:, None, None]
+    scattered[10:, 25:] = PAD_VALUE
+    spec = SimpleNamespace(input_vocab_size=None, kind="classification", num_features=2)
+    assert spread_ratio(series) < 2 and spread_ratio(scattered) > 1000
+    assert config.architecture_for(SimpleNamespace(spec=spec, x_train=series)).znorm is False
+    assert config.architecture_for(SimpleNamespace(spec=spec, x_train=scattered)).znorm is True
+    assert TrainConfig(task="many_to_one", znorm=False).architecture_for(
+        SimpleNamespace(spec=spec, x_train=scattered)).znorm is False

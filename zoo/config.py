@@ -101,6 +101,20 @@ def _architecture_defaults():
     return {name: list(value) if isinstance(value, tuple) else value for name, value in DEFAULTS.items()}
 
 
+def spread_ratio(x):
+    """How far apart the training series' scales are: the 90th over the 10th percentile of each series'
+    spread (its standard deviation over its real steps, the mean over its channels), of right-padded
+    series [examples, steps, features]. 1 where every series is z-normalised already (the archive's
+    univariate sets); PLAID's currents, from appliances of every size, differ 125,000x."""
+    import numpy as np
+
+    from zoo.batching import lengths
+
+    spreads = np.array([row[:n].std(axis=0).mean() for row, n in zip(x, lengths(x)) if n])
+    low, high = np.percentile(spreads, [10, 90])
+    return float(high / max(low, 1e-12))
+
+
 def typical_length(x):
     """The median real length of right-padded sequences [examples, steps, features]; a vector's
     features [examples, features]."""
@@ -156,7 +170,8 @@ class TrainConfig:
                                                 "series of several channels", parse_auto_switch)
     znorm: bool | str | None = setting("many_to_one: each series standardised by its own mean and spread "
                                        "per channel (z-normalisation), 1 or 0, in place of the training "
-                                       "data's statistics", parse_switch)
+                                       "data's statistics; auto: on where the training series' spreads "
+                                       "differ by three orders of magnitude", parse_auto_switch)
     characters: int | None = setting("tagging: filters of a convolution over each word's characters beside "
                                      "its embedding, so unseen words are tagged by their spelling (0: the "
                                      "word ids only)", int)
@@ -212,7 +227,7 @@ class TrainConfig:
         given = {name: getattr(self, name) for name in _architecture_defaults()
                  if getattr(self, name) is not None}
         task = get_task(self.task)
-        for name, unset in (("chunk", 0), ("fcn", False), ("squeeze_excite", False)):
+        for name, unset in (("chunk", 0), ("fcn", False), ("squeeze_excite", False), ("znorm", False)):
             if given.get(name) == "auto":
                 if name not in task.architecture_options:
                     raise ZooError(f"Task {task.name!r} takes no {name} (got 'auto').")
@@ -226,10 +241,17 @@ class TrainConfig:
         sequences (a vector: its features), fcn="auto" on for series of numbers with classes,
         squeeze_excite="auto" on with it where the series have several channels, and units="auto"
         AUTO_UNITS_BESIDE_FCN beside that branch where the median series is longer than LONG_SERIES
-        steps (AUTO_UNITS otherwise).
+        steps (AUTO_UNITS otherwise), and znorm="auto" on where the series' own spreads differ by more
+        than AUTO_ZNORM_SPREAD (spread_ratio).
         The median, not the longest: in a set of 100 to 1,344 steps, chunks sized to the longest
         read a typical series of 325 in 4 or 5 recurrent steps."""
-        from zoo.architecture import AUTO_UNITS, AUTO_UNITS_BESIDE_FCN, LONG_SERIES, auto_chunk
+        from zoo.architecture import (
+            AUTO_UNITS,
+            AUTO_UNITS_BESIDE_FCN,
+            AUTO_ZNORM_SPREAD,
+            LONG_SERIES,
+            auto_chunk,
+        )
 
         architecture = self.architecture
         tokens = data.spec.input_vocab_size is not None  # words or characters are read one by one
@@ -241,6 +263,10 @@ class TrainConfig:
         if self.squeeze_excite == "auto":
             several = architecture.fcn and data.spec.num_features > 1
             architecture = replace(architecture, squeeze_excite=several)
+        if self.znorm == "auto":
+            series = not tokens and data.x_train.ndim == 3
+            scattered = series and spread_ratio(data.x_train) > AUTO_ZNORM_SPREAD
+            architecture = replace(architecture, znorm=scattered)
         if self.units == "auto":
             long_series = not tokens and typical_length(data.x_train) > LONG_SERIES
             units = AUTO_UNITS_BESIDE_FCN if architecture.fcn and long_series else AUTO_UNITS

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from zoo import augment, batching, distributed, ensemble, xla
 from zoo.architecture import AUTO_UNITS_BESIDE_FCN
-from zoo.config import TrainConfig, typical_length  # noqa: F401  (TrainConfig: imported from here too)
+from zoo.config import TrainConfig, spread_ratio, typical_length  # noqa: F401  (TrainConfig: imported from here too)
 from zoo.data import EXAMPLES, PAD_VALUE
 from zoo.decoding import ValidationExactMatch, attention_maps, decoding_metrics, plot_attention
 from zoo.errors import ZooError
@@ -456,6 +456,11 @@ def train(config, run_dir=None, callbacks=(), verbose="auto", strategy=None):
     if config.squeeze_excite == "auto" and architecture.fcn:
         gates = "on (several channels)" if architecture.squeeze_excite else "off (one channel)"
         print(f"squeeze_excite=auto: {gates}.")
+    if config.znorm == "auto" and data.x_train.ndim == 3 and data.spec.input_vocab_size is None:
+        ratio = spread_ratio(data.x_train)
+        said = "each series by its own mean and spread" if architecture.znorm else "the training statistics"
+        print(f"znorm=auto: {said} (the series' own spreads differ {ratio:,.1f}x, 10th to 90th "
+              "percentile).")
     if config.units == "auto":
         beside = architecture.fcn and architecture.layer_units[0] == AUTO_UNITS_BESIDE_FCN
         print(f"units=auto: recurrent layers of {architecture.layer_units[0]}"
