@@ -13,7 +13,9 @@ whose size is given beside model.onnx's.
 
 A second table does the same for greedy decoding (one_to_many and seq2seq at the data's sizes): the
 SavedModel, tf2onnx's graph of zoo.decoding's loop, and the one `make export` writes
-(export.fused_decoder). Both tables go into README.md between their markers.
+(export.fused_decoder). A third times streaming: one call of the step (step.onnx, and model.tflite's
+step signature) against the whole graph's time per step at batch 1 (export.streaming's target is at most
+1.5x). The tables go into README.md between their markers; TABLE=<marker> measures one alone.
 """
 
 import os
@@ -192,10 +194,53 @@ def decoding_rows(rng, workdir, repeats):
     ]
 
 
+def streaming_rows(rng, workdir, repeats):
+    """One call of the step (step.onnx; model.tflite's step signature) against the whole graph's time
+    per step (model.onnx; serving_default), at batch 1, timed in turns; the step's answers checked
+    against the whole graph's first."""
+    rows = []
+    for cell, units in itertools.product(zoo.CELLS, (64, 256)):
+        keras.utils.set_random_seed(0)
+        model = build(cell, units, masked=True)
+        examples = rng.normal(size=(8, 50, FEATURES)).astype("float32")
+        version_dir = export_model(model, zoo.get_task("many_to_one"), CONTRACT, examples, workdir,
+                                   f"stream-{cell}-{units}")
+        streaming = json.loads((version_dir / "metadata.json").read_text())["streaming"]
+        step, whole = session(str(version_dir / streaming["onnx"])), session(str(version_dir / "model.onnx"))
+        lite_path = version_dir / "model.tflite"
+        lite_step = runner(lite_path, threads=os.cpu_count(), signature=streaming["litert_signature"])
+        lite_whole = runner(lite_path, threads=os.cpu_count())
+        for length in (50, 200):
+            x = rng.normal(size=(1, length, FEATURES)).astype("float32")
+            states = {name: np.zeros((1, size), np.float32)
+                      for name, size in zip(streaming["state_inputs"], streaming["state_sizes"])}
+            names = streaming["outputs"] + streaming["state_outputs"]
+            for t in range(length):
+                answer, *new = step.run(names, {"sequence": x[:, t:t + 1], **states})
+                states = dict(zip(streaming["state_inputs"], new))
+            np.testing.assert_allclose(answer, whole.run(None, {"sequence": x})[0], atol=1e-5)
+            feed = {"sequence": x[:, :1], **states}
+            (step_ms, whole_ms, lite_step_ms, lite_whole_ms), _ = paired_timings([
+                functools.partial(step.run, names, feed),
+                functools.partial(whole.run, None, {"sequence": x}),
+                functools.partial(lite_step, **feed), lite_call(lite_whole, "sequence", x)])
+            rows.append((cell, units, length, step_ms, whole_ms / length, lite_step_ms,
+                         lite_whole_ms / length))
+            print(rows[-1], flush=True)
+    return [
+        "| cell | hidden | length | step.onnx ms | model.onnx ms / step | step / whole per step "
+        "| LiteRT step ms | LiteRT whole ms / step | LiteRT step / whole per step |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(f"| {c} | {u} | {t} | {s:.4f} | {w:.4f} | {s / w:.1f}x | {ls:.4f} | {lw:.4f} | {ls / lw:.1f}x |"
+          for c, u, t, s, w, ls, lw in rows),
+    ]
+
+
 def main():
     repeats = int(os.environ.get("REPEATS", "20"))
     rng = np.random.default_rng(0)
-    tables = (("bench-export", latency_rows), ("bench-export-decoding", decoding_rows))
+    tables = (("bench-export", latency_rows), ("bench-export-decoding", decoding_rows),
+              ("bench-export-streaming", streaming_rows))
     only = os.environ.get("TABLE")  # TABLE=bench-export-decoding measures that table alone
     with tempfile.TemporaryDirectory() as workdir:
         for name, rows in (table for table in tables if only in (None, table[0])):

@@ -14,8 +14,10 @@ import tf2onnx
 from export.fused import Unsupported, fused_onnx
 from export.fused_decoder import greedy_decoder_onnx
 from export.layout import publish, sha256_of, staged_version
-from export.litert import SIGNATURE_NAME, tflite_model
+from export.litert import SIGNATURE_NAME, STEP_SIGNATURE_NAME, tflite_model
 from export.serving import describe_signature, serving_function
+from export.streaming import Streaming
+from export.streaming import runtimes as step_runtimes
 from export.text import text_endpoints
 from export.verify import example_batches, real_length, verify, verify_text
 from zoo.data import Vocabulary
@@ -96,17 +98,19 @@ def _onnx_graph(model, function, contract, generates):
     }, reference_wrong
 
 
-def _litert(model, contract, generates, path):
-    """Writes model.tflite where LiteRT's built-in operators can express the function, and returns
-    what metadata.json says of it: the file, or null and the reason."""
+def _litert(model, contract, generates, path, step=None):
+    """Writes model.tflite where LiteRT's built-in operators can express the function (and `step`, the
+    streaming step, as a second signature), and returns what metadata.json says of it: the file, or
+    null and the reason."""
     try:
-        flatbuffer, operators = tflite_model(model, contract, generates)
+        flatbuffer, operators = tflite_model(model, contract, generates, step)
     except Unsupported as error:
         return {"file": None, "unsupported": str(error)}
     path.write_bytes(flatbuffer)
     return {
         "file": path.name,
         "signature_name": SIGNATURE_NAME,
+        **({"step_signature_name": STEP_SIGNATURE_NAME} if step else {}),
         "takes": "token ids or numbers, as id_inputs says; batch and length resizable",
         "operators": operators,
     }
@@ -152,6 +156,9 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
     endpoints = endpoints or {"serving_default": function}
     inputs, outputs = describe_signature(endpoints["serving_default"])
     id_signature = "serving_ids" if "serving_ids" in endpoints else "serving_default"
+    streaming = Streaming(model, task)
+    if streaming.function:
+        endpoints["step"] = streaming.function
     with staged_version(model_root) as staging:
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -165,7 +172,9 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             # ONNX's standard string operators cannot tokenise as training did: the graph takes ids.
             graph["takes"] = "token ids (id_inputs): tokenise strings as 'text' says, with input_vocabulary"
         onnx.save(onnx_model, staging / "model.onnx")
-        lite = _litert(model, contract, task.generates, staging / "model.tflite")
+        if streaming.function:
+            onnx.save(streaming.onnx_model(ONNX_OPSET), staging / "step.onnx")
+        lite = _litert(model, contract, task.generates, staging / "model.tflite", streaming.function)
         try:
             verification = verify(function, staging, staging / "model.onnx", example_batches(examples),
                                   id_signature, staging / "model.tflite" if lite["file"] else None,
@@ -174,6 +183,9 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             if text.get("input") or text.get("output"):  # strings in or names out, to check
                 strings = text_examples if text["input"] else None
                 verification["text"] = verify_text(function, staging, contract, examples, strings)
+            lite_path = lite["file"] and staging / lite["file"]
+            streamed = streaming.function and streaming.verify(
+                function, step_runtimes(staging, staging / "step.onnx", lite_path), examples)
         except ValueError as error:
             raise ExportError(f"Export verification failed, nothing was published: {error}") from error
         files = sorted(p for p in staging.rglob("*") if p.is_file())
@@ -191,6 +203,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             **(extra_metadata or {}),
             "onnx_graph": graph,
             "litert": lite,
+            "streaming": streaming.metadata(lite.get("step_signature_name"), streamed),
             "verification": verification,
             "versions": {
                 "tensorflow": tf.__version__,

@@ -21,7 +21,8 @@ from tensorflow.lite.tools import flatbuffer_utils
 from export.fused import Unsupported
 from export.serving import serving_function
 
-SIGNATURE_NAME = "serving_default"  # the one signature model.tflite has, named as the SavedModel's
+SIGNATURE_NAME = "serving_default"  # model.tflite's signature, named as the SavedModel's
+STEP_SIGNATURE_NAME = "step"  # and its streaming step's, where the model streams (export.streaming)
 
 
 def _rnn(step_function, inputs, initial_states, go_backwards=False, mask=None, constants=None, unroll=False,
@@ -75,16 +76,26 @@ def _builtin_loops():
             setattr(keras_backend, name, value)
 
 
-def tflite_model(model, contract, generates):
+def tflite_model(model, contract, generates, step=None):
     """(flatbuffer bytes, the LiteRT operators it uses) for the model's serving function
     (export.serving, traced afresh here: a function traced before keeps Keras' own loop).
 
-    The model has one signature, SIGNATURE_NAME, with the function's input and output names.
+    The model has the signature SIGNATURE_NAME, with the function's input and output names, and with
+    `step` (export.streaming's step function) a second one, STEP_SIGNATURE_NAME.
     Raises Unsupported with the converter's reason when LiteRT's built-in operators cannot express it.
     """
     with _builtin_loops():
         function = serving_function(model, contract, generates, fixed_shapes=True)
-        concrete = function.get_concrete_function()
+        lite = _converted(function)
+    if step is not None:
+        _add_signature(lite, _converted(step), STEP_SIGNATURE_NAME)
+    operators = sorted({flatbuffer_utils.opcode_to_name(lite, i) for i in range(len(lite.operatorCodes))})
+    return flatbuffer_utils.convert_object_to_bytearray(lite), operators
+
+
+def _converted(function, name=SIGNATURE_NAME):
+    """The flatbuffer (as flatbuffer_utils' objects) of one tf.function, with one signature, `name`."""
+    concrete = function.get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
@@ -98,15 +109,42 @@ def tflite_model(model, contract, generates):
     lite = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
     main = lite.subgraphs[0]
     signature = schema.SignatureDefT()
-    signature.signatureKey, signature.subgraphIndex = SIGNATURE_NAME, 0
+    signature.signatureKey, signature.subgraphIndex = name, 0
     signature.inputs = [_tensor_map(spec.name, index)
                         for spec, index in zip(function.input_signature, main.inputs)]
     # Outputs in the order tf.nest flattens the function's dict: sorted by name.
     signature.outputs = [_tensor_map(name, index)
                          for name, index in zip(sorted(concrete.structured_outputs), main.outputs)]
     lite.signatureDefs = [signature]
-    operators = sorted({flatbuffer_utils.opcode_to_name(lite, i) for i in range(len(lite.operatorCodes))})
-    return flatbuffer_utils.convert_object_to_bytearray(lite), operators
+    return lite
+
+
+def _add_signature(lite, other, name):
+    """Appends `other`'s one subgraph (no control flow) to `lite` as the signature `name`: its constants
+    and operator codes are renumbered into lite's."""
+    if len(other.subgraphs) != 1:
+        raise Unsupported(f"the {name} function converts to {len(other.subgraphs)} subgraphs; one is merged")
+    offset = len(lite.buffers)
+    lite.buffers += other.buffers
+    codes = []
+    for code in other.operatorCodes:
+        same = [i for i, mine in enumerate(lite.operatorCodes) if _code_key(mine) == _code_key(code)]
+        codes.append(same[0] if same else len(lite.operatorCodes))
+        if not same:
+            lite.operatorCodes.append(code)
+    (subgraph,) = other.subgraphs
+    for tensor in subgraph.tensors:
+        tensor.buffer += offset
+    for operator in subgraph.operators:
+        operator.opcodeIndex = codes[operator.opcodeIndex]
+    (signature,) = other.signatureDefs
+    signature.signatureKey, signature.subgraphIndex = name, len(lite.subgraphs)
+    lite.subgraphs.append(subgraph)
+    lite.signatureDefs.append(signature)
+
+
+def _code_key(code):
+    return code.builtinCode, code.deprecatedBuiltinCode, code.customCode, code.version
 
 
 def _tensor_map(name, index):
@@ -115,10 +153,10 @@ def _tensor_map(name, index):
     return mapping
 
 
-def runner(model_path, threads=None):
-    """LiteRT's (ai-edge-litert) runner of the model's serving_default signature: call it with the
-    input by name, any batch size and length; it returns {output name: array}."""
+def runner(model_path, threads=None, signature=SIGNATURE_NAME):
+    """LiteRT's (ai-edge-litert) runner of one of the model's signatures (serving_default's by default):
+    call it with the inputs by name, any batch size and length; it returns {output name: array}."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
-    return interpreter.get_signature_runner(SIGNATURE_NAME)
+    return interpreter.get_signature_runner(signature)

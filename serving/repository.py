@@ -13,7 +13,7 @@ from kserve.errors import InvalidInput, ModelNotFound
 from kserve.logging import logger
 
 from export.layout import version_of, versions
-from serving.runtimes import DEFAULT_MAX_ELEMENTS, ServedVersion
+from serving.runtimes import DEFAULT_MAX_ELEMENTS, STEP_SUFFIX, ServedVersion
 from zoo.errors import ZooError
 
 
@@ -84,7 +84,15 @@ class ExportRepository:
             return sorted(self._loaded)
 
     def get(self, name, version=None):
-        """The served version asked for (the highest when version is None), or ServableNotFound."""
+        """The served version asked for (the highest when version is None), or ServableNotFound.
+
+        <name>-step is the step of <name>'s version, where that version streams."""
+        base = self._stepped(name)
+        if base:
+            step = self.get(base, version).step
+            if step is None:
+                raise ServableNotFound(name, version)
+            return step
         with self._lock:
             served = self._loaded.get(name, {})
             if version is None:
@@ -103,8 +111,18 @@ class ExportRepository:
             raise InvalidInput(f"Unrecognized servable version label: {label}")
         return labels[label]
 
+    def _stepped(self, name):
+        """The model whose step `name` names, or None."""
+        base = name.removesuffix(STEP_SUFFIX)
+        with self._lock:
+            return base if base != name and name not in self._loaded and base in self._loaded else None
+
     def version_states(self, name):
         """{version: None if served, else why it is not}; ServableNotFound for an unknown model."""
+        base = self._stepped(name)
+        if base:
+            with self._lock:
+                return {v: None for v, served in sorted(self._loaded[base].items()) if served.step}
         with self._lock:
             states = {v: None for v in self._loaded.get(name, {})}
             states.update({v: message for (n, v), (_, message) in self._failed.items() if n == name})

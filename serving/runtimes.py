@@ -21,6 +21,9 @@ DEFAULT_MAX_ELEMENTS = 1_000_000
 # The decoded strings of generated ids: one per id, "" from the end-of-sequence token on.
 # Same spelling as zoo.data.Vocabulary.EOS, which is not imported so the server needs no TensorFlow.
 TOKEN_STRINGS = "token_strings"
+# A version that streams (metadata.json's "streaming") serves its step as the model <name>-step too: one
+# step and the states in, the answer and the new states out; the client keeps the states between calls.
+STEP_SUFFIX = "-step"
 EOS = "<eos>"
 
 
@@ -37,11 +40,11 @@ class ServedVersion:
     answers the names its text contract gives (label_name, tag_names, text) either way.
     """
 
-    def __init__(self, version_dir, runtime, max_elements=DEFAULT_MAX_ELEMENTS):
+    def __init__(self, version_dir, runtime, max_elements=DEFAULT_MAX_ELEMENTS, metadata=None):
         if runtime not in RUNTIMES:
             raise ValueError(f"Unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
         self.directory = Path(version_dir)
-        self.metadata = _checked_metadata(self.directory)
+        self.metadata = metadata or _checked_metadata(self.directory)
         self.runtime = runtime
         self.max_elements = max_elements
         self.name = self.metadata["name"]
@@ -54,8 +57,16 @@ class ServedVersion:
         if self.output_vocabulary and any(o["name"] == "token_ids" for o in self.outputs):
             token_ids = next(o for o in self.outputs if o["name"] == "token_ids")
             self.outputs.append({"name": TOKEN_STRINGS, "dtype": "string", "shape": token_ids["shape"]})
+        self.streams = bool((self.metadata.get("streaming") or {}).get("onnx"))
+        self.step = None  # the served step, where the version streams
+        if self.metadata.get("served_step"):
+            self._run = _onnx_runner(self.directory, "step.onnx") if runtime == "onnx" else \
+                _saved_model_runner(self.directory, "step")
+            return
         self._run = _onnx_runner(self.directory) if runtime == "onnx" else _saved_model_runner(
             self.directory, self.metadata.get("id_signature_name", SIGNATURE_NAME))
+        if self.streams:
+            self.step = ServedVersion(version_dir, runtime, max_elements, _step_metadata(self.metadata))
 
     def input_array(self, spec, value):
         """`value` (JSON lists or an array) as the array input `spec` takes; InvalidInput if it can't be.
@@ -69,7 +80,7 @@ class ServedVersion:
                 value = self._token_ids(spec["name"], value)
                 self.check_size(spec["name"], value.size)
         array = _input_array(spec, value, self._vocabulary_size(spec))
-        graph = self.metadata.get("onnx_graph", {})
+        graph = self.metadata.get("onnx_graph", {}) if not self.metadata.get("served_step") else {}
         if self.runtime == "onnx" and graph.get("right_padding_only"):
             _require_right_padding(spec["name"], array, graph["pad_value"])
         return array
@@ -128,6 +139,22 @@ class ServedVersion:
         return words
 
 
+def _step_metadata(metadata):
+    """The metadata of a version's step, served as <name>-step: the step input as the version's own id
+    input with one step, each state in and out as float32 [batch, size], numbers out (no text)."""
+    streaming = metadata["streaming"]
+    source = next(spec for spec in metadata.get("id_inputs", metadata["inputs"])
+                  if spec["name"] == streaming["input"])
+    states = [(name, size) for name, size in zip(streaming["state_inputs"], streaming["state_sizes"])]
+    answers = [{**spec, "shape": [None] * len(spec["shape"])} for spec in metadata["outputs"]
+               if spec["name"] in streaming["outputs"]]
+    return {**metadata, "name": metadata["name"] + STEP_SUFFIX, "served_step": True, "text": None,
+            "inputs": [{**source, "shape": streaming["input_shape"]}]
+            + [{"name": name, "dtype": "float32", "shape": [None, size]} for name, size in states],
+            "outputs": answers + [{"name": name, "dtype": "float32", "shape": [None, size]}
+                                  for name, (_, size) in zip(streaming["state_outputs"], states)]}
+
+
 def _checked_metadata(directory):
     """metadata.json, once every file it lists is present with its recorded sha256.
 
@@ -147,7 +174,7 @@ def _checked_metadata(directory):
     return metadata
 
 
-def _onnx_runner(directory):
+def _onnx_runner(directory, file="model.onnx"):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -155,7 +182,7 @@ def _onnx_runner(directory):
     # so every new large shape grows the server for good; without both, memory goes back after each run.
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
-    session = onnxruntime.InferenceSession(str(directory / "model.onnx"), options,
+    session = onnxruntime.InferenceSession(str(directory / file), options,
                                            providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
 

@@ -49,6 +49,15 @@ def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirecti
     masked = task_name in ("many_to_one", "seq2seq", "tagging")  # the tasks that read a sequence
     _assert_graph(metadata["onnx_graph"], task, cell, masked)
     _assert_lowest_ir_version(version_dir / "model.onnx")
+    # One step at a time with the states carried, each runtime answers what the whole sequence does.
+    streaming = metadata["streaming"]
+    if task.streams and not bidirectional:
+        assert set(streaming["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference",
+                                                                   "litert"}
+        assert metadata["sha256"]["step.onnx"] and metadata["litert"]["step_signature_name"] == "step"
+    else:
+        assert streaming["onnx"] is None and streaming["unsupported"]
+        assert "step.onnx" not in metadata["sha256"]
 
 
 @pytest.mark.parametrize(("task_name", "cell", "bidirectional", "readout", "chunk"), [

@@ -137,6 +137,30 @@ def test_v2_health_metadata_and_infer(server, exports):
         _outputs_match(outputs, model["expected"])
 
 
+def test_v2_streams_a_sequence_step_by_step_while_the_client_holds_the_states(server, exports):
+    client, _ = server
+    status, metadata = client.call("GET", "/v2/models/many_to_one-step")
+    assert status == 200, metadata
+    step_input, *states = metadata["inputs"]
+    assert step_input == {"name": "sequence", "datatype": "FP32", "shape": [-1, 1, 3]}
+    assert [s["name"] for s in states] == ["rnn_1_h", "rnn_1_c"]  # an LSTM's two states
+    assert [o["name"] for o in metadata["outputs"]] == ["label", "rnn_1_h_next", "rnn_1_c_next"]
+    model = exports[1]["many_to_one"]
+    row = model["batch"][0]  # row 0 has no padding
+    held = {s["name"]: np.zeros((1, 4), "float32") for s in states}  # zeros to start
+    for t in range(len(row)):
+        inputs = [{"name": "sequence", "shape": [1, 1, 3], "datatype": "FP32", "data": row[t].tolist()}]
+        inputs += [{"name": name, "shape": [1, 4], "datatype": "FP32", "data": value.ravel().tolist()}
+                   for name, value in held.items()]
+        status, body = client.infer("many_to_one-step", {"inputs": inputs})
+        assert status == 200, body
+        outputs = {o["name"]: np.reshape(o["data"], o["shape"]) for o in body["outputs"]}
+        held = {name: outputs[f"{name}_next"] for name in held}
+    assert body["model_name"] == "many_to_one-step"
+    np.testing.assert_allclose(outputs["label"][0], model["expected"]["label"][0], rtol=1e-5, atol=1e-5)
+    assert client.call("GET", "/v2/models/one_to_one-step")[0] == 404  # a vector has no steps
+
+
 def test_a_body_without_json_content_type_is_read_as_json(server, exports):
     client, _ = server
     batch = exports[1]["tagging"]["batch"]

@@ -42,6 +42,8 @@ class Task:
         validation loss is not comparable between trials)
     ensembles: its model gives one answer per example that an ensemble averages (ENSEMBLE=N,
         zoo.ensemble): neither generated text, nor one answer per step, nor windows of its own
+    streams: its answer after each step reads the steps so far, so a step model (zoo.step) may stream it,
+        step by step with the states carried, where its layers allow
     augments: it reads whole series of numbers with one answer each, which AUGMENT may change at random
         while training (zoo.augment)
     """
@@ -68,6 +70,7 @@ class Task:
     validation_score: type | None = None
     ensembles: bool = False
     augments: bool = False
+    streams: bool = False
 
     def check_dataset(self, name):
         if name not in self.datasets:

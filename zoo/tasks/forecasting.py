@@ -493,5 +493,6 @@ TASK = register(
         evaluate=evaluate,
         searched_options=searched_options,
         validation_score=ValidationMASE,
+        streams=True,  # its window scaling reads the whole window: zoo.step says so for its export
     )
 )

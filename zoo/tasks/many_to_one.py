@@ -398,6 +398,7 @@ TASK = register(
         architecture_options=("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm"),
         ensembles=True,
         augments=True,
+        streams=True,
         presets=PRESETS,
         regression_datasets=("sunspots", "adding"),
         formats=(

@@ -140,6 +140,7 @@ TASK = register(
         name="tagging",
         sequence_inputs=(0,),
         target_per_step=True,
+        streams=True,
         shape="sequence -> one label per step",
         example="part-of-speech tagging",
         build=build,
