@@ -17,7 +17,8 @@ TUNE_ARGS = $(call settings,tune) $(if $(TUNER),--tuner $(TUNER)) $(if $(MAX_TRI
 ORACLE_IP ?= 127.0.0.1
 ORACLE_PORT ?= 8000
 
-EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--name $(NAME))
+EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--name $(NAME)) \
+	$(if $(QUANTIZE),--quantize $(QUANTIZE))
 
 # Serving: RUNTIME=onnx|savedmodel, PORT (8501), HOST (127.0.0.1), VERSIONS=all serves every version;
 # limits MAX_BODY_MB (32), MAX_ELEMENTS (1000000), REQUEST_TIMEOUT (30 s).
@@ -86,7 +87,7 @@ test-fast: lint
 	$(VENV)/bin/pytest -q tests/test_registry.py tests/test_builders.py tests/test_data.py tests/test_files.py \
 		tests/test_your_data.py tests/test_batching.py tests/test_xla.py tests/test_settings.py \
 		tests/test_forecasting.py tests/test_covariates.py tests/test_entities.py tests/test_fcn.py \
-		tests/test_ensemble.py tests/test_spelling.py tests/test_augment.py tests/test_step.py
+		tests/test_ensemble.py tests/test_spelling.py tests/test_augment.py tests/test_step.py tests/test_quantize.py
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
 bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq

@@ -40,13 +40,17 @@ import zoo  # noqa: E402
 from bench.readme_tables import write_table  # noqa: E402
 from bench.timing import paired_timings, ratio_text  # noqa: E402
 from bench.torch_twin import twin_onnx  # noqa: E402
-from export import export_model  # noqa: E402
+from export import export_model, export_run  # noqa: E402
 from export.artifacts import ONNX_OPSET  # noqa: E402
 from export.litert import runner  # noqa: E402
 from export.serving import serving_function  # noqa: E402
+from zoo.config import TrainConfig  # noqa: E402
 from zoo.data import PAD_VALUE, DataSpec, Vocabulary  # noqa: E402
+from zoo.decoding import decoding_scores  # noqa: E402
+from zoo.training import RUNS_ROOT, load_data  # noqa: E402
 
 FEATURES, CLASSES = 8, 4
+ZOO_RUNS = RUNS_ROOT / "zoo"  # where `make zoo` trains each preset
 SPEC = DataSpec(kind="classification", num_outputs=CLASSES, num_features=FEATURES,
                 feature_mean=(0.0,) * FEATURES, feature_variance=(1.0,) * FEATURES)
 CONTRACT = {"spec": asdict(SPEC), "pad_value": PAD_VALUE}
@@ -236,11 +240,93 @@ def streaming_rows(rng, workdir, repeats):
     ]
 
 
+def _predictions(run, name, x, batch=256):
+    """`run`'s output `name` for every row of x, batch by batch."""
+    return np.concatenate([np.asarray(run(x[i:i + batch])[name]) for i in range(0, len(x), batch)])
+
+
+def _metric(task, data, answers):
+    """The run's own test metric from an artifact's answers: exact match (generating), accuracy over real
+    steps (tagging) or rows, or RMSE (values)."""
+    if task.generates:
+        eos = data.output_vocab.id(data.output_vocab.EOS)
+        # decoding_scores reads the answers through a "decoder" of row numbers.
+        scores = decoding_scores(lambda rows: tf.constant(answers[rows]), np.arange(len(answers)),
+                                 data.y_test, eos)
+        return "exact match", scores["exact_match"]
+    if data.spec.kind != "classification":
+        return "RMSE", float(np.sqrt(np.mean((answers[..., 0] - np.ravel(data.y_test)) ** 2)))
+    predicted, truth = np.argmax(answers, axis=-1), np.asarray(data.y_test)
+    if task.target_per_step:
+        x = data.x_test if data.x_test.ndim == 2 else data.x_test[..., 0]
+        return "accuracy", float(np.mean(predicted[x != 0] == truth[x != 0]))
+    return "accuracy", float(np.mean(predicted == truth))
+
+
+def _artifact(path, input_name):
+    """rows -> {output name: array} for an ONNX or LiteRT file that takes `input_name`."""
+    if path.suffix == ".onnx":
+        graph = session(str(path))
+        names = [o.name for o in graph.get_outputs()]
+        return lambda rows: dict(zip(names, graph.run(None, {input_name: rows})))
+    lite = runner(path, threads=os.cpu_count())
+    return lambda rows: lite(**{input_name: rows})
+
+
+def quantized_rows(rng, workdir, repeats):
+    """QUANTIZE=dynamic on the preset runs `make zoo` trained (runs/zoo/<preset>; the forecaster's
+    graph is tf2onnx's, which it does not quantise): each artifact's size and its task metric on the
+    whole test split, float32 beside int8, in ONNX Runtime and LiteRT; ONNX Runtime's batch-1 latency
+    in turns."""
+    rows = []
+    for run_dir in sorted(p.parent for p in ZOO_RUNS.glob("*/metrics.json")):
+        config = json.loads((run_dir / "config.json").read_text())
+        task = zoo.get_task(config["task"])
+        if task.windows:
+            continue
+        version = export_run(run_dir, workdir, name=run_dir.name, quantize="dynamic")
+        metadata = json.loads((version / "metadata.json").read_text())
+        data = load_data(TrainConfig(**config))
+        x = data.x_test[0] if task.generates else data.x_test
+        (output,) = [o["name"] for o in metadata["outputs"] if o["name"] != "token_strings"][:1]
+        input_name = metadata["id_inputs"][0]["name"]
+        figures = {}
+        for kind, name in (("onnx", "model.onnx"), ("onnx int8", "model.int8.onnx"),
+                           ("litert", "model.tflite"), ("litert int8", "model.int8.tflite")):
+            path = version / name
+            if not path.is_file():  # LiteRT's converter refused this model (metadata.json says why)
+                figures[kind] = (float("nan"), float("nan"), None)
+                continue
+            run = _artifact(path, input_name)
+            metric, value = _metric(task, data, _predictions(run, output, x))
+            figures[kind] = (value, path.stat().st_size / 1024, run)
+        one = x[:1]
+        (float_ms, int8_ms), _ = paired_timings([functools.partial(figures[k][2], one)
+                                                 for k in ("onnx", "onnx int8")])
+        stored = metadata["quantized"]["onnx"].get("int8_weights_float_compute", [])
+        rows.append((run_dir.name, metric, *(figures[k][:2] for k in figures), float_ms, int8_ms,
+                     ", ".join(stored) or "-"))
+        print(rows[-1], flush=True)
+    def pair(value, size, float_size):  # metric, size: "n/a" where LiteRT's converter refused the model
+        if np.isnan(value):
+            return "n/a | n/a"
+        return f"{value:.4f} | {size:.0f} KB ({size / float_size:.2f}x)"
+
+    return [
+        "| preset | metric | ONNX float32 | ONNX int8 | ONNX int8 size | ONNX ms float32 / int8 "
+        "| LiteRT float32 | LiteRT int8 | LiteRT int8 size | int8 ONNX: int8 weights, float compute |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *(f"| {name} | {metric} | {fo[0]:.4f} | {pair(*io, fo[1])} | {fm:.3f} / {im:.3f} "
+          f"| {'n/a' if np.isnan(fl[0]) else f'{fl[0]:.4f}'} | {pair(*il, fl[1])} | {left} |"
+          for name, metric, fo, io, fl, il, fm, im, left in rows),
+    ]
+
+
 def main():
     repeats = int(os.environ.get("REPEATS", "20"))
     rng = np.random.default_rng(0)
     tables = (("bench-export", latency_rows), ("bench-export-decoding", decoding_rows),
-              ("bench-export-streaming", streaming_rows))
+              ("bench-export-streaming", streaming_rows), ("bench-export-quantized", quantized_rows))
     only = os.environ.get("TABLE")  # TABLE=bench-export-decoding measures that table alone
     with tempfile.TemporaryDirectory() as workdir:
         for name, rows in (table for table in tables if only in (None, table[0])):

@@ -11,10 +11,12 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
-from export.fused import Unsupported, fused_onnx
+from export import quantize as quantization
+from export.fused import Unsupported, all_nodes, fused_onnx
 from export.fused_decoder import greedy_decoder_onnx
 from export.layout import publish, sha256_of, staged_version
 from export.litert import SIGNATURE_NAME, STEP_SIGNATURE_NAME, tflite_model
+from export.litert import runner as litert_runner
 from export.serving import describe_signature, serving_function
 from export.streaming import Streaming
 from export.streaming import runtimes as step_runtimes
@@ -46,15 +48,6 @@ LOOP_SCAN_JOINED = "onnx.reference joins the per-turn outputs of a Loop instead 
                    "it; use ONNX Runtime, the SavedModel or LiteRT"
 
 
-def _nodes(graph):
-    """Every node of the graph, those of its subgraphs (If branches, Loop and Scan bodies) too."""
-    for node in graph.node:
-        yield node
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                yield from _nodes(attribute.g)
-
-
 def _onnx_graph(model, function, contract, generates):
     """(the ONNX model, what metadata.json says of it, why onnx.reference computes it wrong or None).
 
@@ -78,7 +71,7 @@ def _onnx_graph(model, function, contract, generates):
     # onnxruntime-node 1.30 refuse; the opsets used need only the lowest that declares them.
     onnx_model.ir_version = onnx.helper.find_min_ir_version_for(list(onnx_model.opset_import),
                                                                 ignore_unknown=True)
-    nodes = list(_nodes(onnx_model.graph))
+    nodes = list(all_nodes(onnx_model.graph))
     ops = {node.op_type for node in nodes}
     reads_lengths = any(node.op_type in RECURRENT_OPS and len(node.input) > 4 and node.input[4]
                         for node in nodes)
@@ -116,6 +109,30 @@ def _litert(model, contract, generates, path, step=None):
     }
 
 
+def _quantized(model, function, task, contract, staging, batches):
+    """QUANTIZE=dynamic's artifacts (export.quantize), each checked against Keras on `batches`; what
+    metadata.json says of them."""
+    classes = contract["spec"].get("kind") == "classification"
+    written = {"mode": "dynamic"}
+    path = staging / quantization.ONNX_FILE
+    notes = quantization.onnx_int8(model, contract, task.generates, ONNX_OPSET, path)
+    written["onnx"] = notes if not notes["file"] else quantization.describe(
+        path, staging / "model.onnx", notes,
+        quantization.verify_quantized(function, quantization.onnx_runner(path), batches, classes))
+    path = staging / quantization.LITERT_FILE
+    try:
+        flatbuffer, operators = tflite_model(model, contract, task.generates, quantize=True)
+    except Unsupported as error:
+        written["litert"] = {"file": None, "unsupported": str(error)}
+        return written
+    path.write_bytes(flatbuffer)
+    lite = litert_runner(path)
+    written["litert"] = quantization.describe(
+        path, staging / "model.tflite", {"file": path.name, "operators": operators},
+        quantization.verify_quantized(function, lambda feeds: lite(**feeds), batches, classes))
+    return written
+
+
 def _example(examples, text_examples, contract, input_name):
     """The first held-out input, unpadded: as id_inputs take it (example_input, a batch of one), and
     as a TF Serving REST request to serving_default (example_request; text where it takes text).
@@ -141,9 +158,11 @@ def _json_numbers(array):
     return np.vectorize(lambda v: float(f"{v:.7g}"))(array.astype("float64"))
 
 
-def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None, text_examples=None):
+def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None, text_examples=None,
+                 quantize="none"):
     """Exports `model` to <export_dir>/<name>/<next free version>/ and returns that directory.
 
+    quantize: "dynamic" adds int8 artifacts (export.quantize) beside the float32 ones.
     contract: the run's data.json (spec, padding, vocabularies, labels, text contract).
     examples: held-out inputs (the model's source input) to verify the artifacts on;
     text_examples: the same kind of inputs as strings, for a run with a text contract.
@@ -151,6 +170,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
     if not name or name != Path(name).name or name.startswith("."):
         raise ExportError(f"Model name {name!r} must be a plain directory name.")
     model_root = Path(export_dir) / name
+    quantization.check_mode(quantize)
     function = serving_function(model, contract, task.generates)
     endpoints, resources = text_endpoints(function, contract)
     endpoints = endpoints or {"serving_default": function}
@@ -186,6 +206,8 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             lite_path = lite["file"] and staging / lite["file"]
             streamed = streaming.function and streaming.verify(
                 function, step_runtimes(staging, staging / "step.onnx", lite_path), examples)
+            quantized = quantize != "none" and _quantized(
+                model, function, task, contract, staging, example_batches(examples))
         except ValueError as error:
             raise ExportError(f"Export verification failed, nothing was published: {error}") from error
         files = sorted(p for p in staging.rglob("*") if p.is_file())
@@ -204,6 +226,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             "onnx_graph": graph,
             "litert": lite,
             "streaming": streaming.metadata(lite.get("step_signature_name"), streamed),
+            **({"quantized": quantized} if quantized else {}),
             "verification": verification,
             "versions": {
                 "tensorflow": tf.__version__,
@@ -225,8 +248,9 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
         return publish(staging, write_metadata)
 
 
-def export_run(run_dir, export_dir="exports", name=None):
-    """Exports a finished `rnn-zoo train` run; the model is named after its task by default."""
+def export_run(run_dir, export_dir="exports", name=None, quantize="none"):
+    """Exports a finished `rnn-zoo train` run; the model is named after its task by default.
+    quantize: "dynamic" adds int8 artifacts (export.quantize)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ExportError(f"Run directory {run_dir} does not exist.")
@@ -249,5 +273,5 @@ def export_run(run_dir, export_dir="exports", name=None):
         model, task, contract, source, export_dir, name or task.name,
         extra_metadata={"dataset": config["dataset"], "run": config, "test_metrics": metrics["test"],
                         "data": metrics["data"]},
-        text_examples=text_examples,
+        text_examples=text_examples, quantize=quantize,
     )

@@ -88,6 +88,15 @@ class Graph:
             self.nodes, self.initializers = outer
 
 
+def all_nodes(graph):
+    """Every node of an ONNX graph, those of its subgraphs (If branches, Loop and Scan bodies) too."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from all_nodes(attribute.g)
+
+
 def float32(variable):
     """A Keras weight as a float32 numpy array."""
     return keras.ops.convert_to_numpy(variable).astype(np.float32)
@@ -140,9 +149,13 @@ def layer_outputs(layer):
 class LayerWriter:
     """Writes layers one at a time, keeping the current tensor and, once known, its mask."""
 
-    def __init__(self, graph, model_input):
+    def __init__(self, graph, model_input, reads_lengths=False):
         self.g = graph
         self.input = model_input
+        # GRU and LSTM nodes read the mask as sequence_lens (ONNX Runtime honours it; OpenVINO and
+        # onnx.reference do not) instead of a hold column: the graph that export.quantize quantises,
+        # where the hold column's +-1e4 weights would take every int8 scale.
+        self.reads_lengths = reads_lengths
         self.x = model_input.name
         self.padded = None  # float [batch, time], 1 at padded steps, while the tensor is a masked sequence
         self.lengths = None  # int64 [batch], real steps per row, once a recurrent layer needs them
@@ -467,8 +480,10 @@ class LayerWriter:
             chosen[0] = g.op("Reshape", [chosen[0], g.op("Concat", [time_by_batch, g.ints([width])], axis=0)])
         return chosen
 
-    def recurrent_node(self, directions, time_major, initial_states=(), outputs=2, hold_column=False):
-        """One ONNX RNN / GRU / LSTM node for the layer, forward or bidirectional, without sequence_lens.
+    def recurrent_node(self, directions, time_major, initial_states=(), outputs=2, hold_column=False,
+                       lengths=()):
+        """One ONNX RNN / GRU / LSTM node for the layer, forward or bidirectional; sequence_lens only where
+        `lengths` gives it (int32 [batch]).
 
         hold_column: the input's last column is 1 at padded steps; its weights hold a GRU's or LSTM's state.
         Returns its `outputs` first outputs: Y [time, directions, batch, units], Y_h, and Y_c for LSTM.
@@ -486,7 +501,9 @@ class LayerWriter:
         if isinstance(directions[0], keras.layers.GRU):
             attributes["linear_before_reset"] = int(directions[0].cell.reset_after)
         w, r, b = (self.g.const(np.stack([d[i] for d in weights]), name) for i, name in enumerate("WRB"))
-        return self.g.op(op, [time_major, w, r, b, "", *initial_states], outputs=outputs, **attributes)
+        sequence_lens = lengths[0] if lengths else ""
+        return self.g.op(op, [time_major, w, r, b, sequence_lens, *initial_states], outputs=outputs,
+                         **attributes)
 
     def _fused(self, directions, return_sequences, return_state):
         """The layer as fused nodes: [its output, then each direction's states if return_state]."""
@@ -532,14 +549,18 @@ class LayerWriter:
         """
         g = self.g
         holds = not isinstance(layer, keras.layers.SimpleRNN)
-        if holds:
+        lengths = []
+        if holds and self.reads_lengths:  # the node stops at each row's length; its outputs after it are 0
+            lengths = [g.op("Cast", [self._lengths()], to=TensorProto.INT32)]
+        elif holds:
             time_major = g.op("Concat", [time_major, self._mask_form("padded")], axis=-1)
-        every_step, *finals = self.recurrent_node([layer], time_major, hold_column=holds,
-                                                  outputs=3 if isinstance(layer, keras.layers.LSTM) else 2)
+        every_step, *finals = self.recurrent_node([layer], time_major, hold_column=holds and not lengths,
+                                                  outputs=3 if isinstance(layer, keras.layers.LSTM) else 2,
+                                                  lengths=lengths)
         steps = g.op("Squeeze", [every_step, g.ints([1])])  # [time, batch, units]
         final_shape = g.op("Shape", [finals[0]])  # [1, batch, units]
         finals = [g.op("Squeeze", [final, g.ints([0])]) for final in finals]
-        if isinstance(layer, keras.layers.GRU):
+        if isinstance(layer, keras.layers.GRU) and not lengths:
             return steps, finals  # a held GRU's outputs and state stop at the last real step
         # An LSTM holds its cell state but not its output, SimpleRNN neither: take h at the last real step.
         last_step = g.op("Unsqueeze", [self._mask_form("last_step"), g.ints([0, 2])])
@@ -627,9 +648,11 @@ def _simple_rnn_step(recurrent, masked, zero_padded_outputs):
     return helper.make_graph(nodes, "simple_rnn_step", inputs, outputs, constants)
 
 
-def fused_onnx(model, opset):
+def fused_onnx(model, opset, reads_lengths=False):
     """(ONNX model, notes for metadata.json) for `model`; Unsupported if it has a layer not written here.
 
+    reads_lengths: GRU and LSTM nodes read sequence_lens instead of a hold column (LayerWriter), for
+    ONNX Runtime alone.
     Input and output names are the model's (the serving signature's), batch and time dynamic.
     The notes: right_padding_only (the graph reads the mask as lengths and answers NaN for rows
     padded otherwise) and pad_value (the input value that marks a padded step).
@@ -641,7 +664,7 @@ def fused_onnx(model, opset):
     # Each tensor's writer: one chain of layers, or chains that fork from a tensor (each branch a writer
     # of its own) and join again in a Concatenate (LSTM-FCN's recurrent and convolutional ones) or an
     # Average (an ensemble's members).
-    writers = {id(inputs): LayerWriter(g, inputs)}
+    writers = {id(inputs): LayerWriter(g, inputs, reads_lengths)}
     readers = {}
     for layer in model.layers:
         for tensor in [] if isinstance(layer, keras.layers.InputLayer) else layer_inputs(layer):

@@ -22,16 +22,17 @@ from export.fused import Graph, LayerWriter, Unsupported, finish_model, float32,
 from zoo.layers import MASKED_SCORE, SourceAttention
 
 
-def greedy_decoder_onnx(model, vocab, max_len, opset):
+def greedy_decoder_onnx(model, vocab, max_len, opset, reads_lengths=False):
     """(ONNX model, notes for metadata.json) computing what zoo.decoding.decoder(model, vocab, max_len) does.
 
+    reads_lengths: the encoder's nodes read sequence_lens (export.fused.LayerWriter), for ONNX Runtime.
     Unsupported for any layer or wiring not written here; the caller falls back to tf2onnx.
     """
     if len(model.inputs) != 2 or len(model.outputs) != 1:
         raise Unsupported("a generating model takes a source and the tokens so far")
     source, tokens = model.inputs
     g = Graph()
-    writer = LayerWriter(g, source)
+    writer = LayerWriter(g, source, reads_lengths)
     names = {id(source): source.name}  # Keras tensor -> ONNX name, outside the decoding loop
     decoder, from_tokens = [], {id(tokens)}
     for layer in model.layers:

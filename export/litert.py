@@ -76,28 +76,31 @@ def _builtin_loops():
             setattr(keras_backend, name, value)
 
 
-def tflite_model(model, contract, generates, step=None):
+def tflite_model(model, contract, generates, step=None, quantize=False):
     """(flatbuffer bytes, the LiteRT operators it uses) for the model's serving function
     (export.serving, traced afresh here: a function traced before keeps Keras' own loop).
 
     The model has the signature SIGNATURE_NAME, with the function's input and output names, and with
-    `step` (export.streaming's step function) a second one, STEP_SIGNATURE_NAME.
+    `step` (export.streaming's step function) a second one, STEP_SIGNATURE_NAME. quantize: LiteRT's
+    dynamic-range quantisation (int8 weights, float activations; export.quantize).
     Raises Unsupported with the converter's reason when LiteRT's built-in operators cannot express it.
     """
     with _builtin_loops():
         function = serving_function(model, contract, generates, fixed_shapes=True)
-        lite = _converted(function)
+        lite = _converted(function, quantize=quantize)
     if step is not None:
-        _add_signature(lite, _converted(step), STEP_SIGNATURE_NAME)
+        _add_signature(lite, _converted(step, quantize=quantize), STEP_SIGNATURE_NAME)
     operators = sorted({flatbuffer_utils.opcode_to_name(lite, i) for i in range(len(lite.operatorCodes))})
     return flatbuffer_utils.convert_object_to_bytearray(lite), operators
 
 
-def _converted(function, name=SIGNATURE_NAME):
+def _converted(function, name=SIGNATURE_NAME, quantize=False):
     """The flatbuffer (as flatbuffer_utils' objects) of one tf.function, with one signature, `name`."""
     concrete = function.get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # weights only: no representative data
     try:
         flatbuffer = converter.convert()
     except Exception as error:  # the converter raises its own ConverterError, or whatever MLIR raised

@@ -130,6 +130,9 @@ def _parser():
     export.add_argument("--run-dir", required=True)
     export.add_argument("--export-dir", default="exports")
     export.add_argument("--name", help="model name, the directory under EXPORT_DIR (default: the task)")
+    export.add_argument("--quantize", default="none",
+                        help="none, or dynamic: int8 model.int8.onnx and model.int8.tflite beside the "
+                        "float32 files")
 
     catalogue = commands.add_parser("zoo", help="train every preset (one seed) and export each, with a model "
                                     "card, into one model repository with catalog.json; resumes")
@@ -182,7 +185,7 @@ def _tune(args):
 def _export(args):
     from export import export_run
 
-    version_dir = export_run(args.run_dir, args.export_dir, args.name)
+    version_dir = export_run(args.run_dir, args.export_dir, args.name, args.quantize)
     metadata = json.loads((version_dir / "metadata.json").read_text())
     names = {"savedmodel": "SavedModel", "onnx": "ONNX Runtime", "onnx_reference": "onnx.reference",
              "litert": "LiteRT"}
