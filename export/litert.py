@@ -124,11 +124,18 @@ def _converted(function, name=SIGNATURE_NAME, quantize=False):
 
 def _add_signature(lite, other, name):
     """Appends `other`'s one subgraph (no control flow) to `lite` as the signature `name`: its constants
-    and operator codes are renumbered into lite's."""
+    and operator codes are renumbered into lite's, a constant lite already holds byte for byte (the
+    weights both functions froze) shared rather than stored twice."""
     if len(other.subgraphs) != 1:
         raise Unsupported(f"the {name} function converts to {len(other.subgraphs)} subgraphs; one is merged")
-    offset = len(lite.buffers)
-    lite.buffers += other.buffers
+    held = {_buffer_key(buffer): index for index, buffer in enumerate(lite.buffers) if _buffer_key(buffer)}
+    buffers = []
+    for buffer in other.buffers:
+        key = _buffer_key(buffer)
+        if key not in held:
+            held[key] = len(lite.buffers)
+            lite.buffers.append(buffer)
+        buffers.append(held[key] if key else 0)  # buffer 0: no data
     codes = []
     for code in other.operatorCodes:
         same = [i for i, mine in enumerate(lite.operatorCodes) if _code_key(mine) == _code_key(code)]
@@ -137,13 +144,19 @@ def _add_signature(lite, other, name):
             lite.operatorCodes.append(code)
     (subgraph,) = other.subgraphs
     for tensor in subgraph.tensors:
-        tensor.buffer += offset
+        tensor.buffer = buffers[tensor.buffer]
     for operator in subgraph.operators:
         operator.opcodeIndex = codes[operator.opcodeIndex]
     (signature,) = other.signatureDefs
     signature.signatureKey, signature.subgraphIndex = name, len(lite.subgraphs)
     lite.subgraphs.append(subgraph)
     lite.signatureDefs.append(signature)
+
+
+def _buffer_key(buffer):
+    """A constant's bytes, or None for a buffer without data."""
+    data = getattr(buffer, "data", None)
+    return None if data is None or not len(data) else bytes(bytearray(data))
 
 
 def _code_key(code):

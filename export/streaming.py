@@ -35,8 +35,8 @@ class Streaming:
         self.model = model
         self.function, self.unsupported = None, None
         if not task.streams:
-            self.unsupported = (f"task {task.name!r} answers from the whole input, not step by step; "
-                                "see the step contract of the generating tasks' decoder")
+            self.unsupported = (f"task {task.name!r} reads no sequence step by step: it answers from a "
+                                "vector, or generates from a source it reads whole")
             return
         try:
             stepped, self.states = step_model(model)

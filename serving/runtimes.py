@@ -40,7 +40,7 @@ class ServedVersion:
     answers the names its text contract gives (label_name, tag_names, text) either way.
     """
 
-    def __init__(self, version_dir, runtime, max_elements=DEFAULT_MAX_ELEMENTS, metadata=None):
+    def __init__(self, version_dir, runtime, max_elements=DEFAULT_MAX_ELEMENTS, metadata=None, loaded=None):
         if runtime not in RUNTIMES:
             raise ValueError(f"Unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
         self.directory = Path(version_dir)
@@ -57,16 +57,17 @@ class ServedVersion:
         if self.output_vocabulary and any(o["name"] == "token_ids" for o in self.outputs):
             token_ids = next(o for o in self.outputs if o["name"] == "token_ids")
             self.outputs.append({"name": TOKEN_STRINGS, "dtype": "string", "shape": token_ids["shape"]})
-        self.streams = bool((self.metadata.get("streaming") or {}).get("onnx"))
-        self.step = None  # the served step, where the version streams
-        if self.metadata.get("served_step"):
-            self._run = _onnx_runner(self.directory, "step.onnx") if runtime == "onnx" else \
-                _saved_model_runner(self.directory, "step")
-            return
-        self._run = _onnx_runner(self.directory) if runtime == "onnx" else _saved_model_runner(
-            self.directory, self.metadata.get("id_signature_name", SIGNATURE_NAME))
-        if self.streams:
-            self.step = ServedVersion(version_dir, runtime, max_elements, _step_metadata(self.metadata))
+        self.step = None  # the served step (<name>-step), where the version streams
+        served_step = self.metadata.get("served_step")
+        if runtime == "onnx":
+            self._run = _onnx_runner(self.directory, "step.onnx" if served_step else "model.onnx")
+        else:  # the step's signature is in the same SavedModel, loaded once for both
+            loaded = loaded or _load_saved_model(self.directory)
+            signature = "step" if served_step else self.metadata.get("id_signature_name", SIGNATURE_NAME)
+            self._run = _saved_model_runner(loaded, signature)
+        if not served_step and (self.metadata.get("streaming") or {}).get("onnx"):
+            self.step = ServedVersion(version_dir, runtime, max_elements, _step_metadata(self.metadata),
+                                      loaded)
 
     def input_array(self, spec, value):
         """`value` (JSON lists or an array) as the array input `spec` takes; InvalidInput if it can't be.
@@ -192,10 +193,16 @@ def _onnx_runner(directory, file="model.onnx"):
     return run
 
 
-def _saved_model_runner(directory, signature_name):
+def _load_saved_model(directory):
     import tensorflow as tf
 
-    signature = tf.saved_model.load(str(directory)).signatures[signature_name]
+    return tf.saved_model.load(str(directory))
+
+
+def _saved_model_runner(loaded, signature_name):
+    import tensorflow as tf
+
+    signature = loaded.signatures[signature_name]
 
     def run(arrays):
         outputs = signature(**{k: tf.constant(a) for k, a in arrays.items()})
