@@ -59,7 +59,8 @@ def test_gru_weights_are_stored_as_int8_and_computed_in_float32(rng, tmp_path):
     # ONNX Runtime has no int8 GRU kernel (onnxruntime issue 9796): int8 weights, dequantised.
     assert quantized["onnx"]["int8_weights_float_compute"] == ["GRU"]
     assert "GRU" in quantized["onnx"]["operators"] and "DequantizeLinear" in quantized["onnx"]["operators"]
-    assert quantized["onnx"]["size_to_float32"] < 0.4 and quantized["litert"]["size_to_float32"] < 0.4
+    # LiteRT's converter keeps weights under 1,024 elements in float32 (the embedding, the head).
+    assert quantized["onnx"]["size_to_float32"] < 0.4 and quantized["litert"]["size_to_float32"] < 0.6
     assert sorted(p.name for p in version.glob("*.int8.*")) == ["model.int8.onnx", "model.int8.tflite"]
 
 

@@ -78,4 +78,4 @@ def test_tasks_that_do_not_stream_say_why_in_their_export(rng, tmp_path):
     version = export_model(model, task, contract, source, tmp_path, "vector")
     streaming = json.loads((version / "metadata.json").read_text())["streaming"]
     assert streaming == {"onnx": None, "unsupported": streaming["unsupported"]}
-    assert "whole input" in streaming["unsupported"]
+    assert "reads no sequence step by step" in streaming["unsupported"]

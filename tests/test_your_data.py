@@ -20,12 +20,12 @@ NAMES = {"ts": "label_name", "ucr_tsv": "label_name", "text_csv": "label_name", 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """Each format trained for two epochs, its data file deleted, then exported as model `<key>`."""
+    """Each format trained for one epoch, its data file deleted, then exported as model `<key>`."""
     root = tmp_path_factory.mktemp("your_data")
     runs = {}
     for key in FORMATS:
         task, path, options = write(root, key)
-        run_dir = train(TrainConfig(task=task, data=str(path), epochs=2, units=4, options=options),
+        run_dir = train(TrainConfig(task=task, data=str(path), epochs=1, units=4, options=options),
                         run_dir=root / "runs" / key, verbose=0)
         path.unlink()
         export_run(run_dir, root / "exports", key)

@@ -90,7 +90,9 @@ class TaskHyperModel(keras_tuner.HyperModel):
                 units.append(self._choose(hp, name, lambda n=name: hp.Int(n, 16, 256, sampling="log")))
         # The architecture options a task's builder reads beyond these (Task.architecture_options).
         searched = {"readout": lambda: hp.Choice("readout", list(READOUTS)), "fcn": lambda: hp.Boolean("fcn"),
-                    "attention": lambda: hp.Choice("attention", list(ATTENTIONS))}
+                    # The first trial (KerasTuner's defaults) tries the task's own default attention.
+                    "attention": lambda: hp.Choice("attention", list(ATTENTIONS),
+                                                   default=self.recipe.attention)}
         options = {name: self._choose(hp, name, declare) for name, declare in searched.items()
                    if name in self.task.architecture_options}
         if self.fixed.get("chunk") and "front_end" in self.task.architecture_options:  # what makes the chunks
