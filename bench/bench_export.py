@@ -44,6 +44,7 @@ from export import export_model, export_run  # noqa: E402
 from export.artifacts import ONNX_OPSET  # noqa: E402
 from export.litert import runner  # noqa: E402
 from export.serving import serving_function  # noqa: E402
+from export.verify import onnx_runner  # noqa: E402
 from zoo.config import TrainConfig  # noqa: E402
 from zoo.data import PAD_VALUE, DataSpec, Vocabulary  # noqa: E402
 from zoo.decoding import decoding_scores  # noqa: E402
@@ -266,9 +267,8 @@ def _metric(task, data, answers):
 def _artifact(path, input_name):
     """rows -> {output name: array} for an ONNX or LiteRT file that takes `input_name`."""
     if path.suffix == ".onnx":
-        graph = session(str(path))
-        names = [o.name for o in graph.get_outputs()]
-        return lambda rows: dict(zip(names, graph.run(None, {input_name: rows})))
+        run = onnx_runner(path)
+        return lambda rows: run({input_name: rows})
     lite = runner(path, threads=os.cpu_count())
     return lambda rows: lite(**{input_name: rows})
 

@@ -21,7 +21,7 @@ from export.serving import describe_signature, serving_function
 from export.streaming import Streaming
 from export.streaming import runtimes as step_runtimes
 from export.text import text_endpoints
-from export.verify import example_batches, real_length, verify, verify_text
+from export.verify import example_batches, onnx_runner, real_length, verify, verify_text
 from zoo.data import Vocabulary
 from zoo.errors import ZooError
 from zoo.registry import get_task
@@ -118,7 +118,7 @@ def _quantized(model, function, task, contract, staging, batches):
     notes = quantization.onnx_int8(model, contract, task.generates, ONNX_OPSET, path)
     written["onnx"] = notes if not notes["file"] else quantization.describe(
         path, staging / "model.onnx", notes,
-        quantization.verify_quantized(function, quantization.onnx_runner(path), batches, classes))
+        quantization.verify_quantized(function, onnx_runner(path), batches, classes))
     path = staging / quantization.LITERT_FILE
     try:
         flatbuffer, operators = tflite_model(model, contract, task.generates, quantize=True)
@@ -196,7 +196,8 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             onnx.save(streaming.onnx_model(ONNX_OPSET), staging / "step.onnx")
         lite = _litert(model, contract, task.generates, staging / "model.tflite", streaming.function)
         try:
-            verification = verify(function, staging, staging / "model.onnx", example_batches(examples),
+            batches = example_batches(examples)
+            verification = verify(function, staging, staging / "model.onnx", batches,
                                   id_signature, staging / "model.tflite" if lite["file"] else None,
                                   reference_wrong)
             text = contract.get("text") or {}
@@ -207,7 +208,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             streamed = streaming.function and streaming.verify(
                 function, step_runtimes(staging, staging / "step.onnx", lite_path), examples)
             quantized = quantize != "none" and _quantized(
-                model, function, task, contract, staging, example_batches(examples))
+                model, function, task, contract, staging, batches)
         except ValueError as error:
             raise ExportError(f"Export verification failed, nothing was published: {error}") from error
         files = sorted(p for p in staging.rglob("*") if p.is_file())

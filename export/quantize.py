@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime
 import tensorflow as tf
 from onnx import numpy_helper
 
@@ -112,12 +111,6 @@ def _weights_only(graph):
     for dequantize in reversed(made):  # before every node that reads them
         graph.node.insert(0, dequantize)
     return types
-
-
-def onnx_runner(path):
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return lambda feeds: dict(zip(names, session.run(None, feeds)))
 
 
 def verify_quantized(function, run, batches, classes):

@@ -14,7 +14,7 @@ import tf2onnx
 
 from export.litert import STEP_SIGNATURE_NAME
 from export.litert import runner as litert_runner
-from export.verify import TOLERANCE, real_length
+from export.verify import TOLERANCE, onnx_runner, real_length
 from zoo.step import NotStreamable, step_model
 
 SIGNATURE_NAME = STEP_SIGNATURE_NAME  # in the SavedModel and model.tflite
@@ -32,7 +32,6 @@ class Streaming:
     """The step function of a model that streams, or why it does not (`unsupported`)."""
 
     def __init__(self, model, task):
-        self.model = model
         self.function, self.unsupported = None, None
         if not task.streams:
             self.unsupported = (f"task {task.name!r} reads no sequence step by step: it answers from a "
@@ -123,17 +122,15 @@ class Streaming:
 
 def runtimes(saved_model_dir, onnx_path, litert_path=None):
     """{runtime: run} for the step of each artifact: run takes and gives {name: array}."""
-    import onnxruntime
     from onnx.reference import ReferenceEvaluator
 
     signature = tf.saved_model.load(str(saved_model_dir)).signatures[SIGNATURE_NAME]
-    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
     reference = ReferenceEvaluator(str(onnx_path))
+    names = reference.output_names
     found = {
         "savedmodel": lambda feeds: {k: v.numpy() for k, v in signature(
             **{name: tf.constant(value) for name, value in feeds.items()}).items()},
-        "onnx": lambda feeds: dict(zip(names, session.run(None, feeds))),
+        "onnx": onnx_runner(onnx_path),
         "onnx_reference": lambda feeds: dict(zip(names, reference.run(None, feeds))),
     }
     if litert_path:

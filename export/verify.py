@@ -33,6 +33,13 @@ def example_batches(x, rows=32):
     return [x[:, :length] for length in lengths] + [x[:1, : real_length(x[0])]]
 
 
+def onnx_runner(path):
+    """ONNX Runtime on the file at `path`: {input name: array} -> {output name: array}."""
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return lambda feeds: dict(zip(names, session.run(None, feeds)))
+
+
 def real_length(example):
     """Steps up to the last real one (padding is PAD_ID for ids, PAD_VALUE for numbers); 1 at least."""
     pad = PAD_ID if example.dtype.kind == "i" else PAD_VALUE
