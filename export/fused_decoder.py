@@ -1,15 +1,16 @@
 """ONNX graphs for the generating tasks (one_to_many, seq2seq): greedy decoding over fused nodes.
 
-tf2onnx converts zoo.decoding.greedy_decode as written: each step reruns the whole model over the
-tokens so far, its masked recurrent layers as Loops inside the decoding Loop. Here the source side
-(encoder, or the image's projections to states) runs once, and the decoding Loop advances each
-decoder layer by one step: one fused RNN / GRU / LSTM node that carries its state.
+zoo.decoding decodes with the model's Decoding (zoo.step.decoding_models): the source model once, then
+the decoder's step model each turn, each recurrent layer one call of its cell. tf2onnx would write
+those cells as plain operators inside the decoding Loop. Here the source side (encoder, or the image's
+projections to states) is written as fused nodes, and the decoding Loop advances each decoder layer
+by one step: one fused RNN / GRU / LSTM node that carries its state. Every export checks the tokens
+it generates against the step model's.
 
 SourceAttention's keys over the source steps are written once, before the loop; each turn scores its
 step's query against them.
 
-The tokens are the same: the decoder reads left to right, so the carried states are what the rerun
-recomputes. A fed-back padding id (predicted, or put after <eos>) is read as any other token, because
+A fed-back padding id (predicted, or put after <eos>) is read as any other token, because
 Keras does so too: a layer called with `initial_state` has several tensor arguments, and Keras 3 then
 does not pass it the Embedding's mask (only the loss uses that mask).
 """

@@ -86,7 +86,7 @@ def tflite_model(model, contract, generates, step=None, quantize=False):
     Raises Unsupported with the converter's reason when LiteRT's built-in operators cannot express it.
     """
     with _builtin_loops():
-        function = serving_function(model, contract, generates, fixed_shapes=True)
+        function = serving_function(model, contract, generates)
         lite = _converted(function, quantize=quantize)
     if step is not None:
         _add_signature(lite, _converted(step, quantize=quantize), STEP_SIGNATURE_NAME)

@@ -10,15 +10,11 @@ from zoo.decoding import decoder
 from zoo.quantiles import column_names, levels_of
 
 
-def serving_function(model, contract, generates, fixed_shapes=False):
-    """A tf.function with an input signature that returns a dict of named outputs.
-
-    fixed_shapes: a generating model decodes with shapes that stay the same from turn to turn
-    (zoo.decoding.greedy_decode), as LiteRT needs.
-    """
+def serving_function(model, contract, generates):
+    """A tf.function with an input signature that returns a dict of named outputs."""
     if generates:
         vocab = Vocabulary(tuple(contract["output_vocabulary"]))
-        decode = decoder(model, vocab, contract["spec"]["max_output_len"], fixed_shapes)
+        decode = decoder(model, vocab, contract["spec"]["max_output_len"])
 
         @tf.function(input_signature=decode.input_signature)
         def generate(source):

@@ -1,4 +1,6 @@
-"""Decoding: beam search finds what an exhaustive search finds, width 1 is greedy; the scores count."""
+"""Decoding: the decoder's step model answers as the whole teacher-forced model, greedy decoding is the
+argmax fed back, beam search finds what an exhaustive search finds and width 1 is greedy; the scores
+count."""
 
 import itertools
 
@@ -11,6 +13,7 @@ import zoo
 from tests.tiny import CLASSES, TINY
 from zoo.data import PAD_ID, Vocabulary
 from zoo.decoding import beam_decode, decoding_scores, edit_distance, greedy_decode
+from zoo.step import decoding_models
 
 BOS, EOS = 1, 2  # tests.tiny.OUTPUT_VOCABULARY: <pad>, <bos>, <eos>, then tokens
 
@@ -32,12 +35,48 @@ def _log_probabilities(model, source, answers):
     return np.where(ended_before > 0, 0.0, chosen).sum(axis=1)
 
 
+@pytest.mark.parametrize(("task_name", "architecture"), [
+    ("seq2seq", {"cell": "gru", "attention": "dot"}),
+    ("seq2seq", {"cell": "lstm", "layers": 2, "bidirectional": True, "attention": "additive"}),
+    ("seq2seq", {"cell": "simple_rnn", "attention": "general"}),
+    ("seq2seq", {"cell": "gru", "attention": "none"}),
+    ("one_to_many", {"cell": "lstm", "layers": 2}),
+    ("one_to_many", {"cell": "gru", "chunk": 1, "bidirectional": True}),
+])
+def test_the_decoder_step_answers_as_the_whole_model_at_every_step(task_name, architecture, rng):
+    spec, make_inputs, _ = TINY[task_name]
+    whole = zoo.get_task(task_name).build_model(spec, units=8, **architecture)
+    source, tokens = make_inputs(rng, 3, 5)
+    if task_name == "seq2seq":
+        source[0, 2:] = PAD_ID  # the step reads the source's padding as the whole model does
+    decoding = decoding_models(whole)
+    expected = np.asarray(whole([source, tokens]))
+    outputs = keras.tree.flatten(decoding.source(source))
+    states = [tf.identity(o) for o in outputs[: len(decoding.states)]]  # new tensors: no Keras mask
+    context = [tf.identity(o) for o in outputs[len(decoding.states):]]
+    assert len(context) == (2 if architecture.get("attention", "none") != "none" else 0)  # steps, mask
+    for t in range(tokens.shape[1]):
+        distribution, *states = decoding.step([tf.constant(tokens[:, t:t + 1]), *states, *context])
+        np.testing.assert_allclose(np.asarray(distribution), expected[:, t], rtol=1e-5, atol=1e-6)
+    assert decoding.step.count_params() + decoding.source.count_params() >= whole.count_params()
+    # Greedy decoding is the whole model's argmax fed back, one token a turn.
+    decoded = tf.function(lambda s: greedy_decode(decoding, s, BOS, EOS, 4))(source).numpy()
+    read = np.full((len(source), 1), BOS, "int32")
+    for _ in range(4):
+        chosen = np.asarray(whole([source, read]))[:, -1].argmax(-1)
+        read = np.concatenate([read, chosen[:, None].astype("int32")], axis=1)
+    ended = np.cumsum(read[:, 1:] == EOS, axis=1) - (read[:, 1:] == EOS) > 0
+    np.testing.assert_array_equal(decoded, np.where(ended, PAD_ID, read[:, 1:]))
+
+
 def test_a_beam_wide_enough_finds_the_likeliest_answer_and_width_1_is_greedy(model, rng):
     source = TINY["seq2seq"][1](rng, 2, 5)[0]
     length = 3
-    search = tf.function(lambda s, width: beam_decode(model, s, BOS, EOS, length, width, length_penalty=0.0),
-                         reduce_retracing=True)
-    greedy = tf.function(lambda s: greedy_decode(model, s, BOS, EOS, length))(source).numpy()
+    decoding = decoding_models(model)
+    search = tf.function(
+        lambda s, width: beam_decode(decoding, s, BOS, EOS, length, width, length_penalty=0.0),
+        reduce_retracing=True)
+    greedy = tf.function(lambda s: greedy_decode(decoding, s, BOS, EOS, length))(source).numpy()
     np.testing.assert_array_equal(search(source, 1).numpy(), greedy)
     # Every answer of `length` tokens (PAD after <eos>), scored in Keras: a beam of CLASSES ** 2 keeps
     # every prefix, so it must find the best one that ends (else the best of all).

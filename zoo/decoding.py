@@ -1,8 +1,9 @@
-"""Greedy decoding for the generating tasks (one_to_many, seq2seq), its exact-match score, and what a
-decoder's attention (zoo.layers.SourceAttention) looked at while it generated.
+"""Greedy decoding and beam search for the generating tasks (one_to_many, seq2seq), their scores, and
+what a decoder's attention (zoo.layers.SourceAttention) looked at while it generated.
 
-Their Keras models are trained with teacher forcing: inputs [source, decoder_input] ->
-a distribution over the next token at every step. Generation feeds back the argmax.
+Their Keras models are trained with teacher forcing: inputs [source, decoder_input] -> a distribution
+over the next token at every step. Generation reads the source once (the Decoding's source model,
+zoo.step) and feeds back the argmax one decoder step at a time (its step model), carrying the states.
 The loop is written in TensorFlow ops so that exports run the very same decoding in-graph.
 """
 
@@ -11,46 +12,39 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data import PAD_ID
+from zoo.step import decoding_models
 
 
-def greedy_decode(model, source, bos_id, eos_id, max_len, fixed_shapes=False):
-    """Token ids generated for each row of `source`: `max_len` of them, PAD after EOS.
+def _started(decoding, source):
+    """(the decoder's starting states, the context it reads at every step) for a batch of sources."""
+    outputs = decoding.source(source, training=False)
+    # New tensors: Keras' mask attributes stay behind (the step takes the source's padding as an input).
+    outputs = [tf.identity(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+    return outputs[: len(decoding.states)], outputs[len(decoding.states) :]
 
-    fixed_shapes: the tokens so far are kept in a [rows, max_len + 1] buffer, PAD after them, and the
-    model reads all of it each turn (the decoder reads left to right, so what follows a step does not
-    change its answer). Every tensor then keeps its shape from turn to turn, which LiteRT's default
-    (XNNPACK) delegate needs: it answered other tokens, and not always the same, for the growing form.
-    """
-    if fixed_shapes:
-        return _greedy_decode_in_place(model, source, bos_id, eos_id, max_len)
+
+def _written(tokens, step, ids):
+    """tokens [..., max_len] with `ids` [...] at `step`, which holds PAD (0) until now. Every tensor
+    keeps its shape from turn to turn, which LiteRT's default (XNNPACK) delegate needs."""
+    return tokens + tf.one_hot(step, tf.shape(tokens)[-1], dtype=tf.int32) * ids[..., None]
+
+
+def greedy_decode(decoding, source, bos_id, eos_id, max_len):
+    """Token ids generated for each row of `source` by a Decoding (zoo.step.decoding_models): `max_len`
+    of them, PAD after EOS. The source is read once; each turn is one decoder step from its states."""
+    states, context = _started(decoding, source)
     rows = tf.shape(source)[0]
-    tokens = tf.fill([rows, 1], tf.constant(bos_id, tf.int32))
-    finished = tf.zeros([rows], tf.bool)
-    for _ in tf.range(max_len):
-        tf.autograph.experimental.set_loop_options(
-            shape_invariants=[(tokens, tf.TensorShape([None, None]))]
-        )
-        probabilities = model([source, tokens], training=False)
-        next_ids = tf.argmax(probabilities[:, -1], axis=-1, output_type=tf.int32)
-        next_ids = tf.where(finished, tf.constant(PAD_ID, tf.int32), next_ids)
-        tokens = tf.concat([tokens, next_ids[:, None]], axis=1)
-        finished = finished | tf.equal(next_ids, eos_id)
-    return tokens[:, 1:]
-
-
-def _greedy_decode_in_place(model, source, bos_id, eos_id, max_len):
-    rows = tf.shape(source)[0]
-    tokens = tf.concat([tf.fill([rows, 1], tf.constant(bos_id, tf.int32)),
-                        tf.fill([rows, max_len], tf.constant(PAD_ID, tf.int32))], axis=1)
+    last = tf.fill([rows, 1], tf.constant(bos_id, tf.int32))
+    tokens = tf.fill([rows, max_len], tf.constant(PAD_ID, tf.int32))
     finished = tf.zeros([rows], tf.bool)
     for step in tf.range(max_len):
-        probabilities = model([source, tokens], training=False)
-        next_ids = tf.argmax(tf.gather(probabilities, step, axis=1), axis=-1, output_type=tf.int32)
+        probabilities, *states = decoding.step([last, *states, *context], training=False)
+        next_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         next_ids = tf.where(finished, tf.constant(PAD_ID, tf.int32), next_ids)
-        # Written at step + 1, which holds PAD (0) until now.
-        tokens += tf.one_hot(step + 1, max_len + 1, dtype=tf.int32)[None] * next_ids[:, None]
+        tokens = _written(tokens, step, next_ids)
         finished = finished | tf.equal(next_ids, eos_id)
-    return tokens[:, 1:]
+        last = next_ids[:, None]
+    return tokens
 
 
 # GNMT's length penalty (Wu et al. 2016): a finished hypothesis ranks by its log-probability over
@@ -59,20 +53,24 @@ LENGTH_PENALTY = 0.6
 _NEVER = -1e9  # the score of a hypothesis that must not be chosen (not -inf: -inf - -inf is NaN)
 
 
-def beam_decode(model, source, bos_id, eos_id, max_len, width, length_penalty=LENGTH_PENALTY):
-    """Token ids for each row of `source` by beam search: `width` hypotheses kept at each step, each
-    scored by its summed log-probability; the finished one of the best penalised score wins. `max_len`
-    ids a row, PAD after EOS; width 1 is greedy decoding. Written in TensorFlow ops, as greedy_decode."""
+def beam_decode(decoding, source, bos_id, eos_id, max_len, width, length_penalty=LENGTH_PENALTY):
+    """Token ids for each row of `source` by beam search over a Decoding's steps: `width` hypotheses
+    kept at each step, each scored by its summed log-probability; the finished one of the best penalised
+    score wins. `max_len` ids a row, PAD after EOS; width 1 is greedy decoding. Written in TensorFlow
+    ops, as greedy_decode."""
+    states, context = _started(decoding, source)
     rows = tf.shape(source)[0]
-    sources = tf.repeat(source, width, axis=0)  # row r's hypotheses at r * width ... r * width + width - 1
-    tokens = tf.fill([rows * width, 1], tf.constant(bos_id, tf.int32))
+    # Row r's hypotheses are rows r * width ... r * width + width - 1 of the states and the context.
+    states = [tf.repeat(s, width, axis=0) for s in states]
+    context = [tf.repeat(c, width, axis=0) for c in context]
+    last = tf.fill([rows * width, 1], tf.constant(bos_id, tf.int32))
+    tokens = tf.fill([rows, width, max_len], tf.constant(PAD_ID, tf.int32))
     # At first every hypothesis is the same <bos>: only the first may grow, or the beam would hold copies.
     scores = tf.tile(tf.constant([[0.0] + [_NEVER] * (width - 1)]), [rows, 1])  # [rows, width]
     finished = tf.zeros([rows, width], tf.bool)
     lengths = tf.zeros([rows, width], tf.float32)
-    for _ in tf.range(max_len):
-        tf.autograph.experimental.set_loop_options(shape_invariants=[(tokens, tf.TensorShape([None, None]))])
-        probabilities = model([sources, tokens], training=False)[:, -1]
+    for step in tf.range(max_len):
+        probabilities, *states = decoding.step([last, *states, *context], training=False)
         vocabulary = tf.shape(probabilities)[-1]
         log_p = tf.reshape(tf.math.log(tf.maximum(probabilities, 1e-30)), [rows, width, vocabulary])
         # A finished hypothesis goes on with PAD alone, at no cost: it stays one candidate.
@@ -85,28 +83,32 @@ def beam_decode(model, source, bos_id, eos_id, max_len, width, length_penalty=LE
         lengths = tf.gather(lengths, parents, batch_dims=1) + tf.cast(~finished, tf.float32)
         next_ids = tf.where(finished, tf.constant(PAD_ID, tf.int32), next_ids)
         finished = finished | tf.equal(next_ids, eos_id)
-        history = tf.gather(tf.reshape(tokens, [rows, width, -1]), parents, batch_dims=1)
-        tokens = tf.reshape(tf.concat([history, next_ids[..., None]], axis=-1), [rows * width, -1])
+        tokens = _written(tf.gather(tokens, parents, batch_dims=1), step, next_ids)
+        states = [tf.reshape(tf.gather(tf.reshape(s, [rows, width, s.shape[-1]]), parents, batch_dims=1),
+                             [rows * width, s.shape[-1]]) for s in states]
+        last = tf.reshape(next_ids, [rows * width, 1])
     penalised = scores / tf.pow((5.0 + lengths) / 6.0, length_penalty)
     best = tf.argmax(tf.where(finished, penalised, penalised + _NEVER), axis=-1, output_type=tf.int32)
-    return tf.gather(tf.reshape(tokens, [rows, width, -1]), best, batch_dims=1)[:, 1:]
+    return tf.gather(tokens, best, batch_dims=1)
 
 
-def decoder(model, vocab, max_len, fixed_shapes=False, beam=1):
-    """greedy_decode (or beam_decode of width `beam`) as a tf.function of the source alone, ready to
-    serve or export.
+def decoder(model, vocab, max_len, beam=1):
+    """greedy_decode (or beam_decode of width `beam`) of a trained generating model, as a tf.function of
+    the source alone, ready to serve or export: its Decoding (zoo.step.decoding_models) shares the
+    model's layers.
 
     Its input signature is the model's source input: name, dtype, dynamic batch (and time).
     """
     bos_id, eos_id = vocab.id(vocab.BOS), vocab.id(vocab.EOS)
+    decoding = decoding_models(model)
     source = model.inputs[0]
     signature = [tf.TensorSpec(source.shape, source.dtype, name=source.name)]
 
     @tf.function(input_signature=signature)
     def decode(source):
         if beam > 1:
-            return beam_decode(model, source, bos_id, eos_id, max_len, beam)
-        return greedy_decode(model, source, bos_id, eos_id, max_len, fixed_shapes)
+            return beam_decode(decoding, source, bos_id, eos_id, max_len, beam)
+        return greedy_decode(decoding, source, bos_id, eos_id, max_len)
 
     return decode
 
