@@ -11,6 +11,7 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
+from export import beam as beam_search
 from export import quantize as quantization
 from export.fused import Unsupported, all_nodes, fused_onnx
 from export.fused_decoder import greedy_decoder_onnx
@@ -91,19 +92,21 @@ def _onnx_graph(model, function, contract, generates):
     }, reference_wrong
 
 
-def _litert(model, contract, generates, path, step=None):
-    """Writes model.tflite where LiteRT's built-in operators can express the function (and `step`, the
-    streaming step, as a second signature), and returns what metadata.json says of it: the file, or
-    null and the reason."""
+def _litert(model, contract, generates, path, signatures):
+    """Writes model.tflite where LiteRT's built-in operators can express the function (and each of
+    `signatures`, {name: a callable giving a new tf.function}, as a further signature), and returns what
+    metadata.json says of it: the file, or null and the reason."""
     try:
-        flatbuffer, operators = tflite_model(model, contract, generates, step)
+        flatbuffer, operators = tflite_model(model, contract, generates, signatures)
     except Unsupported as error:
         return {"file": None, "unsupported": str(error)}
     path.write_bytes(flatbuffer)
     return {
         "file": path.name,
         "signature_name": SIGNATURE_NAME,
-        **({"step_signature_name": STEP_SIGNATURE_NAME} if step else {}),
+        **({"step_signature_name": STEP_SIGNATURE_NAME} if STEP_SIGNATURE_NAME in signatures else {}),
+        **({"beam_signature_name": beam_search.SIGNATURE_NAME} if beam_search.SIGNATURE_NAME in signatures
+           else {}),
         "takes": "token ids or numbers, as id_inputs says; batch and length resizable",
         "operators": operators,
     }
@@ -159,10 +162,12 @@ def _json_numbers(array):
 
 
 def export_model(model, task, contract, examples, export_dir, name, extra_metadata=None, text_examples=None,
-                 quantize="none"):
+                 quantize="none", beam=1):
     """Exports `model` to <export_dir>/<name>/<next free version>/ and returns that directory.
 
     quantize: "dynamic" adds int8 artifacts (export.quantize) beside the float32 ones.
+    beam: a generating model's beam width (its run's BEAM); over 1, the exports search beams too
+    (export.beam), the width an input with this default.
     contract: the run's data.json (spec, padding, vocabularies, labels, text contract).
     examples: held-out inputs (the model's source input) to verify the artifacts on;
     text_examples: the same kind of inputs as strings, for a run with a text contract.
@@ -177,8 +182,14 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
     inputs, outputs = describe_signature(endpoints["serving_default"])
     id_signature = "serving_ids" if "serving_ids" in endpoints else "serving_default"
     streaming = Streaming(model, task)
+    extra = {}  # further signatures of model.tflite
     if streaming.function:
         endpoints["step"] = streaming.function
+        extra[STEP_SIGNATURE_NAME] = lambda: streaming.function
+    searches = task.generates and beam > 1
+    if searches:
+        endpoints[beam_search.SIGNATURE_NAME] = beam_function = beam_search.beam_function(model, contract)
+        extra[beam_search.SIGNATURE_NAME] = lambda: beam_search.beam_function(model, contract)
     with staged_version(model_root) as staging:
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -194,7 +205,9 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
         onnx.save(onnx_model, staging / "model.onnx")
         if streaming.function:
             onnx.save(streaming.onnx_model(ONNX_OPSET), staging / "step.onnx")
-        lite = _litert(model, contract, task.generates, staging / "model.tflite", streaming.function)
+        if searches:
+            onnx.save(beam_search.onnx_model(beam_function, ONNX_OPSET), staging / beam_search.ONNX_FILE)
+        lite = _litert(model, contract, task.generates, staging / "model.tflite", extra)
         try:
             batches = example_batches(examples)
             verification = verify(function, staging, staging / "model.onnx", batches,
@@ -207,6 +220,10 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             lite_path = lite["file"] and staging / lite["file"]
             streamed = streaming.function and streaming.verify(
                 function, step_runtimes(staging, staging / "step.onnx", lite_path), examples)
+            searched = searches and verify(
+                beam_function, staging, staging / beam_search.ONNX_FILE,
+                beam_search.with_width(batches, beam, model.inputs[0].name), beam_search.SIGNATURE_NAME,
+                lite_path, litert_signature=beam_search.SIGNATURE_NAME)
             quantized = quantize != "none" and _quantized(
                 model, function, task, contract, staging, batches)
         except ValueError as error:
@@ -227,6 +244,8 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             "onnx_graph": graph,
             "litert": lite,
             "streaming": streaming.metadata(lite.get("step_signature_name"), streamed),
+            **({"beam": beam_search.metadata(beam, lite.get("beam_signature_name"), searched)}
+               if searched else {}),
             **({"quantized": quantized} if quantized else {}),
             "verification": verification,
             "versions": {
@@ -274,5 +293,5 @@ def export_run(run_dir, export_dir="exports", name=None, quantize="none"):
         model, task, contract, source, export_dir, name or task.name,
         extra_metadata={"dataset": config["dataset"], "run": config, "test_metrics": metrics["test"],
                         "data": metrics["data"]},
-        text_examples=text_examples, quantize=quantize,
+        text_examples=text_examples, quantize=quantize, beam=config.get("beam") or 1,
     )

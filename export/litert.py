@@ -76,20 +76,21 @@ def _builtin_loops():
             setattr(keras_backend, name, value)
 
 
-def tflite_model(model, contract, generates, step=None, quantize=False):
+def tflite_model(model, contract, generates, signatures=None, quantize=False):
     """(flatbuffer bytes, the LiteRT operators it uses) for the model's serving function
     (export.serving, traced afresh here: a function traced before keeps Keras' own loop).
 
-    The model has the signature SIGNATURE_NAME, with the function's input and output names, and with
-    `step` (export.streaming's step function) a second one, STEP_SIGNATURE_NAME. quantize: LiteRT's
-    dynamic-range quantisation (int8 weights, float activations; export.quantize).
+    The model has the signature SIGNATURE_NAME, with the function's input and output names, and one
+    more for each of `signatures` ({name: a callable giving a new tf.function}, traced here too: the
+    streaming step, beam search). quantize: LiteRT's dynamic-range quantisation (int8 weights, float
+    activations; export.quantize).
     Raises Unsupported with the converter's reason when LiteRT's built-in operators cannot express it.
     """
     with _builtin_loops():
         function = serving_function(model, contract, generates)
         lite = _converted(function, quantize=quantize)
-    if step is not None:
-        _add_signature(lite, _converted(step, quantize=quantize), STEP_SIGNATURE_NAME)
+        for name, make in (signatures or {}).items():
+            _add_signature(lite, _converted(make(), quantize=quantize), name)
     operators = sorted({flatbuffer_utils.opcode_to_name(lite, i) for i in range(len(lite.operatorCodes))})
     return flatbuffer_utils.convert_object_to_bytearray(lite), operators
 
@@ -122,12 +123,15 @@ def _converted(function, name=SIGNATURE_NAME, quantize=False):
     return lite
 
 
+# The options fields of control-flow operators (WHILE, IF, CALL_ONCE) that name a subgraph by index.
+SUBGRAPH_FIELDS = ("condSubgraphIndex", "bodySubgraphIndex", "thenSubgraphIndex", "elseSubgraphIndex",
+                   "initSubgraphIndex")
+
+
 def _add_signature(lite, other, name):
-    """Appends `other`'s one subgraph (no control flow) to `lite` as the signature `name`: its constants
-    and operator codes are renumbered into lite's, a constant lite already holds byte for byte (the
-    weights both functions froze) shared rather than stored twice."""
-    if len(other.subgraphs) != 1:
-        raise Unsupported(f"the {name} function converts to {len(other.subgraphs)} subgraphs; one is merged")
+    """Appends `other`'s subgraphs to `lite`, its first as the signature `name`: its constants, operator
+    codes and subgraph indices (a loop's condition and body) are renumbered into lite's, a constant lite
+    already holds byte for byte (the weights both functions froze) shared rather than stored twice."""
     held = {_buffer_key(buffer): index for index, buffer in enumerate(lite.buffers) if _buffer_key(buffer)}
     buffers = []
     for buffer in other.buffers:
@@ -142,14 +146,18 @@ def _add_signature(lite, other, name):
         codes.append(same[0] if same else len(lite.operatorCodes))
         if not same:
             lite.operatorCodes.append(code)
-    (subgraph,) = other.subgraphs
-    for tensor in subgraph.tensors:
-        tensor.buffer = buffers[tensor.buffer]
-    for operator in subgraph.operators:
-        operator.opcodeIndex = codes[operator.opcodeIndex]
+    offset = len(lite.subgraphs)
+    for subgraph in other.subgraphs:
+        for tensor in subgraph.tensors:
+            tensor.buffer = buffers[tensor.buffer]
+        for operator in subgraph.operators:
+            operator.opcodeIndex = codes[operator.opcodeIndex]
+            for field in SUBGRAPH_FIELDS:
+                if hasattr(operator.builtinOptions, field):
+                    setattr(operator.builtinOptions, field, getattr(operator.builtinOptions, field) + offset)
+        lite.subgraphs.append(subgraph)
     (signature,) = other.signatureDefs
-    signature.signatureKey, signature.subgraphIndex = name, len(lite.subgraphs)
-    lite.subgraphs.append(subgraph)
+    signature.signatureKey, signature.subgraphIndex = name, offset + signature.subgraphIndex
     lite.signatureDefs.append(signature)
 
 

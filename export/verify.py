@@ -52,7 +52,7 @@ class Runtimes:
     checked in (TensorFlow, ONNX Runtime, the ONNX reference evaluator, LiteRT)."""
 
     def __init__(self, function, saved_model_dir, onnx_path, signature="serving_default", litert_path=None,
-                 reference_wrong=None):
+                 reference_wrong=None, litert_signature=litert.SIGNATURE_NAME):
         self.input_names = [spec.name for spec in function.input_signature]
         self.keras = function
         self.saved_model = tf.saved_model.load(str(saved_model_dir)).signatures[signature]
@@ -61,7 +61,7 @@ class Runtimes:
         self.onnx_reference = ReferenceEvaluator(str(onnx_path))
         # Why onnx.reference could not run the graph, or is known to run it wrong (then it is not asked).
         self.reference_error = reference_wrong
-        self.litert = litert.runner(litert_path) if litert_path else None
+        self.litert = litert.runner(litert_path, signature=litert_signature) if litert_path else None
 
     def run_all(self, batch):
         """batch: the one input's array, or {input name: array}."""
@@ -75,7 +75,8 @@ class Runtimes:
         if not self.reference_error:
             try:
                 with np.errstate(over="ignore"):  # its sigmoid overflows to the right 0 on large gate inputs
-                    first_rows = {name: value[:REFERENCE_ROWS] for name, value in feeds.items()}
+                    first_rows = {name: value[:REFERENCE_ROWS] if np.ndim(value) else value
+                                  for name, value in feeds.items()}
                     reference = self.onnx_reference.run(None, first_rows)
                 exported["onnx_reference"] = dict(zip(self.output_names, reference))
             except Exception as error:  # it cannot run every graph tf2onnx writes
@@ -86,18 +87,20 @@ class Runtimes:
 
 
 def verify(function, saved_model_dir, onnx_path, batches, signature="serving_default", litert_path=None,
-           reference_wrong=None):
+           reference_wrong=None, litert_signature=litert.SIGNATURE_NAME):
     """Runs every batch through every runtime and returns the figures.
 
     signature: the SavedModel signature that takes what `function` takes (ids or numbers);
-    litert_path: model.tflite, where the export wrote one; reference_wrong: why onnx.reference is
+    litert_path: model.tflite, where the export wrote one, and its signature that takes what `function`
+    takes; reference_wrong: why onnx.reference is
     known to compute this graph wrong (it is then left out, and the reason kept).
     Raises ValueError naming the runtime, output and difference if any output differs by
     more than TOLERANCE (relative, and absolute in units of the output's largest magnitude where that
     is over 1: float32 holds 7 digits of a value's own size, so a forecast of 1.7 that loc 500 and
     scale 40 made carries 500's rounding) or any token id differs.
     """
-    runtimes = Runtimes(function, saved_model_dir, onnx_path, signature, litert_path, reference_wrong)
+    runtimes = Runtimes(function, saved_model_dir, onnx_path, signature, litert_path, reference_wrong,
+                        litert_signature)
     worst = {}
     for batch in batches:
         reference, exported = runtimes.run_all(batch)
@@ -138,7 +141,7 @@ def verify(function, saved_model_dir, onnx_path, batches, signature="serving_def
 def _shapes(batch):
     """The batch's shape, or {input name: shape} for named inputs."""
     if isinstance(batch, dict):
-        return {name: list(array.shape) for name, array in batch.items()}
+        return {name: list(np.shape(array)) for name, array in batch.items()}
     return list(batch.shape)
 
 

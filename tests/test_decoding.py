@@ -3,6 +3,7 @@ argmax fed back, beam search finds what an exhaustive search finds and width 1 i
 count."""
 
 import itertools
+import json
 
 import keras
 import numpy as np
@@ -10,7 +11,10 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tests.tiny import CLASSES, TINY
+from export import export_model
+from export.litert import runner as litert_runner
+from export.verify import onnx_runner
+from tests.tiny import CLASSES, TINY, tiny_trained
 from zoo.data import PAD_ID, Vocabulary
 from zoo.decoding import beam_decode, decoding_scores, edit_distance, greedy_decode
 from zoo.step import decoding_models
@@ -88,6 +92,34 @@ def test_a_beam_wide_enough_finds_the_likeliest_answer_and_width_1_is_greedy(mod
         ended = {a: s for a, s in scored.items() if EOS in a} or scored
         assert tuple(found[row]) == max(ended, key=ended.get)
         assert scored[tuple(found[row])] >= scored[tuple(greedy[row])] - 1e-6 or EOS not in greedy[row]
+
+
+def test_a_beam_is_exported_with_its_width_an_input_and_answers_as_keras_in_every_runtime(rng, tmp_path):
+    task, model, contract, source = tiny_trained("seq2seq", rng, cell="gru", attention="dot")
+    version = export_model(model, task, contract, source, tmp_path, "s2s", beam=3)
+    beam = json.loads((version / "metadata.json").read_text())["beam"]
+    assert beam["default_width"] == 3 and beam["width_input"] == "beam_width" and beam["onnx"] == "beam.onnx"
+    assert {"savedmodel", "onnx", "litert"} <= set(beam["verification"]["max_abs_diff"])
+    decoding, max_len = decoding_models(model), contract["spec"]["max_output_len"]
+    search = tf.function(lambda s, width: beam_decode(decoding, s, BOS, EOS, max_len, width),
+                         reduce_retracing=True)
+    saved = tf.saved_model.load(str(version)).signatures["beam"]
+    runtimes = {"onnx": onnx_runner(version / "beam.onnx"),
+                "litert": lambda feeds: litert_runner(version / "model.tflite", signature="beam")(**feeds),
+                "savedmodel": lambda feeds: {k: v.numpy() for k, v in saved(
+                    **{name: tf.constant(value) for name, value in feeds.items()}).items()}}
+    greedy = onnx_runner(version / "model.onnx")({"source": source})["token_ids"]
+    for width in (1, 2, 5):  # the width is the caller's: 1 is the greedy export's answer
+        expected = search(tf.constant(source), width).numpy()
+        if width == 1:
+            np.testing.assert_array_equal(expected, greedy)
+        for runtime, run in runtimes.items():
+            got = run({"source": source, "beam_width": np.array(width, np.int32)})["token_ids"]
+            np.testing.assert_array_equal(got, expected, err_msg=f"{runtime}, width {width}")
+    # A run scored greedily only exports greedy decoding.
+    plain = export_model(model, task, contract, source, tmp_path, "s2s")
+    assert "beam" not in json.loads((plain / "metadata.json").read_text())
+    assert not (plain / "beam.onnx").exists()
 
 
 def test_decoding_scores_count_edits_and_score_words_with_sacrebleu():

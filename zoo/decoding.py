@@ -24,9 +24,10 @@ def _started(decoding, source):
 
 
 def _written(tokens, step, ids):
-    """tokens [..., max_len] with `ids` [...] at `step`, which holds PAD (0) until now. Every tensor
-    keeps its shape from turn to turn, which LiteRT's default (XNNPACK) delegate needs."""
-    return tokens + tf.one_hot(step, tf.shape(tokens)[-1], dtype=tf.int32) * ids[..., None]
+    """tokens [..., max_len] with `ids` [...] at `step`. Every tensor keeps its shape from turn to turn,
+    which LiteRT's default (XNNPACK) delegate needs. (LiteRT has no strided slice that adds an axis:
+    tf.expand_dims, not [..., None], inside the loops.)"""
+    return tf.where(tf.range(tf.shape(tokens)[-1]) == step, tf.expand_dims(ids, -1), tokens)
 
 
 def greedy_decode(decoding, source, bos_id, eos_id, max_len):
@@ -57,7 +58,7 @@ def beam_decode(decoding, source, bos_id, eos_id, max_len, width, length_penalty
     """Token ids for each row of `source` by beam search over a Decoding's steps: `width` hypotheses
     kept at each step, each scored by its summed log-probability; the finished one of the best penalised
     score wins. `max_len` ids a row, PAD after EOS; width 1 is greedy decoding. Written in TensorFlow
-    ops, as greedy_decode."""
+    ops, as greedy_decode; `width` may be a tensor (the exports take it as an input)."""
     states, context = _started(decoding, source)
     rows = tf.shape(source)[0]
     # Row r's hypotheses are rows r * width ... r * width + width - 1 of the states and the context.
@@ -66,7 +67,7 @@ def beam_decode(decoding, source, bos_id, eos_id, max_len, width, length_penalty
     last = tf.fill([rows * width, 1], tf.constant(bos_id, tf.int32))
     tokens = tf.fill([rows, width, max_len], tf.constant(PAD_ID, tf.int32))
     # At first every hypothesis is the same <bos>: only the first may grow, or the beam would hold copies.
-    scores = tf.tile(tf.constant([[0.0] + [_NEVER] * (width - 1)]), [rows, 1])  # [rows, width]
+    scores = tf.tile(tf.where(tf.range(width) == 0, 0.0, _NEVER)[None], [rows, 1])  # [rows, width]
     finished = tf.zeros([rows, width], tf.bool)
     lengths = tf.zeros([rows, width], tf.float32)
     for step in tf.range(max_len):
@@ -75,8 +76,8 @@ def beam_decode(decoding, source, bos_id, eos_id, max_len, width, length_penalty
         log_p = tf.reshape(tf.math.log(tf.maximum(probabilities, 1e-30)), [rows, width, vocabulary])
         # A finished hypothesis goes on with PAD alone, at no cost: it stays one candidate.
         pad_only = tf.where(tf.range(vocabulary) == PAD_ID, 0.0, _NEVER)
-        log_p = tf.where(finished[..., None], pad_only, log_p)
-        candidates = tf.reshape(scores[..., None] + log_p, [rows, width * vocabulary])
+        log_p = tf.where(tf.expand_dims(finished, -1), pad_only, log_p)
+        candidates = tf.reshape(tf.expand_dims(scores, -1) + log_p, [rows, width * vocabulary])
         scores, chosen = tf.math.top_k(candidates, k=width)
         parents, next_ids = chosen // vocabulary, tf.cast(chosen % vocabulary, tf.int32)
         finished = tf.gather(finished, parents, batch_dims=1)
