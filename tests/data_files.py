@@ -57,6 +57,17 @@ def captions_jsonl(rows=40):
                    for i in range(rows))
 
 
+def frames_jsonl(rows=40):
+    """Sequences of 2-4 frames of two numbers, each frame standing for a word of the caption."""
+    words = ("one", "two", "three")
+    lines = []
+    for i in range(rows):
+        picks = [(i + j) % 3 for j in range(2 + i % 3)]
+        lines.append(json.dumps({"frames": [[float(p), 1.0 - p / 2] for p in picks],
+                                 "caption": " ".join(words[p] for p in picks)}))
+    return "\n".join(lines) + "\n"
+
+
 # (task, file name, contents, options)
 def long_csv():
     """Two monthly series in the long format, of their own starts and lengths, one with a gap."""
@@ -94,6 +105,7 @@ FORMATS = {
     "conll2003": ("tagging", "ner.conll", CONLL2003, {}),
     "pairs_tsv": ("seq2seq", "sums.tsv", pairs_tsv(), {}),
     "captions_jsonl": ("one_to_many", "captions.jsonl", captions_jsonl(), {}),
+    "frames_jsonl": ("seq2seq", "clips.jsonl", frames_jsonl(), {}),
 }
 
 

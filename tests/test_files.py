@@ -13,7 +13,7 @@ import zoo
 from tests.data_files import FORMATS, write
 from zoo import text
 from zoo.cli import main
-from zoo.data import Vocabulary
+from zoo.data import PAD_VALUE, Vocabulary
 from zoo.errors import DataFileError, ZooError
 from zoo.files import lines
 from zoo.files.series import read_ts
@@ -91,6 +91,27 @@ def test_every_format_loads_three_splits_that_fit_the_task(key, tmp_path):
     assert out.shape[0] == 2
     contract = json.loads(json.dumps(data.contract()))  # what data.json will hold
     assert contract["text"]["output"] in (None, "label_name", "tag_names", "text")
+
+
+def test_frames_in_an_npz_load_alike_with_captions_as_y_or_in_their_own_file(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.empty(30, dtype=object)  # sequences of 2-5 frames of 3 numbers
+    x[:] = [rng.normal(size=(2 + i % 4, 3)).astype("float32") for i in range(30)]
+    captions = [f"Word{i % 3} and more" for i in range(30)]
+    np.savez(tmp_path / "y.npz", x=x, y=np.array(captions))
+    np.savez(tmp_path / "x.npz", x=x)
+    (tmp_path / "captions.txt").write_text("\n".join(captions) + "\n")
+    task = zoo.get_task("seq2seq")
+    data = task.load(data=tmp_path / "y.npz", seed=0)
+    _same_arrays(task.load(data=tmp_path / "x.npz", seed=0, captions=str(tmp_path / "captions.txt")), data)
+    source, decoder_input = data.x_train
+    assert source.dtype == np.float32 and source.shape[1:] == (5, 3) and data.spec.num_features == 3
+    assert data.spec.input_vocab_size is None and data.output_vocab.tokens[3:6] == ("<unk>", "and", "more")
+    short = np.flatnonzero(np.all(source[:, 2:] == PAD_VALUE, axis=(1, 2)))  # two frames, then padding
+    assert len(short) and np.all(source[short, :2] != PAD_VALUE)
+    (tmp_path / "captions.txt").write_text("one\n")
+    with pytest.raises(DataFileError, match="has 1 lines but"):
+        task.load(data=tmp_path / "x.npz", captions=str(tmp_path / "captions.txt"))
 
 
 def test_a_single_file_is_split_stratified_and_the_vocabulary_comes_from_training_only(tmp_path):
@@ -176,6 +197,10 @@ BAD_FILES = [
     ("pairs_tsv", lambda s: s.replace("2+5\t7\tCC-BY", "2+5 7"), 3, "separated by a tab"),
     ("conll2003", lambda s: s.replace("rejects VBZ B-VP O", "rejects"), 4, "token and its tag"),
     ("captions_jsonl", lambda s: s.replace('"caption"', 'caption', 1), 1, "not a JSON object"),
+    ("frames_jsonl", lambda s: "\n".join(line.replace("[[", "[[9.0, ", 1) if i == 3 else line
+                                         for i, line in enumerate(s.split("\n"))), 4, "same count"),
+    ("frames_jsonl", lambda s: s.replace('[[1.0, 0.5], [2.0, 0.0], [0.0, 1.0]]', '[]', 1), 2,
+     "at least one frame"),
 ]
 
 

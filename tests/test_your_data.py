@@ -15,7 +15,8 @@ from zoo.training import TrainConfig, train
 # What the served answer names, per format: the strings a client gets beside the numbers.
 NAMES = {"ts": "label_name", "ucr_tsv": "label_name", "text_csv": "label_name", "text_tsv": "label_name",
          "forecast_csv": None, "vectors_csv": "label_name", "conllu": "tag_names", "conll2003": "tag_names",
-         "pairs_tsv": "text", "captions_jsonl": "text", "long_csv": None, "long_covariates_csv": None}
+         "pairs_tsv": "text", "captions_jsonl": "text", "frames_jsonl": "text", "long_csv": None,
+         "long_covariates_csv": None}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.data import PAD_ID
+from zoo.data import PAD_ID, PAD_VALUE
 from zoo.step import decoding_models
 
 
@@ -183,8 +183,8 @@ def decoding_metrics(model, data, beam=1):
 
 def attention_maps(model, data, rows=4):
     """What the decoder's attention weighed while greedy decoding generated each of the first `rows` test
-    sources: [(source tokens, generated tokens with <eos>, weights [generated, source])], or None for a
-    model without attention."""
+    sources: [(source tokens or frame numbers, generated tokens with <eos>, weights [generated, source])],
+    or None for a model without attention."""
     if "attention" not in {layer.name for layer in model.layers}:
         return None
     layer, vocab = model.get_layer("attention"), data.output_vocab
@@ -192,13 +192,17 @@ def attention_maps(model, data, rows=4):
     generated = _decoder_for(model, data)(source).numpy()
     read = np.concatenate([np.full((len(source), 1), vocab.id(vocab.BOS)), generated[:, :-1]], axis=1)
     query, values = keras.Model(model.inputs, layer.input)([source, read])
-    weights = np.asarray(layer.weights_over_source([query, values], [None, source != PAD_ID]))
+    # Real source steps: ids other than PAD_ID, or frames of numbers (numbered from 1) not PAD_VALUE.
+    real = source != PAD_ID if data.input_vocab else np.any(source != PAD_VALUE, axis=-1)
+    weights = np.asarray(layer.weights_over_source([query, values], [None, real]))
     maps = []
     for row, ids in enumerate(generated):
         ids = _until_eos(ids, vocab.id(vocab.EOS))
-        real = [int(i) for i in source[row] if i != PAD_ID]
-        maps.append(([data.input_vocab.tokens[i] for i in real], [vocab.tokens[i] for i in ids],
-                     weights[row, : len(ids), : len(real)]))
+        steps = (
+            [data.input_vocab.tokens[i] for i in source[row][real[row]]] if data.input_vocab
+            else [str(t + 1) for t in range(int(real[row].sum()))]
+        )
+        maps.append((steps, [vocab.tokens[i] for i in ids], weights[row, : len(ids), : len(steps)]))
     return maps
 
 

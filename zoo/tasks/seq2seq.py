@@ -1,17 +1,22 @@
 """seq2seq: a sequence -> another sequence, by an encoder and a decoder with their own weights."""
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pyarrow as pa
 
 from zoo import files
 from zoo.architecture import decoder_stack, decoder_units, encoder_stack
-from zoo.data import EXAMPLES, GENERATED, Dataset, DataSpec, Vocabulary, pad
-from zoo.errors import ZooError
+from zoo.data import EXAMPLES, GENERATED, PAD_VALUE, Dataset, DataSpec, Vocabulary, continuous_spec, pad
+from zoo.errors import DataFileError, ZooError
 from zoo.files.lines import read_lines
+from zoo.files.series import read_npz
+from zoo.files.tables import read_table
 from zoo.model_io import sequence_input
 from zoo.presets import Preset
 from zoo.registry import Task, register
+from zoo.text import split as split_text
 from zoo.text import teacher_forcing, tokenize_splits
 
 
@@ -133,6 +138,78 @@ def _pairs_dataset(name, splits, level, max_len, vocab_size, notes):
     )
 
 
+def _read_frames_jsonl(path):
+    """{"frames": [[...], ...], "caption": "..."} per line -> (frames [steps, features] each, captions)."""
+    table = read_table(path)
+    column = table.column("frames", "frames")
+    if not (pa.types.is_list(column.type) and pa.types.is_list(column.type.value_type)):
+        raise DataFileError(path, "'frames' must be a list of frames, each a list of numbers "
+                            '({"frames": [[0.1, 0.2], [0.3, 0.4]], "caption": "..."}).', table.line(0))
+    steps = np.asarray(column.value_lengths())
+    frames = column.flatten()
+    widths = np.asarray(frames.value_lengths())
+    row_of_frame = np.repeat(np.arange(len(steps)), steps)
+    wrong = [int(row) for row in np.flatnonzero(steps == 0)[:1]]  # an example without frames
+    wrong += [int(row_of_frame[i]) for i in np.flatnonzero(widths != widths[0])[:1]] if len(widths) else []
+    if wrong:
+        raise DataFileError(path, f"every example needs at least one frame, each of the same count of "
+                            f"numbers (the first frame has {widths[0] if len(widths) else 0}).",
+                            table.line(min(wrong)))
+    values = np.asarray(frames.flatten(), dtype="float32").reshape(len(widths), int(widths[0]))
+    return np.split(values, np.cumsum(steps)[:-1]), table.texts("caption", "caption")
+
+
+def _npz_frames(captions):
+    def read(path):
+        """x: [examples, steps, features], or an object array of [steps, features] arrays; the
+        captions as y (strings) or in the captions file, one line per example."""
+        x, y = read_npz(path, needs=("x",) if captions else ("x", "y"))
+        if captions:
+            lines = read_lines(captions)
+            y = lines.strings(lines.starts, lines.ends)
+            if len(y) != len(x):
+                raise DataFileError(captions, f"has {len(y)} lines but {path} has {len(x)} sequences: one "
+                                    "caption per sequence, in order.")
+        elif np.asarray(y).dtype.kind not in "US":
+            raise DataFileError(path, "'y' must hold the captions as strings (or give them in a file: "
+                                'OPTIONS="captions=<file>").')
+        if isinstance(x, np.ndarray) and x.ndim != 3:
+            raise DataFileError(path, f"'x' must hold sequences of frames [steps, features]; got shape "
+                                f"{list(x.shape)}. Vectors are one_to_many's data.")
+        return list(x), y if isinstance(y, pa.Array) else pa.array(np.asarray(y).astype(str).tolist())
+    return read
+
+
+def load_frame_files(files_, seed=0, max_len=None, captions=None, vocab_size=None):
+    """Sequences of vectors -> text (video captioning, sensor to text): `.jsonl` of {"frames": [[...],
+    ...], "caption": "..."}, or `.npz` x (frames of any count, one width) with y strings or a captions
+    file (OPTIONS="captions=<file>"). Frames are standardised by the training frames' statistics and
+    padded with PAD_VALUE (masked); captions are lower-cased words."""
+    read = _read_frames_jsonl if files_.extension == ".jsonl" else _npz_frames(captions)
+    splits = files.split(*files.read_splits(files_, read), seed)
+    width = splits[0][0][0].shape[-1]
+    for path, split in zip((files_.train, files_.validation, files_.test), splits):
+        other = next((frames.shape[-1] for frames in split[0] if frames.shape[-1] != width), None)
+        if other is not None:
+            raise DataFileError(path or files_.train, f"a frame has {other} numbers where training's have "
+                                f"{width}.")
+    tokens = [split_text(split[1], "words") for split in splits]
+    vocab = Vocabulary.from_counts(tokens[0].counts(), max_size=vocab_size,
+                                   specials=(Vocabulary.BOS, Vocabulary.EOS, Vocabulary.UNK))
+    arrays, cut = [], 0
+    for (frames, _), words in zip(splits, tokens):
+        source, truncated = pad(list(frames), max_len, value=PAD_VALUE, dtype="float32")
+        decoder_input, target = teacher_forcing(words, vocab)
+        arrays.append(([source, decoder_input], target))
+        cut += truncated
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays
+    spec = replace(continuous_spec("classification", len(vocab), x_train[0]),
+                   max_output_len=int(tokens[0].lengths.max()) + 1)
+    return Dataset(files_.name, spec, x_train, y_train, x_val, y_val, x_test, y_test, output_vocab=vocab,
+                   truncated=cut, notes={"source": str(files_.train), "level": "words"},
+                   text={"input": None, "output": "text", "join": " "})
+
+
 def _generated(name, pairs, sizes, level, max_len, notes):
     """Generated (source, target) string pairs cut into train, validation and test splits."""
     splits, start = [], 0
@@ -217,6 +294,7 @@ TASK = register(
                   "attention": "additive"},
         generates=True,
         architecture_options=("attention",),
-        formats=(files.FileFormat("source<TAB>target pairs", (".tsv", ".txt"), load_pairs_files),),
+        formats=(files.FileFormat("source<TAB>target pairs", (".tsv", ".txt"), load_pairs_files),
+                 files.FileFormat("frames with captions", (".jsonl", ".npz"), load_frame_files)),
     )
 )
