@@ -87,7 +87,8 @@ test-fast: lint
 	$(VENV)/bin/pytest -q tests/test_registry.py tests/test_builders.py tests/test_data.py tests/test_files.py \
 		tests/test_your_data.py tests/test_batching.py tests/test_xla.py tests/test_settings.py \
 		tests/test_forecasting.py tests/test_covariates.py tests/test_entities.py tests/test_fcn.py \
-		tests/test_ensemble.py tests/test_spelling.py tests/test_augment.py tests/test_step.py tests/test_quantize.py
+		tests/test_ensemble.py tests/test_spelling.py tests/test_augment.py tests/test_step.py tests/test_quantize.py \
+		tests/test_decoding.py
 
 # Benchmarks are measurements, never tests: they print tables and write them into README.md.
 bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from bench import archive  # noqa: E402
 from bench.published import PUBLISHED_ARCHIVE  # noqa: E402
-from bench.readme_tables import README, RESULTS_MD, publish  # noqa: E402
+from bench.readme_tables import README, RESULTS_MD, publish, spread  # noqa: E402
 from zoo.training import TrainConfig, train  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
@@ -113,12 +113,6 @@ def measure(name, root):
     return figures
 
 
-def _spread(values, digits=3):
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 def _text(value):
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -144,9 +138,9 @@ def table(figures):
         rows.append("| " + " | ".join([
             f"{name} ({archive.files(name)['package']})",
             f"{facts_['steps']} x {facts_['channels']}, {facts_['classes']}, {facts_['train']}",
-            "yes" if f["chose_defaults"] else "no", _spread(defaults["accuracy"]),
-            _spread(defaults["seconds"], 0),
-            f"{ensemble['accuracy']:.3f} ({_spread(ensemble['member_accuracy'])})" if ensemble else "not run",
+            "yes" if f["chose_defaults"] else "no", spread(defaults["accuracy"]),
+            spread(defaults["seconds"], 0),
+            f"{ensemble['accuracy']:.3f} ({spread(ensemble['member_accuracy'])})" if ensemble else "not run",
             f"{ensemble['seconds']:.0f}" if ensemble else "-", _text(f["euclidean"]), _text(f["dtw"]),
             f"{'met' if margin >= 0 else 'missed'} ({margin:+.3f})", _text(published.get("lstm_fcn")),
             _text(published.get("inception_time"))]) + " |")

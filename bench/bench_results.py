@@ -35,6 +35,7 @@ import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from bench.published import PUBLISHED_UCR, SOURCES  # noqa: E402
+from bench.readme_tables import spread  # noqa: E402
 from zoo.presets import RESULTS_FILE  # noqa: E402
 from zoo.training import TrainConfig, load_data, train  # noqa: E402
 
@@ -98,14 +99,6 @@ def preset_runs(runs_dir, name, seeds=SEEDS, callbacks=()):
     preset = zoo.get_preset(name)
     return [Run(runs_dir, f"{name}-{seed}", config=preset.config(seed=seed), callbacks=callbacks)
             for seed in seeds]
-
-
-def spread(values, digits=3):
-    """Mean, and the standard deviation over seeds where there are several."""
-    mean = statistics.mean(values)
-    if len(values) == 1:
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def table(header, rows):

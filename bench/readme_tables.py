@@ -2,6 +2,7 @@
 
 import json
 import re
+import statistics
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -23,3 +24,11 @@ def publish(bench_name, text, figures, results_file):
     results_file.write_text(json.dumps(figures, indent=2) + "\n")
     for path in (README, RESULTS_MD):
         write_table(bench_name, text, path)
+
+
+def spread(values, digits=3):
+    """Mean, and the standard deviation over seeds where there are several."""
+    mean = statistics.mean(values)
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"

@@ -210,18 +210,19 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
         lite = _litert(model, contract, task.generates, staging / "model.tflite", extra)
         try:
             batches = example_batches(examples)
-            verification = verify(function, staging, staging / "model.onnx", batches,
+            saved = tf.saved_model.load(str(staging))  # once, for every check of its signatures
+            verification = verify(function, saved, staging / "model.onnx", batches,
                                   id_signature, staging / "model.tflite" if lite["file"] else None,
                                   reference_wrong)
             text = contract.get("text") or {}
             if text.get("input") or text.get("output"):  # strings in or names out, to check
                 strings = text_examples if text["input"] else None
-                verification["text"] = verify_text(function, staging, contract, examples, strings)
+                verification["text"] = verify_text(function, saved, contract, examples, strings)
             lite_path = lite["file"] and staging / lite["file"]
             streamed = streaming.function and streaming.verify(
-                function, step_runtimes(staging, staging / "step.onnx", lite_path), examples)
+                function, step_runtimes(saved, staging / "step.onnx", lite_path), examples)
             searched = searches and verify(
-                beam_function, staging, staging / beam_search.ONNX_FILE,
+                beam_function, saved, staging / beam_search.ONNX_FILE,
                 beam_search.with_width(batches, beam, model.inputs[0].name), beam_search.SIGNATURE_NAME,
                 lite_path, litert_signature=beam_search.SIGNATURE_NAME)
             quantized = quantize != "none" and _quantized(

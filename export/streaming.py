@@ -12,6 +12,8 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
+from export.fused import Unsupported
+from export.fused_step import fused_step_onnx
 from export.litert import STEP_SIGNATURE_NAME
 from export.litert import runner as litert_runner
 from export.verify import TOLERANCE, onnx_runner, real_length
@@ -42,6 +44,7 @@ class Streaming:
         except NotStreamable as error:
             self.unsupported = str(error)
             return
+        self._model, self._stepped, self.written_by = model, stepped, None
         (self.output,) = model.output_names
         # The answer has a step axis (a tagger's): the step answers its one step, [batch, 1, ...].
         self.per_step = stepped.outputs[0].shape[1] == 1 and model.outputs[0].shape[1] is None
@@ -58,6 +61,14 @@ class Streaming:
         self.function = step
 
     def onnx_model(self, opset):
+        """step.onnx: fused recurrent nodes (export.fused_step) where the writer knows every layer, else
+        tf2onnx's graph of the step function."""
+        try:
+            self.written_by = "rnn-zoo"
+            return fused_step_onnx(self._model, self._stepped,
+                                   [self.output, *(next_name(s) for s in self.states)], opset)
+        except Unsupported:
+            self.written_by = "tf2onnx"
         model, _ = tf2onnx.convert.from_function(self.function, input_signature=self.function.input_signature,
                                                  opset=opset)
         model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
@@ -69,6 +80,7 @@ class Streaming:
         return {
             "signature_name": SIGNATURE_NAME,
             "onnx": ONNX_FILE,
+            "onnx_written_by": self.written_by,
             "litert_signature": litert_signature,
             "input": self.input,
             "input_shape": self.function.input_signature[0].shape.as_list(),
@@ -120,11 +132,12 @@ class Streaming:
         return {"tolerance": TOLERANCE, "steps_checked": checked, "max_abs_diff": worst, "passed": True}
 
 
-def runtimes(saved_model_dir, onnx_path, litert_path=None):
-    """{runtime: run} for the step of each artifact: run takes and gives {name: array}."""
+def runtimes(saved_model, onnx_path, litert_path=None):
+    """{runtime: run} for the step of each artifact (the SavedModel loaded): run takes and gives
+    {name: array}."""
     from onnx.reference import ReferenceEvaluator
 
-    signature = tf.saved_model.load(str(saved_model_dir)).signatures[SIGNATURE_NAME]
+    signature = saved_model.signatures[SIGNATURE_NAME]
     reference = ReferenceEvaluator(str(onnx_path))
     names = reference.output_names
     found = {

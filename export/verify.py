@@ -51,11 +51,11 @@ class Runtimes:
     """The ways to run the same model: Keras in process, and each artifact in the runtimes it is
     checked in (TensorFlow, ONNX Runtime, the ONNX reference evaluator, LiteRT)."""
 
-    def __init__(self, function, saved_model_dir, onnx_path, signature="serving_default", litert_path=None,
+    def __init__(self, function, saved_model, onnx_path, signature="serving_default", litert_path=None,
                  reference_wrong=None, litert_signature=litert.SIGNATURE_NAME):
         self.input_names = [spec.name for spec in function.input_signature]
         self.keras = function
-        self.saved_model = tf.saved_model.load(str(saved_model_dir)).signatures[signature]
+        self.saved_model = saved_model.signatures[signature]
         self.onnx = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         self.output_names = [o.name for o in self.onnx.get_outputs()]
         self.onnx_reference = ReferenceEvaluator(str(onnx_path))
@@ -86,11 +86,12 @@ class Runtimes:
         return keras_out, exported
 
 
-def verify(function, saved_model_dir, onnx_path, batches, signature="serving_default", litert_path=None,
+def verify(function, saved_model, onnx_path, batches, signature="serving_default", litert_path=None,
            reference_wrong=None, litert_signature=litert.SIGNATURE_NAME):
     """Runs every batch through every runtime and returns the figures.
 
-    signature: the SavedModel signature that takes what `function` takes (ids or numbers);
+    saved_model: the export's SavedModel, loaded (tf.saved_model.load) once for all its checks;
+    signature: its signature that takes what `function` takes (ids or numbers);
     litert_path: model.tflite, where the export wrote one, and its signature that takes what `function`
     takes; reference_wrong: why onnx.reference is
     known to compute this graph wrong (it is then left out, and the reason kept).
@@ -99,7 +100,7 @@ def verify(function, saved_model_dir, onnx_path, batches, signature="serving_def
     is over 1: float32 holds 7 digits of a value's own size, so a forecast of 1.7 that loc 500 and
     scale 40 made carries 500's rounding) or any token id differs.
     """
-    runtimes = Runtimes(function, saved_model_dir, onnx_path, signature, litert_path, reference_wrong,
+    runtimes = Runtimes(function, saved_model, onnx_path, signature, litert_path, reference_wrong,
                         litert_signature)
     worst = {}
     for batch in batches:
@@ -145,7 +146,7 @@ def _shapes(batch):
     return list(batch.shape)
 
 
-def verify_text(function, saved_model_dir, contract, examples, strings=None):
+def verify_text(function, saved_model, contract, examples, strings=None):
     """The SavedModel's serving_default against zoo.text and the Keras model, on held-out examples.
 
     With `strings` (a text input), zoo.text tokenises them and the Keras model answers the ids;
@@ -154,7 +155,7 @@ def verify_text(function, saved_model_dir, contract, examples, strings=None):
     """
     from zoo.text import encode, string_outputs
 
-    signature = tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"]
+    signature = saved_model.signatures["serving_default"]
     name = function.input_signature[0].name
     if strings is not None:
         ids = encode(strings, contract)

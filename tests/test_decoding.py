@@ -17,6 +17,7 @@ from export.verify import onnx_runner
 from tests.tiny import CLASSES, TINY, tiny_trained
 from zoo.data import PAD_ID, Vocabulary
 from zoo.decoding import beam_decode, decoding_scores, edit_distance, greedy_decode
+from zoo.errors import ZooError
 from zoo.step import decoding_models
 
 BOS, EOS = 1, 2  # tests.tiny.OUTPUT_VOCABULARY: <pad>, <bos>, <eos>, then tokens
@@ -45,7 +46,7 @@ def _log_probabilities(model, source, answers):
     ("seq2seq", {"cell": "simple_rnn", "attention": "general"}),
     ("seq2seq", {"cell": "gru", "attention": "none"}),
     ("one_to_many", {"cell": "lstm", "layers": 2}),
-    ("one_to_many", {"cell": "gru", "chunk": 1, "bidirectional": True}),
+    ("one_to_many", {"cell": "gru", "chunk": 1, "bidirectional": True, "attention": "dot"}),
 ])
 def test_the_decoder_step_answers_as_the_whole_model_at_every_step(task_name, architecture, rng):
     spec, make_inputs, _ = TINY[task_name]
@@ -58,7 +59,9 @@ def test_the_decoder_step_answers_as_the_whole_model_at_every_step(task_name, ar
     outputs = keras.tree.flatten(decoding.source(source))
     states = [tf.identity(o) for o in outputs[: len(decoding.states)]]  # new tensors: no Keras mask
     context = [tf.identity(o) for o in outputs[len(decoding.states):]]
-    assert len(context) == (2 if architecture.get("attention", "none") != "none" else 0)  # steps, mask
+    # The encoder's steps for attention, and their padding where the source has some (not an image's).
+    attends = architecture.get("attention", "none") != "none"
+    assert len(context) == attends * (2 if task_name == "seq2seq" else 1)
     for t in range(tokens.shape[1]):
         distribution, *states = decoding.step([tf.constant(tokens[:, t:t + 1]), *states, *context])
         np.testing.assert_allclose(np.asarray(distribution), expected[:, t], rtol=1e-5, atol=1e-6)
@@ -71,6 +74,15 @@ def test_the_decoder_step_answers_as_the_whole_model_at_every_step(task_name, ar
         read = np.concatenate([read, chosen[:, None].astype("int32")], axis=1)
     ended = np.cumsum(read[:, 1:] == EOS, axis=1) - (read[:, 1:] == EOS) > 0
     np.testing.assert_array_equal(decoded, np.where(ended, PAD_ID, read[:, 1:]))
+
+
+def test_one_to_many_attends_only_to_the_steps_of_a_vector_read_in_chunks():
+    spec = TINY["one_to_many"][0]
+    task = zoo.get_task("one_to_many")
+    assert "attention" in {layer.name for layer in task.build_model(spec, units=4, chunk=1,
+                                                                   attention="additive").layers}
+    with pytest.raises(ZooError, match="only when it reads the vector in chunks"):
+        task.build_model(spec, units=4, attention="additive")
 
 
 def test_a_beam_wide_enough_finds_the_likeliest_answer_and_width_1_is_greedy(model, rng):

@@ -55,6 +55,7 @@ def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirecti
         assert set(streaming["verification"]["max_abs_diff"]) == {"savedmodel", "onnx", "onnx_reference",
                                                                    "litert"}
         assert metadata["sha256"]["step.onnx"] and metadata["litert"]["step_signature_name"] == "step"
+        assert streaming["onnx_written_by"] == "rnn-zoo"  # one fused node per recurrent layer
     else:
         assert streaming["onnx"] is None and streaming["unsupported"]
         assert "step.onnx" not in metadata["sha256"]

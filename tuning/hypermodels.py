@@ -93,6 +93,9 @@ class TaskHyperModel(keras_tuner.HyperModel):
                     # The first trial (KerasTuner's defaults) tries the task's own default attention.
                     "attention": lambda: hp.Choice("attention", list(ATTENTIONS),
                                                    default=self.recipe.attention)}
+        # Attention reads the source's steps: a sequence, or a vector read in chunks (one_to_many).
+        if 0 not in self.task.sequence_inputs and not self.fixed.get("chunk"):
+            searched.pop("attention")
         options = {name: self._choose(hp, name, declare) for name, declare in searched.items()
                    if name in self.task.architecture_options}
         if self.fixed.get("chunk") and "front_end" in self.task.architecture_options:  # what makes the chunks

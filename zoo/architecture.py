@@ -72,7 +72,8 @@ class Architecture:
         tagging). 0: the word ids only.
     attention: "none", or how each decoder step scores the encoder's steps before reading their
         weighted mean beside its own output (zoo.layers.SourceAttention: "dot" or "general", Luong et
-        al. 2015; "additive", Bahdanau et al. 2015; seq2seq).
+        al. 2015; "additive", Bahdanau et al. 2015; seq2seq, and one_to_many reading its vector in
+        chunks).
     """
 
     cell: str = "lstm"

@@ -39,9 +39,13 @@ def build(spec, arch):
         # column); each encoder layer's final states start the matching decoder layer, as in seq2seq.
         steps = keras.layers.Reshape((spec.num_features, 1), name="as_steps")(encoded)
         steps = ChunkSteps(arch.chunk, name="chunk_steps")(steps)
-        _, initial_states = encoder_stack(steps, arch)
+        source_steps, initial_states = encoder_stack(steps, arch)
+    elif arch.attention != "none":
+        raise ZooError(f"attention={arch.attention!r} reads the encoder's steps: one_to_many has them only "
+                       "when it reads the vector in chunks (chunk=N).")
     else:
-        # Every decoder layer starts from its own projection of the image.
+        # Every decoder layer starts from its own projection of the image; there are no steps to attend.
+        source_steps = None
         initial_states = [
             [
                 keras.layers.Dense(
@@ -54,7 +58,7 @@ def build(spec, arch):
     x = keras.layers.Embedding(spec.num_outputs, decoder_units(arch, 0), mask_zero=True, name="embed")(
         tokens
     )
-    x = decoder_stack(x, arch, initial_states)
+    x = decoder_stack(x, arch, initial_states, encoded=source_steps)
     outputs = keras.layers.Dense(spec.num_outputs, activation="softmax", name="next_token")(x)
     return keras.Model([image, tokens], outputs, name="one_to_many")
 
@@ -170,7 +174,7 @@ TASK = register(
         build=build,
         datasets={"digit_captions": load_digit_captions},
         default_dataset="digit_captions",
-        architecture_options=("chunk",),
+        architecture_options=("chunk", "attention"),
         presets=(Preset("digit_captions_bigru", "one_to_many", "digit_captions",
                         {"cell": "gru", "bidirectional": True, "units": 128, "chunk": 64, "dropout": 0.3,
                          "schedule": "cosine", "epochs": 60},
