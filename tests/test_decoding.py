@@ -4,6 +4,8 @@ count."""
 
 import itertools
 import json
+from dataclasses import replace
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -14,9 +16,9 @@ import zoo
 from export import export_model
 from export.litert import runner as litert_runner
 from export.verify import onnx_runner
-from tests.tiny import CLASSES, TINY, tiny_trained
-from zoo.data import PAD_ID, Vocabulary
-from zoo.decoding import beam_decode, decoding_scores, edit_distance, greedy_decode
+from tests.tiny import CLASSES, OUTPUT_VOCABULARY, TINY, tiny_trained
+from zoo.data import PAD_ID, PAD_VALUE, Vocabulary
+from zoo.decoding import attention_maps, beam_decode, decoding_scores, edit_distance, greedy_decode
 from zoo.errors import ZooError
 from zoo.step import decoding_models
 
@@ -83,6 +85,21 @@ def test_one_to_many_attends_only_to_the_steps_of_a_vector_read_in_chunks():
                                                                    attention="additive").layers}
     with pytest.raises(ZooError, match="only when it reads the vector in chunks"):
         task.build_model(spec, units=4, attention="additive")
+
+
+def test_attention_maps_number_the_frames_and_the_chunks_of_a_vector_and_weigh_only_real_steps(rng):
+    vocab = Vocabulary(tuple(OUTPUT_VOCABULARY))
+    spec = replace(TINY["one_to_many"][0], max_output_len=4)  # numbers in; frames for seq2seq
+    frames = rng.normal(size=(2, 5, spec.num_features)).astype("float32")
+    frames[1, 3:] = PAD_VALUE
+    for task_name, source, chunk, real_steps in (("seq2seq", frames, 0, [5, 3]),
+                                                 ("one_to_many", frames[:, 0], 1, [spec.num_features] * 2)):
+        keras.utils.set_random_seed(1)
+        model = zoo.get_task(task_name).build_model(spec, units=4, chunk=chunk, attention="dot")
+        data = SimpleNamespace(x_test=[source], output_vocab=vocab, input_vocab=None, spec=spec)
+        for (steps, generated, weights), real in zip(attention_maps(model, data, rows=2), real_steps):
+            assert steps == [str(t + 1) for t in range(real)] and weights.shape == (len(generated), real)
+            np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)  # padding weighs nothing
 
 
 def test_a_beam_wide_enough_finds_the_likeliest_answer_and_width_1_is_greedy(model, rng):

@@ -183,8 +183,8 @@ def decoding_metrics(model, data, beam=1):
 
 def attention_maps(model, data, rows=4):
     """What the decoder's attention weighed while greedy decoding generated each of the first `rows` test
-    sources: [(source tokens or frame numbers, generated tokens with <eos>, weights [generated, source])],
-    or None for a model without attention."""
+    sources: [(source tokens, or numbers of frames or of a vector's chunks; generated tokens with <eos>;
+    weights [generated, source])], or None for a model without attention."""
     if "attention" not in {layer.name for layer in model.layers}:
         return None
     layer, vocab = model.get_layer("attention"), data.output_vocab
@@ -192,8 +192,12 @@ def attention_maps(model, data, rows=4):
     generated = _decoder_for(model, data)(source).numpy()
     read = np.concatenate([np.full((len(source), 1), vocab.id(vocab.BOS)), generated[:, :-1]], axis=1)
     query, values = keras.Model(model.inputs, layer.input)([source, read])
-    # Real source steps: ids other than PAD_ID, or frames of numbers (numbered from 1) not PAD_VALUE.
-    real = source != PAD_ID if data.input_vocab else np.any(source != PAD_VALUE, axis=-1)
+    # The real source steps: ids other than PAD_ID, frames of numbers not PAD_VALUE (numbered from 1), or
+    # every chunk of a vector (one_to_many's; numbered too).
+    if data.input_vocab or source.ndim == 3:
+        real = source != PAD_ID if data.input_vocab else np.any(source != PAD_VALUE, axis=-1)
+    else:
+        real = np.ones(np.shape(values)[:2], bool)
     weights = np.asarray(layer.weights_over_source([query, values], [None, real]))
     maps = []
     for row, ids in enumerate(generated):

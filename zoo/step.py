@@ -83,10 +83,10 @@ def _replayed(model, known, stepped):
         args, kwargs = node.arguments.fill_in(known)
         # Keras passes masks along as attributes of the tensors, not as recorded inputs; a mask known
         # here (the source's padding, given to a decoder's step) is passed on by name.
-        masks = [getattr(x, "_keras_mask", None) for x in keras.tree.flatten(node.arguments.args[0])]
-        takes_mask = getattr(layer, "_call_has_mask_arg", False)
-        if takes_mask and any(m is not None and id(m) in known for m in masks):
-            kwargs["mask"] = [known.get(id(m)) if m is not None else None for m in masks]
+        if getattr(layer, "_call_has_mask_arg", False) and node.arguments.args:
+            masks = [getattr(x, "_keras_mask", None) for x in keras.tree.flatten(node.arguments.args[0])]
+            if any(m is not None and id(m) in known for m in masks):
+                kwargs["mask"] = [known.get(id(m)) if m is not None else None for m in masks]
         if isinstance(layer, keras.layers.Bidirectional):
             raise NotStreamable(f"layer {layer.name!r} is bidirectional: its backward half reads the steps "
                                 "after each one, so the answer at a step needs the whole sequence. Train "
@@ -107,7 +107,7 @@ def _replayed(model, known, stepped):
             recurrent.append((states, new_states))
         elif isinstance(layer, keras.layers.Masking):
             outputs = args[0]  # a stepped step is a real one
-        elif isinstance(layer, OVER_CONTEXT) and id(inputs[1]) not in stepped \
+        elif isinstance(layer, OVER_CONTEXT) and len(inputs) > 1 and id(inputs[1]) not in stepped \
                 and not kwargs.get("use_causal_mask"):
             outputs = layer(*args, **kwargs)  # the query is the step; the values are the context
         # Operations that are not layers compute masks (Masking's not_equal and any over features); the

@@ -282,12 +282,13 @@ TASK = register(
         default_dataset="addition",
         presets=(Preset("addition_lstm", "seq2seq", "addition",
                         {"cell": "lstm", "units": 128, "schedule": "cosine", "epochs": 40, "batch_size": 128,
-                         "attention": "none"},
-                        "keras-io's model size (one LSTM of 128 in the encoder and the decoder, no "
-                        "attention: a sum fits in the encoder's last state), with the rate decayed to 0 over "
-                        "40 epochs: the last epochs at a small rate fix the last digits that a constant rate "
-                        "leaves wrong.",
-                        "validation exact match of one run: 0.998 at its last epoch"),),
+                         "attention": "dot"},
+                        "keras-io's model size (one LSTM of 128 in the encoder and the decoder), with the "
+                        "rate decayed to 0 over 40 epochs (the last epochs at a small rate fix the last "
+                        "digits that a constant rate leaves wrong), and the task's dot attention over the "
+                        "source's characters, which lines each answer digit up with its operands' digits.",
+                        "best validation exact match of single runs, seed 42: 0.9936 without attention (make "
+                        "zoo's run of the earlier preset), 0.9972 with dot attention"),),
         # attention="dot": of the attentions that train within 1.2x the time of none (issue 26's budget),
         # the best mean validation exact match of make bench-seq2seq (reversal and reordering, seeds 42
         # and 43, bench_seq2seq._choice); additive scored higher but took 1.8x. Never a test figure.
