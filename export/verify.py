@@ -92,9 +92,9 @@ def verify(function, saved_model, onnx_path, batches, signature="serving_default
 
     saved_model: the export's SavedModel, loaded (tf.saved_model.load) once for all its checks;
     signature: its signature that takes what `function` takes (ids or numbers);
-    litert_path: model.tflite, where the export wrote one, and its signature that takes what `function`
-    takes; reference_wrong: why onnx.reference is
-    known to compute this graph wrong (it is then left out, and the reason kept).
+    litert_path: model.tflite, where the export wrote one; litert_signature: its signature that takes
+    what `function` takes; reference_wrong: why onnx.reference is known to compute this graph wrong (it
+    is then left out, and the reason kept).
     Raises ValueError naming the runtime, output and difference if any output differs by
     more than TOLERANCE (relative, and absolute in units of the output's largest magnitude where that
     is over 1: float32 holds 7 digits of a value's own size, so a forecast of 1.7 that loc 500 and
