@@ -13,7 +13,7 @@ import tf2onnx
 
 from export import beam as beam_search
 from export import quantize as quantization
-from export.fused import Unsupported, all_nodes, fused_onnx
+from export.fused import Unsupported, all_nodes, fused_onnx, lowest_ir_version, tf2onnx_model
 from export.fused_decoder import greedy_decoder_onnx
 from export.layout import publish, sha256_of, staged_version
 from export.litert import SIGNATURE_NAME, STEP_SIGNATURE_NAME, tflite_model
@@ -64,14 +64,9 @@ def _onnx_graph(model, function, contract, generates):
         else:
             onnx_model, notes = fused_onnx(model, ONNX_OPSET)
         written_by = "rnn-zoo"
+        onnx_model = lowest_ir_version(onnx_model)
     except Unsupported:
-        onnx_model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature,
-                                                      opset=ONNX_OPSET)
-        written_by = "tf2onnx"
-    # onnx stamps the newest IR version it knows (14 with onnx 1.23), which older runtimes such as
-    # onnxruntime-node 1.30 refuse; the opsets used need only the lowest that declares them.
-    onnx_model.ir_version = onnx.helper.find_min_ir_version_for(list(onnx_model.opset_import),
-                                                                ignore_unknown=True)
+        onnx_model, written_by = tf2onnx_model(function, ONNX_OPSET), "tf2onnx"
     nodes = list(all_nodes(onnx_model.graph))
     ops = {node.op_type for node in nodes}
     reads_lengths = any(node.op_type in RECURRENT_OPS and len(node.input) > 4 and node.input[4]
@@ -206,7 +201,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
         if streaming.function:
             onnx.save(streaming.onnx_model(ONNX_OPSET), staging / "step.onnx")
         if searches:
-            onnx.save(beam_search.onnx_model(beam_function, ONNX_OPSET), staging / beam_search.ONNX_FILE)
+            onnx.save(tf2onnx_model(beam_function, ONNX_OPSET), staging / beam_search.ONNX_FILE)
         lite = _litert(model, contract, task.generates, staging / "model.tflite", extra)
         try:
             batches = example_batches(examples)

@@ -1,14 +1,13 @@
 """Beam search in the exports of a generating model trained with BEAM=k (its run scored the beam):
-the SavedModel's `beam` signature, beam.onnx and model.tflite's `beam` signature, each taking the source
-and `beam_width` (an int32 scalar: the width is an input, the run's k its default) and giving
-`token_ids` as zoo.decoding.beam_decode does, over the model's decoder step (zoo.step). Each is checked
-to give Keras' tokens on the held-out examples before anything is published.
+the SavedModel's `beam` signature, beam.onnx (tf2onnx's graph of it) and model.tflite's `beam`
+signature, each taking the source and `beam_width` (an int32 scalar: the width is an input, the run's
+k its default) and giving `token_ids` as zoo.decoding.beam_decode does, over the model's decoder step
+(zoo.step). Each is checked to give Keras' tokens on the held-out examples before anything is
+published.
 """
 
 import numpy as np
-import onnx
 import tensorflow as tf
-import tf2onnx
 
 from zoo.data import Vocabulary
 from zoo.decoding import LENGTH_PENALTY, beam_decode
@@ -34,13 +33,6 @@ def beam_function(model, contract):
         return {"token_ids": beam_decode(decoding, source, bos_id, eos_id, max_len, width)}
 
     return beam
-
-
-def onnx_model(function, opset):
-    """beam.onnx: tf2onnx's graph of the beam function (its decoder step's cells as plain operators)."""
-    model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=opset)
-    model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
-    return model
 
 
 def with_width(batches, width, source_name):

@@ -707,3 +707,20 @@ def finish_model(g, name, opset, model_input, model_output, result):
                                    producer_name="rnn-zoo")
     onnx.checker.check_model(onnx_model, full_check=True)
     return onnx_model
+
+
+def lowest_ir_version(onnx_model):
+    """`onnx_model` stamped with the lowest IR version its opsets need: onnx stamps the newest it knows
+    (14 with onnx 1.23), which older runtimes such as onnxruntime-node 1.30 refuse."""
+    onnx_model.ir_version = onnx.helper.find_min_ir_version_for(list(onnx_model.opset_import),
+                                                                ignore_unknown=True)
+    return onnx_model
+
+
+def tf2onnx_model(function, opset):
+    """tf2onnx's graph of a tf.function with an input signature, at the lowest IR version it needs: what
+    the export writes where no writer here knows the model."""
+    import tf2onnx
+
+    model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=opset)
+    return lowest_ir_version(model)

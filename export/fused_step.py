@@ -9,7 +9,7 @@ import keras
 import onnx
 from onnx import TensorProto, helper
 
-from export.fused import Graph, LayerWriter, Unsupported, layer_inputs, layer_outputs
+from export.fused import Graph, LayerWriter, Unsupported, layer_inputs, layer_outputs, lowest_ir_version
 from zoo.step import state_names
 
 
@@ -47,10 +47,8 @@ def fused_step_onnx(model, stepped, output_names, opset):
                               [value_info(t.name, t) for t in stepped.inputs],
                               [value_info(n, t) for n, t in zip(output_names, stepped.outputs)],
                               g.initializers)
-    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                                   producer_name="rnn-zoo")
-    onnx_model.ir_version = onnx.helper.find_min_ir_version_for(list(onnx_model.opset_import),
-                                                                ignore_unknown=True)
+    onnx_model = lowest_ir_version(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                                                     producer_name="rnn-zoo"))
     onnx.checker.check_model(onnx_model, full_check=True)
     return onnx_model
 

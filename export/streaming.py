@@ -8,11 +8,9 @@ between calls, so a stateless server (TF Serving, the zoo's own) serves it as an
 """
 
 import numpy as np
-import onnx
 import tensorflow as tf
-import tf2onnx
 
-from export.fused import Unsupported
+from export.fused import Unsupported, tf2onnx_model
 from export.fused_step import fused_step_onnx
 from export.litert import STEP_SIGNATURE_NAME
 from export.litert import runner as litert_runner
@@ -69,10 +67,7 @@ class Streaming:
                                    [self.output, *(next_name(s) for s in self.states)], opset)
         except Unsupported:
             self.written_by = "tf2onnx"
-        model, _ = tf2onnx.convert.from_function(self.function, input_signature=self.function.input_signature,
-                                                 opset=opset)
-        model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
-        return model
+        return tf2onnx_model(self.function, opset)
 
     def metadata(self, litert_signature, verification):
         if self.unsupported:

@@ -120,3 +120,14 @@ def read_lines(path):
         starts, ends = starts[:-1], ends[:-1]
     carriage = (ends > starts) & (data[np.maximum(ends - 1, 0)] == 13)
     return Lines(Path(path), data, starts, ends - carriage)
+
+
+def read_captions(captions, path, count, what):
+    """The lines of the file `captions`: one caption for each of the `count` examples of `path` (each a
+    `what`), in order."""
+    lines = read_lines(captions)
+    texts = lines.strings(lines.starts, lines.ends)
+    if len(texts) != count:
+        raise DataFileError(captions, f"has {len(texts)} lines but {path} has {count} {what}s: one caption "
+                            f"per {what}, in order.")
+    return texts

@@ -11,7 +11,7 @@ from zoo import files
 from zoo.architecture import decoder_stack, decoder_units, encoder_stack
 from zoo.data import GENERATED, SKLEARN_DIGITS, Dataset, Vocabulary, continuous_spec, pad
 from zoo.errors import DataFileError, ZooError
-from zoo.files.lines import read_lines
+from zoo.files.lines import read_captions
 from zoo.files.series import read_npz
 from zoo.files.tables import read_table
 from zoo.layers import ChunkSteps
@@ -136,12 +136,7 @@ def _npz_with_captions(captions):
             raise ZooError(f"{path}: an .npz of vectors needs its captions file, one caption per line: "
                            "OPTIONS=\"captions=<file>\".")
         x = read_npz(path, needs=("x",))[0]
-        lines = read_lines(captions)
-        texts = lines.strings(lines.starts, lines.ends)
-        if len(texts) != len(x):
-            raise DataFileError(captions, f"has {len(texts)} lines but {path} has {len(x)} vectors: "
-                                "one caption per vector, in order.")
-        return np.asarray(x, dtype="float32"), texts
+        return np.asarray(x, dtype="float32"), read_captions(captions, path, len(x), "vector")
     return read
 
 

@@ -10,7 +10,7 @@ from zoo import files
 from zoo.architecture import decoder_stack, decoder_units, encoder_stack
 from zoo.data import EXAMPLES, GENERATED, PAD_VALUE, Dataset, DataSpec, Vocabulary, continuous_spec, pad
 from zoo.errors import DataFileError, ZooError
-from zoo.files.lines import read_lines
+from zoo.files.lines import read_captions, read_lines
 from zoo.files.series import read_npz
 from zoo.files.tables import read_table
 from zoo.model_io import sequence_input
@@ -165,11 +165,7 @@ def _npz_frames(captions):
         captions as y (strings) or in the captions file, one line per example."""
         x, y = read_npz(path, needs=("x",) if captions else ("x", "y"))
         if captions:
-            lines = read_lines(captions)
-            y = lines.strings(lines.starts, lines.ends)
-            if len(y) != len(x):
-                raise DataFileError(captions, f"has {len(y)} lines but {path} has {len(x)} sequences: one "
-                                    "caption per sequence, in order.")
+            y = read_captions(captions, path, len(x), "sequence")
         elif np.asarray(y).dtype.kind not in "US":
             raise DataFileError(path, "'y' must hold the captions as strings (or give them in a file: "
                                 'OPTIONS="captions=<file>").')
