@@ -67,7 +67,7 @@ def _rows(served, instances):
                        + (", or all plain values." if len(names) == 1 else "."))
 
 
-def _columns(served, inputs):
+def columns(served, inputs):
     """`inputs`: an object of named inputs, or, for a model with one input, its value."""
     names = [spec["name"] for spec in served.inputs]
     if isinstance(inputs, dict):
@@ -87,7 +87,7 @@ def predict_body(served, body):
         raise InvalidInput("Send exactly one of 'instances' (row format) or 'inputs' (columnar format).")
     if "instances" in body:
         return "predictions", _rows(served, body["instances"])
-    return "outputs", _columns(served, body["inputs"])
+    return "outputs", columns(served, body["inputs"])
 
 
 def _answer(key, outputs):

@@ -68,6 +68,20 @@ def test_from_preset_gives_the_presets_model_compiled_and_untrained():
     assert model.predict(data.x_test[:2], verbose=0).shape == (2, data.spec.num_outputs)
 
 
+def test_from_preset_pretrained_loads_the_presets_finished_run_and_trains_none_twice(tmp_path):
+    name = next(n for n in PRESETS if zoo.get_preset(n).task == "many_to_one")
+    run_dir = train(zoo.get_preset(name).config(epochs=1, limit=24, batch_size=8), run_dir=tmp_path / name,
+                    verbose=0)
+    before = (run_dir / "model.keras").stat().st_mtime_ns
+    model = zoo.from_preset(name, pretrained=True, runs_dir=tmp_path)
+    saved = zoo.Run(run_dir).model()
+    for mine, theirs in zip(model.get_weights(), saved.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    assert (run_dir / "model.keras").stat().st_mtime_ns == before
+    with pytest.raises(ZooError, match="trained on its own data set"):
+        zoo.from_preset(name, data="mine.ts", pretrained=True)
+
+
 def test_a_preset_on_your_own_file_keeps_its_architecture_and_drops_its_data_set(tmp_path):
     name = next(n for n in PRESETS if zoo.get_preset(n).task == "many_to_one")
     config = zoo.get_preset(name).config(data=str(tmp_path / "mine.ts"), seed=3)

@@ -1,6 +1,8 @@
 """rnn-zoo: recurrent networks for the five ways of mapping inputs to outputs.
 
     >>> import zoo
+    >>> run = zoo.train("many_to_one", data=(x, y), epochs=20)
+    >>> zoo.load(run.run_dir).predict(x_new)  # what the server answers
     >>> zoo.list_tasks()
     ['one_to_one', 'one_to_many', 'many_to_one', 'seq2seq', 'tagging']
     >>> model = zoo.get_task("tagging").build_model(spec, cell="gru", bidirectional=True)
@@ -10,6 +12,10 @@
 import importlib
 
 _PUBLIC = {
+    "train": "zoo.api",
+    "load": "zoo.api",
+    "Run": "zoo.api",
+    "Predictor": "zoo.api",
     "CELLS": "zoo.architecture",
     "Architecture": "zoo.architecture",
     "Task": "zoo.registry",

@@ -14,6 +14,7 @@ import sys  # noqa: E402
 from dataclasses import fields  # noqa: E402
 
 from zoo.config import SEARCHABLE, TrainConfig, flag_name, parse_switch  # noqa: E402  (light)
+from zoo.presets import ZOO_RUNS, ZOO_SEED  # noqa: E402  (light)
 
 # The file system's complaints as TensorFlow and h5py word them inside their own error types.
 FILE_SYSTEM_WORDS = tuple(os.strerror(code)
@@ -87,8 +88,18 @@ def _given(args, command):
     return {name: getattr(args, name) for name in SETTINGS[command] if getattr(args, name) is not None}
 
 
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rnn-zoo")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="rnn-zoo", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"rnn-zoo {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("tasks", help="list the tasks, their shapes, data sets, losses and metrics")
 
@@ -137,9 +148,9 @@ def _parser():
     catalogue = commands.add_parser("zoo", help="train every preset (one seed) and export each, with a model "
                                     "card, into one model repository with catalog.json; resumes")
     catalogue.add_argument("--zoo-dir", default="zoo_exports")
-    catalogue.add_argument("--runs-dir", default="runs/zoo", help="the presets' run directories")
+    catalogue.add_argument("--runs-dir", default=str(ZOO_RUNS), help="the presets' run directories")
     catalogue.add_argument("--preset", action="append", help="only these presets (default: every one)")
-    catalogue.add_argument("--seed", type=int, default=42)
+    catalogue.add_argument("--seed", type=int, default=ZOO_SEED)
     catalogue.add_argument("--epochs", type=int, help="fewer epochs than the presets', for a quick check")
     catalogue.add_argument("--limit", type=int, help="only the first N examples of each split, likewise")
 

@@ -4,6 +4,7 @@
     >>> zoo.list_presets("many_to_one")
     ['gun_point_bigru', 'italy_power_demand_bigru', 'arrow_head_bigru', ...]
     >>> model = zoo.from_preset("gun_point_bigru")  # untrained, compiled, ready for fit
+    >>> model = zoo.from_preset("gun_point_bigru", pretrained=True)  # trained as `make zoo` trains it
 
 Each task module lists its presets (Task.presets); `make train PRESET=<name>` trains one on its data
 set, `PRESET=<name> DATA=<file>` the same architecture and settings on your file. Their test figures
@@ -18,6 +19,9 @@ from pathlib import Path
 from zoo.errors import ZooError
 
 RESULTS_FILE = Path(__file__).with_name("preset_results.json")
+# Where `make zoo` (and from_preset(pretrained=True)) keeps each preset's run, and the seed it trains with.
+ZOO_RUNS = Path("runs/zoo")
+ZOO_SEED = 42
 
 
 @dataclass(frozen=True)
@@ -84,16 +88,29 @@ def get_preset(name):
     return presets[name]
 
 
-def from_preset(name, data=None):
-    """The preset's model, untrained and compiled as its training compiles it.
+def from_preset(name, data=None, pretrained=False, runs_dir=ZOO_RUNS):
+    """The preset's model: untrained and compiled as its training compiles it, or trained.
 
-    data: a zoo.data.Dataset, or a path to your own file; by default the preset's bundled data set,
-    which gives the model its input and output sizes (vocabulary, features, classes).
+    Args:
+        name: a preset (`list_presets()`).
+        data: a zoo.data.Dataset, or a path to your own file; by default the preset's bundled data
+            set, which gives the model its input and output sizes (vocabulary, features, classes).
+        pretrained: the preset trained on its bundled data set as `make zoo` trains it (seed 42):
+            the finished run in `runs_dir/<name>` where there is one, else trained there first.
+        runs_dir: the folder of the presets' runs (make zoo's `runs/zoo`).
     """
     from zoo.registry import get_task
-    from zoo.training import compile_model, load_data
+    from zoo.training import compile_model, load_data, load_trained_model, train
 
     preset = get_preset(name)
+    if pretrained:
+        if data is not None:
+            raise ZooError("pretrained=True gives the preset trained on its own data set; to train it on "
+                           f"yours: zoo.train(preset={name!r}, data=...).")
+        run_dir = Path(runs_dir) / name
+        if not (run_dir / "metrics.json").exists():
+            train(preset.config(seed=ZOO_SEED), run_dir=run_dir)
+        return load_trained_model(run_dir / "model.keras")
     config = preset.config(**({"data": str(data)} if isinstance(data, str | Path) else {})).resolved()
     if data is None or isinstance(data, str | Path):
         data = load_data(config)
