@@ -1,18 +1,34 @@
 """The recurrent part every task shares: which cell, how deep, how wide, one or two directions."""
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import keras
-
 from zoo.errors import ZooError
-from zoo.layers import ATTENTION_SCORES, SourceAttention
 
-CELLS = {
-    "simple_rnn": keras.layers.SimpleRNN,
-    "lstm": keras.layers.LSTM,
-    "gru": keras.layers.GRU,
-}
+
+class _CellLayers(Mapping):
+    """Cell name -> its Keras layer class, imported on first use: reading the registry (rnn-zoo tasks,
+    presets) needs no TensorFlow."""
+
+    _CLASSES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+
+    def __getitem__(self, name):
+        import keras
+
+        return getattr(keras.layers, self._CLASSES[name])
+
+    def __contains__(self, name):
+        return name in self._CLASSES
+
+    def __iter__(self):
+        return iter(self._CLASSES)
+
+    def __len__(self):
+        return len(self._CLASSES)
+
+
+CELLS = _CellLayers()
 
 
 def require_positive_int(name, value):
@@ -30,7 +46,7 @@ AUTO_CHUNK_STEPS = 16
 # units="auto" beside LSTM-FCN's convolutional branch over series longer than LONG_SERIES steps: there
 # the convolutions read the shapes and a small recurrent branch the order of the chunks; a wide one
 # learns the training series by heart within a few dozen epochs, and the branch beside it stops
-# learning (5-fold cross-validation on the bundled archive sets: README).
+# learning (5-fold cross-validation on the bundled archive sets: docs/pages/design/tasks.md).
 AUTO_UNITS, AUTO_UNITS_BESIDE_FCN = 64, 16
 LONG_SERIES = 64
 # znorm="auto": each series by its own statistics where the training series' spreads (90th over 10th
@@ -43,6 +59,7 @@ AUTO_ZNORM_SPREAD = 1000
 OPTIONAL_FIELDS = ("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm", "characters",
                    "attention")
 # How a decoder reads the encoder's steps: not at all (its final states only), or by SourceAttention.
+ATTENTION_SCORES = ("dot", "general", "additive")  # zoo.layers.SourceAttention's
 ATTENTIONS = ("none", *ATTENTION_SCORES)
 # How a many_to_one model makes `chunk` steps one: side by side (ChunkSteps), or a learnt strided
 # convolution (zoo.layers.StridedConv1D).
@@ -162,6 +179,8 @@ def recurrent_stack(x, arch, return_sequences, name="rnn"):
 
     Only the top layer decides whether the stack returns every step or the last one.
     """
+    import keras
+
     for depth in range(arch.layers):
         keep_steps = return_sequences or depth < arch.layers - 1
         layer = recurrent_layer(arch, arch.layer_units[depth], f"{name}_{depth + 1}", keep_steps)
@@ -177,6 +196,8 @@ def encoder_stack(x, arch, name="encoder"):
     With `bidirectional`, forward and backward states are concatenated, so the decoder
     layer that takes them needs `decoder_units(arch, depth)` units.
     """
+    import keras
+
     states_per_layer = []
     for depth in range(arch.layers):
         units = arch.layer_units[depth]
@@ -207,6 +228,10 @@ def decoder_stack(x, arch, initial_states, name="decoder", encoded=None):
     `arch.attention` and the encoder's outputs `encoded`, each step's top output is joined with its
     context over the source steps and mixed by a tanh layer (Luong et al. 2015's attentional state).
     """
+    import keras
+
+    from zoo.layers import SourceAttention
+
     for depth, states in enumerate(initial_states):
         layer = recurrent_layer(arch, decoder_units(arch, depth), f"{name}_{depth + 1}", True)
         x = layer(x, initial_state=states)

@@ -16,7 +16,6 @@ import time
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from zoo.quantiles import column_names
 
@@ -24,6 +23,8 @@ NAMES = ("Naive", "SeasonalNaive", "AutoETS", "AutoTheta", "AutoARIMA")
 
 
 def _filled(values):
+    import pandas as pd
+
     values = pd.DataFrame(np.asarray(values, "float64")).interpolate(limit_direction="both")
     return values.fillna(0.0).to_numpy()
 
@@ -34,6 +35,8 @@ def long_frame(history, future=None):
     future: [series, horizon, hist + futr] the exog columns after each history's end (Panel.exog_tails);
     their future-known part is read, never the past-only one.
     """
+    import pandas as pd
+
     rows, ahead = [], []
     futr = [f"futr:{name}" for name in history.futr] if future is not None else []
     known = slice(len(history.hist), None)  # the futr columns of exog

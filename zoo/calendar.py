@@ -10,7 +10,6 @@ phases with this module.
 """
 
 import numpy as np
-import pandas as pd
 
 from zoo.panel import offset
 
@@ -39,6 +38,8 @@ def cycles(freq):
 
 def phases(dates, freq):
     """[len(dates), cycles] float32: the steps from the start of each cycle to each timestamp."""
+    import pandas as pd
+
     dates = pd.DatetimeIndex(dates)
     step = offset(freq)
     n, size = step.n, _minutes(step)  # size: None for days and longer

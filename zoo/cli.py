@@ -319,7 +319,8 @@ def _print_presets():
         rows.append((name, preset.task, preset.dataset, preset.describe(),
                      figures.get("test", "not yet measured"), figures.get("baseline", "")))
     _print_table(rows)
-    print("Train one: make train PRESET=<name> [DATA=<your file>]. Figures: RESULTS.md (make bench-results).")
+    print("Train one: make train PRESET=<name> [DATA=<your file>]. "
+          "Figures: docs/pages/results.md (make bench-results).")
 
 
 def _print_table(rows):
@@ -379,7 +380,8 @@ def _run(args):
     if args.command == "settings":  # read by make before every train and tune: no TensorFlow
         print(" ".join(name.upper() for name in SETTINGS[args.for_command] if name not in MAKE_GIVES))
         return
-    if not (args.command == "serve" and args.runtime == "onnx"):  # the ONNX server loads no TensorFlow
+    # Listing reads the registry alone, and the ONNX server loads no TensorFlow.
+    if args.command not in ("tasks", "presets") and not (args.command == "serve" and args.runtime == "onnx"):
         import_tensorflow_quietly()
     if args.command == "tasks":
         _print_tasks()

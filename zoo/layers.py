@@ -5,9 +5,9 @@ weighs the real steps; SourceAttention, a decoder step's look over the encoder's
 SpelledWords, a word's embedding beside a convolution over its characters; and forecasting's
 WindowScaler, LastSteps, QuantileOutput, PinballLoss and the distribution heads.
 
-Registered with Keras, so model.keras files load where this module is imported (it imports nothing
-else of the project); export.fused writes ChunkSteps as plain ONNX ops, and the SavedModel and
-LiteRT exports trace every layer like any Keras layer.
+Registered with Keras, so model.keras files load where this module is imported (`import zoo.layers`;
+of the project it reads only zoo.architecture's names); export.fused writes ChunkSteps as plain ONNX
+ops, and the SavedModel and LiteRT exports trace every layer like any Keras layer.
 
 Window scaling (forecasting): each context window is read relative to its own last value, in units
 of its own typical step. loc is the window's last observed value and scale the mean absolute change
@@ -23,6 +23,8 @@ scale, read as 0 with an "observed" flag of 0, and so never change a forecast.
 import keras
 import numpy as np
 from keras import ops
+
+from zoo.architecture import ATTENTION_SCORES
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
@@ -195,7 +197,6 @@ class AttentionPooling(keras.layers.Layer):
 
 # How a decoder step scores a source step (SourceAttention): Luong et al. 2015's dot (h_t . h_s) and
 # general (h_t W h_s), Bahdanau et al. 2015's additive (v . tanh(W1 h_t + W2 h_s)).
-ATTENTION_SCORES = ("dot", "general", "additive")
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")

@@ -13,7 +13,6 @@ every value, flat like `values`; `static` one row of numbers per series.
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from zoo.errors import ZooError
 
@@ -26,6 +25,8 @@ _CYCLE = {"YearBegin": 1, "YearEnd": 1, "QuarterBegin": 4, "QuarterEnd": 4, "Mon
 
 def offset(freq):
     """The pandas offset of a frequency alias ("MS", "YS", "30min", ...); ZooError if there is none."""
+    import pandas as pd
+
     try:
         return pd.tseries.frequencies.to_offset(freq)
     except ValueError:
@@ -65,6 +66,8 @@ class Panel:
     def from_series(cls, series, freq, first=None, exog=None, hist=(), futr=(), static=None, stat=()):
         """From {id: values} (or a list of arrays, named 0, 1, ...); `first` gives each first timestamp;
         exog: {id: [values, columns]} in the order hist + futr; static: {id: [columns]} in stat's."""
+        import pandas as pd
+
         if not isinstance(series, dict):
             series = {str(i): s for i, s in enumerate(series)}
         arrays = [np.asarray(v, dtype="float32").reshape(-1) for v in series.values()]
@@ -101,6 +104,8 @@ class Panel:
 
     def dates(self, index, extra=0):
         """The timestamps of series `index`, and of `extra` steps after its end."""
+        import pandas as pd
+
         return pd.date_range(self.first[index], periods=int(self.lengths[index]) + extra, freq=self.freq)
 
     def cut(self, steps):

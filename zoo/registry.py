@@ -38,7 +38,7 @@ class Task:
     searched_options: data -> {option: choices}, the data set options (OPTIONS) of its own that a
         search varies beside the architecture (forecasting's context size and distribution head)
     validation_score: data -> a Keras callback that adds the task's own validation score to each
-        epoch's logs under the callback class's `name`, the objective its search minimises (where the
+        epoch's logs under `validation_score.name`, the objective its search minimises (where the
         validation loss is not comparable between trials)
     ensembles: its model gives one answer per example that an ensemble averages (ENSEMBLE=N,
         zoo.ensemble): neither generated text, nor one answer per step, nor windows of its own
@@ -67,7 +67,7 @@ class Task:
     windows: Callable | None = None
     evaluate: Callable | None = None
     searched_options: Callable | None = None
-    validation_score: type | None = None
+    validation_score: Callable | None = None
     ensembles: bool = False
     augments: bool = False
     streams: bool = False

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sklearn.model_selection import train_test_split
 
 from zoo.errors import DataFileError, ZooError
 from zoo.options import checked_options
@@ -170,6 +169,8 @@ def rare_classes(labels, share):
 
 
 def _cut(rows, share, seed, labels, in_time):
+    from sklearn.model_selection import train_test_split
+
     if in_time:
         keep = len(rows) - max(1, round(len(rows) * share))
         return rows[:keep], rows[keep:]

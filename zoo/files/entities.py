@@ -10,7 +10,6 @@ and a time given twice for one entity.
 """
 
 import numpy as np
-import pandas as pd
 
 from zoo.errors import DataFileError
 from zoo.files.long import _column, _numbers, _table
@@ -21,6 +20,8 @@ EXTENSIONS = (".csv", ".parquet")
 def read_entities(path, id_col, time_col=None, label_col="label"):
     """([one [steps, features] float32 array per entity, in order of first appearance], [its label],
     the feature columns' names) of a long table (see the module's docstring)."""
+    import pandas as pd
+
     frame = _table(path)
     ids = _column(frame, id_col, "id", path).astype(str)
     labels = _column(frame, label_col, "label", path).astype(str).str.strip()

@@ -17,7 +17,6 @@ one number per series, the same on each of its rows).
 """
 
 import numpy as np
-import pandas as pd
 
 from zoo.errors import DataFileError
 from zoo.panel import Panel, offset
@@ -26,6 +25,8 @@ EXTENSIONS = (".csv", ".parquet")
 
 
 def _table(path):
+    import pandas as pd
+
     if path.suffix.lower() == ".parquet":
         frame, first_line = pd.read_parquet(path), 1  # rows counted from 1
     else:
@@ -49,6 +50,8 @@ def _column(frame, name, role, path):
 def _numbers(column, path, role="y", missing="leave it empty where the value is missing"):
     """The column as float64, NaN where empty; `role` names it and `missing` says what to do with an
     empty cell, in the message on a cell that is not a number."""
+    import pandas as pd
+
     text = column.astype(str).str.strip()
     empty = column.isna() | text.isin(["", "nan", "NaN", "NA", "null"])
     values = pd.to_numeric(text.where(~empty), errors="coerce")
@@ -87,6 +90,8 @@ def _covariates(frame, path, futr, hist, stat):
 
 
 def _times(column, path):
+    import pandas as pd
+
     times = pd.to_datetime(column, errors="coerce", format="mixed") if column.dtype == object \
         else pd.to_datetime(column, errors="coerce")
     bad = times.isna()
@@ -103,6 +108,8 @@ _CANDIDATES = ("YS", "YE", "QS", "QE", "MS", "ME", "W", "D", "h", "30min", "15mi
 def _infer_freq(frame, path):
     """The frequency most series' timestamps follow (pandas' inference), else the first alias whose
     step leads from some timestamp to the next one of its series."""
+    import pandas as pd
+
     found = [pd.infer_freq(dates) for _, dates in frame.groupby("unique_id")["ds"]
              if len(dates) >= 3 and dates.is_monotonic_increasing]
     found = [freq for freq in found if freq is not None]
@@ -120,6 +127,8 @@ def _infer_freq(frame, path):
 
 def read_long(path, id_col="unique_id", time_col="ds", target_col="y", freq=None, futr=(), hist=(), stat=()):
     """The Panel in a long-format file (see the module's docstring)."""
+    import pandas as pd
+
     futr, hist, stat = names(futr), names(hist), names(stat)
     frame = _table(path)
     y = _numbers(_column(frame, target_col, "target_col", path), path)

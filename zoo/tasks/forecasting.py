@@ -18,27 +18,15 @@ import csv
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import pandas as pd
 
-from zoo import baselines, files
+from zoo import files
 from zoo.architecture import recurrent_stack, require_positive_int
 from zoo.data import PAD_VALUE, Dataset, DataSpec
 from zoo.errors import ZooError
 from zoo.files.long import EXTENSIONS, read_long
-from zoo.layers import (
-    CalendarFeatures,
-    Covariates,
-    DistributionOutput,
-    LastSteps,
-    NegativeLogLikelihood,
-    PinballLoss,
-    QuantileOutput,
-    SeasonalNaive,
-    WindowScaler,
-)
 from zoo.panel import Panel, offset, season_length
 from zoo.quantiles import (
     DEFAULT_LEVELS,
@@ -51,7 +39,9 @@ from zoo.quantiles import (
 )
 from zoo.registry import Task, register
 from zoo.scores import columns, mase_scales, score
-from zoo.windows import Exogenous, origin_windows, trainable, training_windows
+
+if TYPE_CHECKING:  # imported where it is used: it loads TensorFlow
+    from zoo.windows import Exogenous
 
 # The horizon when none is given, by the data's frequency: the M4 competition's (yearly 6,
 # quarterly 8, monthly 18, weekly 13, daily 14, hourly 48), and a day for finer steps.
@@ -88,11 +78,13 @@ class Series:
     season: int
     backtest: int = 1
     step: int = 0
-    exogenous: Exogenous | None = None
+    exogenous: "Exogenous | None" = None
     distribution: str = "quantiles"
 
     def windows(self, cut):
         """origin_windows at `cut` values before every series' end, with this data's covariates."""
+        from zoo.windows import origin_windows
+
         return origin_windows(self.panel, cut, self.input_size, self.horizon, self.exogenous,
                               weighs_by_scale(self.distribution))
 
@@ -130,6 +122,18 @@ def build(spec, arch):
     adds a term of its own read from the encoder's state, that step's future covariates and the
     statics (MQ-RNN's local decoder), which starts at zero too.
     """
+    import keras
+
+    from zoo.layers import (
+        CalendarFeatures,
+        Covariates,
+        DistributionOutput,
+        LastSteps,
+        QuantileOutput,
+        SeasonalNaive,
+        WindowScaler,
+    )
+
     distribution = spec.distribution or "quantiles"
     # What each forecast step's head answers: every quantile, or a distribution's centre and spread.
     width = len(spec.quantiles) if distribution == "quantiles" else 2
@@ -195,6 +199,8 @@ def build(spec, arch):
 def loss(spec):
     """pinball over the interval quantiles, scaled per window, or a distribution head's negative
     log-likelihood: the loss forecasting trains with."""
+    from zoo.layers import NegativeLogLikelihood, PinballLoss
+
     distribution = spec.distribution or "quantiles"
     if distribution == "quantiles":
         return PinballLoss(spec.quantiles), []
@@ -209,24 +215,25 @@ def searched_options(data):
     return {"input_size": [k * unit for k in (1, 2, 3, 4)], "distribution": list(DISTRIBUTIONS)}
 
 
-class ValidationMASE(keras.callbacks.Callback):
-    """Adds `val_mase` (the mean MASE over every series' validation window) to each epoch's logs: what
-    a search minimises, comparable between trials of other context sizes and heads, as the validation
-    loss is not (pinball and log-likelihood are on other scales)."""
+def validation_mase(data):
+    """A Keras callback that adds `val_mase` (the mean MASE over every series' validation window) to
+    each epoch's logs: what a search minimises, comparable between trials of other context sizes and
+    heads, as the validation loss is not (pinball and log-likelihood are on other scales)."""
+    import keras
 
-    name = "val_mase"
+    series = data.series
+    history, actual = series.at(series.validation_cut)
+    scales, x = mase_scales(history, series.season), series.windows(series.validation_cut)[0]
 
-    def __init__(self, data):
-        super().__init__()
-        series = data.series
-        history, self.actual = series.at(series.validation_cut)
-        self.scales = mase_scales(history, series.season)
-        self.x = series.windows(series.validation_cut)[0]
-        self.levels = series.levels
+    class ValidationMASE(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            paths = self.model.predict(x, batch_size=256, verbose=0)
+            logs[validation_mase.name] = score(actual, paths, scales, series.levels)["mase"]
 
-    def on_epoch_end(self, epoch, logs=None):
-        paths = self.model.predict(self.x, batch_size=256, verbose=0)
-        logs[self.name] = score(self.actual, paths, self.scales, self.levels)["mase"]
+    return ValidationMASE()
+
+
+validation_mase.name = "val_mase"
 
 
 def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEVELS, season=None, notes=None,
@@ -236,6 +243,8 @@ def panel_dataset(name, panel, horizon=None, input_size=None, levels=DEFAULT_LEV
     The arrays hold, per series: a training window (the last before validation), the validation
     window and the last test window; the Series beside them gives every backtest window.
     """
+    from zoo.windows import Exogenous, trainable
+
     horizon = horizon or default_horizon(panel.freq)
     season = season or season_length(panel.freq)
     input_size = input_size or default_input_size(horizon, season)
@@ -286,6 +295,8 @@ def batches_per_epoch(series):
 def windows(data, config):
     """What fit reads: training windows drawn on the fly, and the validation window of every series
     with its weights. Returns (train pipeline, validation (x, y, weight), batches per epoch)."""
+    from zoo.windows import training_windows
+
     series = data.series
     skipped = data.notes["series_without_training_windows"]
     if skipped:
@@ -304,6 +315,8 @@ def evaluate(model, data, config, run_dir):
     statsforecast's baselines fitted at the same origin, writes forecasts.csv and forecasts.png,
     prints a table; returns {"test": the model's scores, "baselines": {name: scores and seconds}},
     each the mean over the backtest windows, and with several windows "windows": each one's."""
+    from zoo import baselines
+
     series = data.series
     rows, per_window = [], []
     for cut in series.cuts:
@@ -426,6 +439,7 @@ def _aeon_csv(title, column, freq, first, futr=()):
 
     def panel():
         import aeon.datasets
+        import pandas as pd
 
         frame = pd.read_csv(Path(aeon.datasets.__file__).parent / "data" / title / f"{title}.csv")
         name = title.lower()
@@ -436,6 +450,7 @@ def _aeon_csv(title, column, freq, first, futr=()):
 
 
 def _sunspots():
+    import pandas as pd
     import statsmodels.api as sm
 
     values = sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy("float32")
@@ -492,7 +507,7 @@ TASK = register(
         windows=windows,
         evaluate=evaluate,
         searched_options=searched_options,
-        validation_score=ValidationMASE,
+        validation_score=validation_mase,
         streams=True,  # its window scaling reads the whole window: zoo.step says so for its export
     )
 )

@@ -2,9 +2,7 @@
 
 import re
 
-import keras
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from zoo import files
 from zoo.architecture import recurrent_stack, require_positive_int
@@ -20,18 +18,8 @@ from zoo.data import (
     pad,
 )
 from zoo.errors import DataFileError, ZooError
-from zoo.files.entities import read_entities
 from zoo.files.series import is_ucr_text, read_arff, read_npz, read_ts, read_ucr_text
 from zoo.files.tables import read_table
-from zoo.layers import (
-    AttentionPooling,
-    ChunkSteps,
-    MaskedBatchNormalization,
-    MaskedConv1D,
-    SqueezeExcite,
-    StridedConv1D,
-)
-from zoo.model_io import prediction_head, sequence_input
 from zoo.presets import Preset
 from zoo.registry import Task, register
 from zoo.text import tokenize_splits
@@ -47,6 +35,11 @@ SQUEEZE_RATIO = 16
 
 
 def build(spec, arch):
+    import keras
+
+    from zoo.layers import AttentionPooling, ChunkSteps, StridedConv1D
+    from zoo.model_io import prediction_head, sequence_input
+
     inputs, steps = sequence_input(spec, arch.layer_units[0], name="sequence", znorm=arch.znorm)
     x = steps
     if arch.chunk and arch.front_end == "conv":
@@ -69,6 +62,10 @@ def fcn_branch(steps, squeeze_excite=False):
     steps. Padding is read by none of them: the convolutions see it as zeros ("same" padding's own),
     batch statistics and the means leave it out (the mask). With squeeze_excite, the first two blocks
     gate their filters as MLSTM-FCN does."""
+    import keras
+
+    from zoo.layers import MaskedBatchNormalization, MaskedConv1D, SqueezeExcite
+
     y = steps
     for block, (filters, width) in enumerate(FCN_BLOCKS, start=1):
         y = MaskedConv1D(filters, width, name=f"fcn_conv_{block}")(y)
@@ -103,6 +100,7 @@ def ucr_loader(ucr_name):
 
     def load(seed=0, max_len=None):
         from aeon.datasets import load_classification
+        from sklearn.model_selection import train_test_split
 
         splits = {}
         for split in ("train", "test"):
@@ -181,6 +179,7 @@ def _words(text):
 def load_imdb_reviews(seed=0, max_len=None, vocab_size=20000):
     """IMDB movie-review sentiment from TensorFlow Datasets (downloads on first use)."""
     import tensorflow_datasets as tfds
+    from sklearn.model_selection import train_test_split
 
     def texts_and_labels(split):
         rows = tfds.as_numpy(tfds.load("imdb_reviews", split=split, as_supervised=True))
@@ -246,6 +245,8 @@ def load_npz_files(files_, seed=0, max_len=None):
 def load_entity_files(files_, seed=0, max_len=None, id=None, time=None, label="label"):  # noqa: A002
     """`.csv` / `.parquet`, one row per entity and time step (OPTIONS="id=... time=... label=..."):
     one labelled sequence per entity, every other column a feature (zoo.files.entities)."""
+    from zoo.files.entities import read_entities
+
     if id is None:
         raise ZooError(f"{files_.train}: name the column that says whose row it is: "
                        "OPTIONS=\"id=<column> time=<column> label=<column>\" (one sequence per id).")
@@ -376,7 +377,7 @@ PRESETS = (
     Preset("adding_lstm", "many_to_one", "adding",
            {"cell": "lstm", "units": 64, "bidirectional": False, "readout": "last", "chunk": 0,
             "schedule": "constant", "epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "patience": 5},
-           "an LSTM: it keeps the two marked values over 50 steps (RESULTS.md, section 1).",
+           "an LSTM: it keeps the two marked values over 50 steps (docs/pages/results.md, section 7).",
            "the adding problem's own comparison of cells (make bench-results)"),
 )
 
@@ -415,7 +416,8 @@ TASK = register(
         # For your own series (no preset): the UCR presets' recipe, with chunks sized to the data
         # (chunk="auto": the median series in at most 16 recurrent steps) and, for classes of series
         # of numbers, LSTM-FCN's convolutional branch (fcn="auto": better or equal on the validation
-        # splits of all five bundled archive sets, two seeds; README), with squeeze-and-excite where
+        # splits of all five bundled archive sets, two seeds; docs/pages/design/tasks.md), with
+        # squeeze-and-excite where
         # the series have several channels (squeeze_excite="auto": JapaneseVowels' validation 1.000
         # against 0.991, BasicMotions tied). The attention readout, the strided-convolution front end
         # and z-normalisation scored lower or tied on those splits: settings, not defaults. Beside the

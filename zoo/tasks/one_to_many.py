@@ -2,10 +2,7 @@
 
 from dataclasses import replace
 
-import keras
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from zoo import files
 from zoo.architecture import decoder_stack, decoder_units, encoder_stack
@@ -14,8 +11,6 @@ from zoo.errors import DataFileError, ZooError
 from zoo.files.lines import read_captions
 from zoo.files.series import read_npz
 from zoo.files.tables import read_table
-from zoo.layers import ChunkSteps
-from zoo.model_io import standardize
 from zoo.presets import Preset
 from zoo.registry import Task, register
 from zoo.text import split as split_text
@@ -26,6 +21,11 @@ MAX_DIGITS = 4
 
 
 def build(spec, arch):
+    import keras
+
+    from zoo.layers import ChunkSteps
+    from zoo.model_io import standardize
+
     if arch.bidirectional and not arch.chunk:
         raise ZooError(
             "one_to_many has no input sequence to read both ways (without chunk=N), and its decoder "
@@ -89,6 +89,9 @@ def load_digit_captions(seed=0, max_len=None, train_size=6000, eval_size=1000):
 
     Digits are split before composing strips, so no test strip reuses a training image.
     """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     del max_len  # captions are at most four words and are never cut
     digits = load_digits()
     rng = np.random.default_rng(seed)

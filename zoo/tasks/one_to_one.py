@@ -1,9 +1,6 @@
 """one_to_one: a feature vector -> a class, read by the recurrent stack as a one-step sequence."""
 
-import keras
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from zoo import files
 from zoo.architecture import recurrent_stack
@@ -11,13 +8,16 @@ from zoo.data import SKLEARN_DIGITS, Dataset, continuous_spec
 from zoo.errors import ZooError
 from zoo.files.series import read_npz
 from zoo.files.tables import read_table
-from zoo.layers import ChunkSteps
-from zoo.model_io import prediction_head, standardize
 from zoo.presets import Preset
 from zoo.registry import Task, register
 
 
 def build(spec, arch):
+    import keras
+
+    from zoo.layers import ChunkSteps
+    from zoo.model_io import prediction_head, standardize
+
     features = keras.Input(shape=(spec.num_features,), name="features")
     x = standardize(features, spec)
     if arch.chunk:  # read as steps of `chunk` features (8x8 pixels: the image's rows)
@@ -32,6 +32,9 @@ def build(spec, arch):
 
 def load_digits_vectors(seed=0, max_len=None):
     """scikit-learn's 1,797 handwritten digits (8x8 pixels as 64 features), split 60/20/20."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     del max_len  # a vector has no length to cut
     digits = load_digits()
     x, y = digits.data.astype("float32"), digits.target.astype("int32")

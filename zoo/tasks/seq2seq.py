@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-import keras
 import numpy as np
 import pyarrow as pa
 
@@ -13,7 +12,6 @@ from zoo.errors import DataFileError, ZooError
 from zoo.files.lines import read_captions, read_lines
 from zoo.files.series import read_npz
 from zoo.files.tables import read_table
-from zoo.model_io import sequence_input
 from zoo.presets import Preset
 from zoo.registry import Task, register
 from zoo.text import split as split_text
@@ -23,6 +21,10 @@ from zoo.text import teacher_forcing, tokenize_splits
 def build(spec, arch):
     """The encoder's final states (per layer; both directions joined) start the decoder's layers; with
     `arch.attention`, each decoder step also reads the encoder's steps."""
+    import keras
+
+    from zoo.model_io import sequence_input
+
     source, x = sequence_input(spec, arch.layer_units[0], name="source")
     encoded, states_per_layer = encoder_stack(x, arch)
     tokens = keras.Input(shape=(None,), dtype="int32", name="decoder_input")

@@ -3,7 +3,6 @@
 import importlib.metadata
 
 import conllu
-import keras
 import numpy as np
 
 from zoo import files
@@ -11,13 +10,16 @@ from zoo.architecture import recurrent_stack
 from zoo.data import EXAMPLES, Dataset, DataSpec, Vocabulary, pad
 from zoo.errors import DataFileError, ZooError
 from zoo.files.conll import read_conll2003, read_conllu
-from zoo.model_io import sequence_input
 from zoo.presets import Preset
 from zoo.registry import Task, register
 from zoo.text import SPELLING, token_lists
 
 
 def build(spec, arch):
+    import keras
+
+    from zoo.model_io import sequence_input
+
     tokens, x = sequence_input(spec, arch.layer_units[0], name="tokens", characters=arch.characters)
     x = recurrent_stack(x, arch, return_sequences=True)
     # Dense acts on the last axis, so one layer with one set of weights classifies every step.
