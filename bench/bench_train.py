@@ -13,7 +13,7 @@ XLA, and on one or two local workers.
    seeds each: seconds per epoch and test accuracy.
 4. The forecaster at scale: training windows per second and peak memory on 10,000 generated series
    of 500 steps (bench.forecast_scale).
-The tables go into README.md between their markers.
+The tables go into docs/pages/benchmarks/train.md between their markers.
 """
 
 import os
@@ -41,7 +41,7 @@ from bench.timing import paired_timings, ratio_text  # noqa: E402
 from zoo import batching  # noqa: E402
 from zoo.data import PAD_VALUE, Dataset, DataSpec, pad  # noqa: E402
 from zoo.training import TrainConfig, compile_model, load_data  # noqa: E402
-from zoo.xla import SPEEDUPS  # noqa: E402
+from zoo.xla import SPEEDUPS, device_kind  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH, FEATURES, CLASSES = 64, 8, 4
@@ -246,18 +246,21 @@ def main():
     if QUICK:
         print(step_table(steps), bucketing_table(buckets), worker_table(workers), sep="\n\n")
         return
-    SPEEDUPS.write_text(json.dumps({
-        "measured": started.strftime("%Y-%m-%d"), "by": "make bench-train",
+    # This device's measurements, beside those of the devices measured before (zoo.xla reads its own).
+    devices = json.loads(SPEEDUPS.read_text())["devices"] if SPEEDUPS.exists() else {}
+    devices[device_kind()] = {
+        "measured": started.strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()} cores, TensorFlow {tf.__version__}, Keras {keras.__version__}",
         "rows": [{k: r[k] for k in ("cell", "units", "steps", "masked", "bidirectional", "xla_speedup")}
-                 for r in steps]}, indent=1) + "\n")
+                 for r in steps]}
+    SPEEDUPS.write_text(json.dumps({"by": "make bench-train", "devices": devices}, indent=1) + "\n")
     write_table("bench-train", step_table(steps))
     write_table("bench-train-bucketing", bucketing_table(buckets))
     write_table("bench-train-workers", worker_table(workers))
     (REPO / "bench" / "train_results.json").write_text(json.dumps(
         {"steps": steps, "bucketing": buckets, "workers": workers}, indent=1) + "\n")
     minutes = (datetime.now(UTC) - started).seconds / 60
-    print(f"Wrote README.md's tables and {SPEEDUPS} in {minutes:.0f} minutes.")
+    print(f"Wrote docs/pages/benchmarks/train.md's tables and {SPEEDUPS} in {minutes:.0f} minutes.")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from zoo import xla
 from zoo.architecture import Architecture
 
@@ -28,14 +30,25 @@ def test_no_measurement_bucketing_and_workers_keep_xla_off():
         False, xla.DISTRIBUTED)
 
 
+def test_a_device_never_measured_does_without_xla_and_says_which_device_it_is():
+    use, why = xla.choose(Architecture(cell="gru", units=64), True, 50, False, device="GPU Imaginary X1")
+    assert use is False and why == ("no XLA measurement on this device (GPU Imaginary X1); make bench-train "
+                                    "measures it")
+    assert xla.measured("GPU Imaginary X1") == []
+    assert xla.device_kind().startswith("CPU ") and xla.device_kind().endswith(" cores)")  # no GPU in CI
+
+
 def test_the_shipped_measurements_cover_every_cell_masked_in_both_directions():
-    rows = json.loads(xla.SPEEDUPS.read_text())["rows"]
+    (device,) = json.loads(xla.SPEEDUPS.read_text())["devices"]
+    rows = xla.measured(device)
+    assert device.startswith("CPU ") and rows
     covered = {(r["cell"], r["bidirectional"]) for r in rows if r["masked"]}
     assert covered == {(cell, bidirectional) for cell in ("simple_rnn", "lstm", "gru")
                        for bidirectional in (False, True)}
     assert all(r["xla_speedup"] > 0 for r in rows)
 
 
+@pytest.mark.slow
 def test_an_xla_run_really_compiles_and_repeats_its_metrics(tmp_path):
     import warnings
 
