@@ -2,18 +2,13 @@
 
 import contextlib
 import json
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from zoo.distributed import free_ports
 
 
 def _ready(base_url):
@@ -31,7 +26,7 @@ def running_server(export_dir, runtime, log_path, extra_args=(), start_timeout=1
     The server's output goes to log_path; a server that exits or is not ready in time raises
     RuntimeError naming the log.
     """
-    port = free_port()
+    (port,) = free_ports(1)
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "zoo.cli", "serve", "--export-dir", str(export_dir), "--runtime", runtime,

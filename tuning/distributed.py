@@ -14,18 +14,14 @@ import sys
 import time
 from dataclasses import asdict
 
+from zoo.distributed import free_ports
+
 ROLE = "KERASTUNER_TUNER_ID"
 
 
 def role():
     """This process's part in a distributed search: "chief", a worker id, or None (not distributed)."""
     return os.environ.get(ROLE)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port, chief, timeout=120):
@@ -51,7 +47,7 @@ def _start(config, tuner_id, port, threads):
         "TF_NUM_INTEROP_THREADS": "1",
         "OMP_NUM_THREADS": str(threads),
     }
-    command = [sys.executable, "-m", "tuning.distributed", json.dumps(asdict(config))]
+    command = [sys.executable, "-m", "tuning.worker", json.dumps(asdict(config))]
     return subprocess.Popen(command, env=env)
 
 
@@ -61,7 +57,7 @@ def run_local(config, workers, max_restarts=2, on_start=None):
     on_start(tuner_id, process) is called for every process started (tests use it to kill one).
     Every process started is stopped by its own id before this returns.
     """
-    port = _free_port()
+    (port,) = free_ports(1)
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = []
 
@@ -96,9 +92,3 @@ def run_local(config, workers, max_restarts=2, on_start=None):
                 process.kill()
                 process.wait()
     return [process.pid for process in started]
-
-
-if __name__ == "__main__":
-    from tuning.search import TuneConfig, tune
-
-    tune(TuneConfig(**json.loads(sys.argv[1])))

@@ -135,7 +135,8 @@ def keras_multi_worker(model, strategy_):
         model._distribute_strategy = own
 
 
-def _free_ports(count):
+def free_ports(count):
+    """`count` distinct free loopback ports (the local workers', the tuning chief's, a test server's)."""
     sockets = [socket.socket() for _ in range(count)]
     try:
         for s in sockets:
@@ -180,7 +181,7 @@ def run_local(config, run_dir, workers, max_restarts=2, on_start=None):
         return logs / f"{run_dir.name}-worker-{index}.log"
 
     def start_all():
-        ports = _free_ports(workers)
+        ports = free_ports(workers)
         group = []
         for index in range(workers):
             process = _start(config, run_dir, index, ports, threads, log(index))

@@ -2,7 +2,8 @@
 
 `DATA=` names a file or a folder. A folder holds `train.*` and optionally `validation.*` (or
 `dev.*`) and `test.*`; `VAL_DATA=` and `TEST_DATA=` name files directly. A split that is not given
-is cut from the training file with the seed: stratified by class, or in time for series.
+is cut from the training file with the seed, stratified by class (`split`); a forecasting table is
+cut in time by its own loader, never shuffled.
 
 Each task lists its `FileFormat`s (zoo/tasks/<task>.py); the readers live here, one module per
 kind of file (lines, tables, series, conll).
@@ -124,27 +125,27 @@ def take(records, rows):
                  part.take(rows) if hasattr(part, "take") else [part[i] for i in rows] for part in records)
 
 
-def split(records, validation, test, seed, labels=None, in_time=False):
+def split(records, validation, test, seed, labels=None):
     """Fills in the missing splits from the training records.
 
     A missing test split is 20% of the file, a missing validation split 20% (of the file when
     both are missing, of the training file otherwise): stratified by `labels` where every class
-    has two examples, in file order (the last rows for test, those before for validation) if in_time.
+    has two examples.
     Where classes are too rare for a stratified validation cut that leaves each of them in training
     (rare_classes), there is none: the validation split is empty, and training says so.
     """
     count = len(records[0])
     rows = np.arange(count)
     if test is None:
-        rows, test_rows = _cut(rows, 0.2, seed, labels, in_time)
+        rows, test_rows = _cut(rows, 0.2, seed, labels)
         test = take(records, test_rows)
     none_held_out = False
     if validation is None:
         share = 0.25 if len(rows) < count else 0.2
-        none_held_out = labels is not None and not in_time and rare_classes(np.asarray(labels)[rows], share)
+        none_held_out = labels is not None and rare_classes(np.asarray(labels)[rows], share)
         validation_rows = rows[:0]
         if not none_held_out:
-            rows, validation_rows = _cut(rows, share, seed, labels, in_time)
+            rows, validation_rows = _cut(rows, share, seed, labels)
         validation = take(records, validation_rows)
     if len(rows) < count:
         records = take(records, rows)
@@ -168,12 +169,9 @@ def rare_classes(labels, share):
     return counts.min() < 2 or held_out < len(counts) or len(labels) - held_out < len(counts)
 
 
-def _cut(rows, share, seed, labels, in_time):
+def _cut(rows, share, seed, labels):
     from sklearn.model_selection import train_test_split
 
-    if in_time:
-        keep = len(rows) - max(1, round(len(rows) * share))
-        return rows[:keep], rows[keep:]
     stratify = None
     if labels is not None:
         _, counts = np.unique(np.asarray(labels)[rows], return_counts=True)
