@@ -13,18 +13,17 @@ from kserve.errors import InvalidInput
 from export.layout import sha256_of
 from serving.encoding import as_array
 from serving.errors import TooLarge
+from zoo.data import Vocabulary  # NumPy only: the ONNX server still loads no TensorFlow
 
 RUNTIMES = ("onnx", "savedmodel")
 SIGNATURE_NAME = "serving_default"
 # Values one request may send for one input (batch x steps x features); `rnn-zoo serve --max-elements`.
 DEFAULT_MAX_ELEMENTS = 1_000_000
 # The decoded strings of generated ids: one per id, "" from the end-of-sequence token on.
-# Same spelling as zoo.data.Vocabulary.EOS, which is not imported so the server needs no TensorFlow.
 TOKEN_STRINGS = "token_strings"
 # A version that streams (metadata.json's "streaming") serves its step as the model <name>-step too: one
 # step and the states in, the answer and the new states out; the client keeps the states between calls.
 STEP_SUFFIX = "-step"
-EOS = "<eos>"
 
 
 class IncompleteVersion(ValueError):
@@ -286,6 +285,6 @@ def _shape_text(shape):
 def _token_strings(token_ids, vocabulary):
     """The vocabulary entry of each id, and "" from the first end-of-sequence token on."""
     strings = np.asarray(vocabulary, dtype=object)[token_ids]
-    ended = np.cumsum(token_ids == vocabulary.index(EOS), axis=-1) > 0
+    ended = np.cumsum(token_ids == vocabulary.index(Vocabulary.EOS), axis=-1) > 0
     strings[ended] = ""
     return strings
