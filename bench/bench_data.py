@@ -10,7 +10,7 @@ runs in a fresh Python process that has already imported what it needs, so its p
 - pandas: `pandas.read_csv` of the same file (C engine; CoNLL-U as 10 tab-separated columns).
 Timings on this VM drift, so the three run in turns (zoo read, zoo load, pandas; again), three
 turns, and each figure is the median. Target (issue 12): at least half pandas' rows per second
-and a peak at most 3x the file's size. Writes the table into README.md.
+and a peak at most 3x the file's size. Writes the table into docs/pages/benchmarks/data.md.
 """
 
 import json

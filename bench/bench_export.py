@@ -15,7 +15,8 @@ A second table does the same for greedy decoding (one_to_many and seq2seq at the
 SavedModel, tf2onnx's graph of zoo.decoding's loop, and the one `make export` writes
 (export.fused_decoder). A third times streaming: one call of the step (step.onnx, and model.tflite's
 step signature) against the whole graph's time per step at batch 1 (export.streaming's target is at most
-1.5x). The tables go into README.md between their markers; TABLE=<marker> measures one alone.
+1.5x). The tables go into docs/pages/benchmarks/export.md between their markers; TABLE=<marker>
+measures one alone.
 """
 
 import os

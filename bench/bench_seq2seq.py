@@ -7,9 +7,10 @@ Sets: the generated reversal (10-40 letters) and SVO-to-SOV reordering (4-20 wor
 test split (exact match, and the character or word error rate), with its best validation exact match
 and training time (which choose the task's default attention: _choice). Targets (issue 26): the
 defaults at least 0.918 on reversal and 1.000 on reordering (the attention baseline's figures in the
-issue), in a time within 1.2x of the model without attention. Writes README.md's and RESULTS.md's
-table between their markers and the figures into bench/seq2seq_results.json. SEEDS=42,1 for more seeds
-(default 42): a run of a seed that bench/seq2seq_results.json already holds is kept, not trained again.
+issue), in a time within 1.2x of the model without attention. Writes the table into
+docs/pages/benchmarks/seq2seq.md between its markers and the figures into bench/seq2seq_results.json.
+SEEDS=42,1 for more seeds (default 42): a run of a seed that bench/seq2seq_results.json already holds is
+kept, not trained again.
 QUICK=1: 1 epoch, 2,000 examples.
 """
 
@@ -26,7 +27,7 @@ from pathlib import Path  # noqa: E402
 
 import keras  # noqa: E402
 
-from bench.readme_tables import README, RESULTS_MD, publish, spread  # noqa: E402
+from bench.readme_tables import page, publish, spread  # noqa: E402
 from zoo.decoding import decoder, decoding_scores  # noqa: E402
 from zoo.training import TrainConfig, load_data, train  # noqa: E402
 
@@ -174,7 +175,7 @@ def main():
     print(text)
     if not QUICK:
         publish("bench-seq2seq", text, figures, RESULTS)
-        print(f"Wrote {RESULTS} and the tables in {README.name} and {RESULTS_MD.name}.")
+        print(f"Wrote {RESULTS} and the table in {page('bench-seq2seq')}.")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ One export (the zoo's many_to_one, LSTM 64, 8 features, random weights, sequence
 is served with each runtime in turn; clients post TF Serving REST `:predict` requests (row format)
 of batch 1 and batch 32, from 1, 8 and 32 threads with keep-alive connections, each for SECONDS
 (default 8). Clients and server share this machine's 2 cores. Prints a Markdown table and writes it
-into README.md between the bench-serve markers, with the server's resident memory after each cell.
+into docs/pages/benchmarks/serve.md between the bench-serve markers, with the server's resident memory
+after each cell.
 
 Then large requests (table bench-serve-large): a tagging export (LSTM 64, 5,000 words, 17 tags)
 gets LARGE_REQUESTS requests of 10,000 x 100 tokens (1,000,000 values, the default --max-elements;

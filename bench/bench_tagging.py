@@ -5,7 +5,7 @@ Both are `make train PRESET=turkish_web_treebank_bilstm SEED=<seed>` (the task's
 over the characters), the second with CHARACTERS=0 (the word ids alone), three seeds each on the
 treebank's own split. Besides token accuracy, the accuracy on test words the vocabulary does not know
 (<unk>: unseen in training, or seen once) is what the characters are for. Target (issues 15 and 25):
-0.94. Writes README.md's and RESULTS.md's table between their markers, the figures into
+0.94. Writes the table into docs/pages/benchmarks/tagging.md between its markers, the figures into
 bench/tagging_results.json and the preset's into zoo/preset_results.json. QUICK=1: one seed, 2 epochs,
 400 sentences.
 """
@@ -25,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.published import PUBLISHED  # noqa: E402
-from bench.readme_tables import README, RESULTS_MD, publish  # noqa: E402
+from bench.readme_tables import page, publish  # noqa: E402
 from zoo.presets import RESULTS_FILE, get_preset  # noqa: E402
 from zoo.text import word_ids  # noqa: E402
 from zoo.training import TrainConfig, load_data, train  # noqa: E402
@@ -80,7 +80,7 @@ def _spread(values, digits=3):
 
 
 def table(figures):
-    """README's and RESULTS.md's table of bench/tagging_results.json."""
+    """bench-tagging's table of bench/tagging_results.json."""
     header = ["model", "validation accuracy", "test token accuracy", "words the vocabulary lacks",
               f"target: at least {TARGET}", "train s", "epochs", "seeds"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -122,7 +122,7 @@ def main():
                        "met": statistics.mean(accuracy) >= TARGET, "metric": "accuracy",
                        "seeds": len(accuracy), "target": f"at least {TARGET}", "test": _spread(accuracy)}
     RESULTS_FILE.write_text(json.dumps(presets, indent=2, sort_keys=True) + "\n")
-    print(f"Wrote {RESULTS}, {RESULTS_FILE.name} and the tables in {README.name} and {RESULTS_MD.name}.")
+    print(f"Wrote {RESULTS}, {RESULTS_FILE.name} and the table in {page('bench-tagging')}.")
 
 
 if __name__ == "__main__":

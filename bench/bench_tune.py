@@ -3,7 +3,7 @@
 The same random search (many_to_one on GunPoint, 8 trials of at most 10 epochs, seed 42) is run
 twice in fresh folders, with WORKERS=1 (in this process) and WORKERS=2 (a chief and two worker
 processes), each timed as a whole `make tune`: start-up, the 8 trials, the reports and the one
-retraining of the winner. Writes the table into README.md.
+retraining of the winner. Writes the table into docs/pages/benchmarks/tune.md.
 """
 
 import os

@@ -2,7 +2,7 @@
 generated random walks of 500 steps, trained for a few hundred batches of windows drawn on the fly.
 Training windows per second, and the peak memory the process gains over its size with TensorFlow
 loaded, less what the same run gains on 8 series (the model, its graph, the pipeline), against the
-data's own size (issue 24's target: at most 3x). Writes README.md's table and
+data's own size (issue 24's target: at most 3x). Writes its table into docs/pages/benchmarks/train.md and
 bench/forecast_scale.json. QUICK=1: 1,000 series.
 """
 
@@ -88,7 +88,7 @@ def scale(series=1_000 if QUICK else 10_000, steps=500, batches=300):
 
 
 def scale_row(s):
-    """README's scale table for the figures `scale` returns."""
+    """bench-train's scale table for the figures `scale` returns."""
     return ("| series x steps | data | peak memory gained | the same run on 8 series | "
             "(gained - that) / data | training windows/s |\n|---|---|---|---|---|---|\n"
             f"| {s['series']:,} x {s['steps']} | {s['data_mb']:.1f} MB | {s['gained_mb']:.1f} MB | "

@@ -1,4 +1,5 @@
-"""Published figures that RESULTS.md quotes beside this machine's, with where each was read.
+"""Published figures that the results page (docs/pages/results.md) quotes beside this machine's, with
+where each was read.
 
 Accuracies (1 - error where the source gives errors). None: the source has no figure for that set.
 """

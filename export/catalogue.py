@@ -111,7 +111,7 @@ def index_table(entries):
         if e["preset_figure"]:
             metric += f" (bench: {e['preset_figure']})"
         rows.append(f"| [{e['name']}]({e['card']}) | {e['task']} | {e['dataset']} | {metric} | "
-                    f"{e['baseline'] or 'see RESULTS.md'} | {e['onnx_kb']:,} KB | "
+                    f"{e['baseline'] or 'see docs/pages/results.md'} | {e['onnx_kb']:,} KB | "
                     f"{e['onnx_latency_ms']:.3f} ms |")
     return "\n".join(rows)
 
@@ -134,7 +134,7 @@ def model_card(model_root):
               if m.get("labels") else "")
     limits = [
         f"Trained on {data.get('train', 0):,} examples of {m['dataset']} with one seed ({run['seed']}); "
-        "the spread over seeds is in RESULTS.md.",
+        "the spread over seeds is in docs/pages/results.md.",
         "Send raw values: the model standardises them itself. Pad a shorter row with `pad_value` "
         "after its real steps (right padding)." if m["spec"].get("num_features")
         else "Send token ids or text as `inputs` below says; unknown words become `<unk>`.",
@@ -189,7 +189,7 @@ def model_card(model_root):
         "| metric | this model (one seed) | the preset in `make bench-results` (seed mean) | baseline |",
         "|---|---|---|---|",
         f"| {metric} | {value:.4f} | {bench_figure(recorded, metric) or 'not yet measured'} | "
-        f"{recorded.get('baseline', 'see RESULTS.md')} |",
+        f"{recorded.get('baseline', 'see docs/pages/results.md')} |",
         "",
         "Every test metric of this model: "
         + ", ".join(f"{k} {v:.4f}" for k, v in sorted(m["test_metrics"].items())),

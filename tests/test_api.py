@@ -74,6 +74,7 @@ def test_arrays_train_and_predict_numbers(tmp_path):
         zoo.train("many_to_one", data=(x, y, y), run_dir=tmp_path / "bad")
 
 
+@pytest.mark.slow
 def test_model_keras_loads_in_a_fresh_process_after_import_zoo_layers(reviews_run, tmp_path):
     """The docs' promise: `import zoo.layers` (or zoo.load) first, then keras.saving.load_model. A default
     many_to_one run holds the zoo's own layers, which Keras alone cannot find."""

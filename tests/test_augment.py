@@ -44,6 +44,7 @@ def test_window_slicing_keeps_a_window_of_90_percent_of_each_series_moved_to_its
             np.testing.assert_array_equal(y[row, :width], x[row, start:start + width])
 
 
+@pytest.mark.slow
 def test_an_augmented_run_trains_and_saves_the_model_without_its_augmentation(tmp_path):
     (tmp_path / "train.ts").write_text(ts_file(cases=30, length=12))
     config = TrainConfig(task="many_to_one", data=str(tmp_path / "train.ts"), units=8, epochs=2,

@@ -95,6 +95,7 @@ def test_the_model_gives_each_example_the_same_answer_in_a_bucketed_batch(task_n
         np.testing.assert_allclose(got[key], answer, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_bucketing_trains_to_the_same_accuracy_and_says_how_much_padding_it_saved(tmp_path):
     settings = {"task": "many_to_one", "dataset": "japanese_vowels", "cell": "gru", "units": 16, "epochs": 8,
                 "batch_size": 16, "learning_rate": 1e-2, "schedule": "constant", "patience": 8, "limit": 120}

@@ -10,6 +10,8 @@ from serving.launch import running_server
 from tests.tfserving_client import Client
 from zoo.cli import main
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 # A continuous-input classifier and a generating model: their cards and requests differ the most.
 PRESETS = ("gun_point_bigru", "addition_lstm")
 QUICK = ("--epochs", "1", "--limit", "24")

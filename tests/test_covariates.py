@@ -140,6 +140,7 @@ def _promotions(path, seed=0):
     return _write(path, rows, "unique_id,ds,y,promo")
 
 
+@pytest.mark.slow
 def test_a_future_known_covariate_is_learnt(tmp_path):
     """Sales that double on announced promotion days: with futr=promo the test MASE is far below the
     same model's without it, and below every baseline that reads no covariate (AutoARIMA regresses on

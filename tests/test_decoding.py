@@ -22,6 +22,8 @@ from zoo.decoding import attention_maps, beam_decode, decoding_scores, edit_dist
 from zoo.errors import ZooError
 from zoo.step import decoding_models
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 BOS, EOS = 1, 2  # tests.tiny.OUTPUT_VOCABULARY: <pad>, <bos>, <eos>, then tokens
 
 

@@ -14,6 +14,8 @@ from zoo import distributed
 from zoo.errors import ZooError
 from zoo.training import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 # Sequences of varying length (JapaneseVowels), so that the workers also bucket them.
 TINY = {"task": "many_to_one", "dataset": "japanese_vowels", "cell": "gru", "units": 8, "limit": 64,
         "batch_size": 16, "learning_rate": 1e-2, "schedule": "constant", "patience": 50}

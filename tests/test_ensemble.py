@@ -18,6 +18,8 @@ from zoo.config import parse_ensemble
 from zoo.errors import ZooError
 from zoo.training import TrainConfig, load_trained_model, train
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 
 @pytest.fixture(scope="module")
 def ensemble_run(tmp_path_factory):

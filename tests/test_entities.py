@@ -57,6 +57,7 @@ def test_bad_rows_are_named_by_file_and_line(tmp_path, edit, line, message):
     assert error.value.line == line
 
 
+@pytest.mark.slow
 def test_a_parquet_table_of_entities_trains_and_needs_its_id_named(tmp_path):
     _companies(tmp_path / "accounts.parquet")
     config = TrainConfig(task="many_to_one", data=str(tmp_path / "accounts.parquet"), epochs=20, units=8,

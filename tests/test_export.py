@@ -26,6 +26,8 @@ from zoo.decoding import decoder
 from zoo.errors import ZooError
 from zoo.training import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 
 @pytest.mark.parametrize(("task_name", "cell", "bidirectional", "layers"), MATRIX)
 def test_every_architecture_exports_and_matches_keras(task_name, cell, bidirectional, layers,

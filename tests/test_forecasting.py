@@ -276,6 +276,7 @@ def test_an_epoch_is_shorter_where_the_windows_overlap():
     assert batches_per_epoch(many) == WINDOW_BATCHES
 
 
+@pytest.mark.slow
 def test_a_search_varies_the_context_and_the_head_ranks_by_validation_mase_and_retrains_the_winner(tmp_path):
     from tuning import TuneConfig, tune
 

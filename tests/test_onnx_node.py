@@ -18,8 +18,8 @@ from tests.served import MODELS
 ONNXRUNTIME_NODE = "onnxruntime-node@1.30.0"
 RUNNER = Path(__file__).parent / "node" / "run_onnx.js"
 
-pytestmark = pytest.mark.skipif(not (shutil.which("node") and shutil.which("npm")),
-                                reason="node and npm are not installed")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (shutil.which("node") and shutil.which("npm")),
+                                                    reason="node and npm are not installed")]
 
 
 @pytest.fixture(scope="module")

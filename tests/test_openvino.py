@@ -17,6 +17,8 @@ from tests.architectures import MATRIX
 from tests.served import keras_outputs
 from zoo.data import PAD_ID, PAD_VALUE
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 ov = pytest.importorskip("openvino")
 
 

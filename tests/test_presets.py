@@ -15,6 +15,8 @@ from zoo.data import PAD_VALUE
 from zoo.errors import ZooError
 from zoo.training import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 PRESETS = zoo.list_presets()
 
 

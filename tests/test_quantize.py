@@ -15,6 +15,8 @@ from tests.tiny import TINY
 from zoo.data import PAD_VALUE
 from zoo.errors import ZooError
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 
 def _model(task_name, rng, **architecture):
     """A tiny task's model of 64 units with weights large enough that its classes are clear."""

@@ -25,6 +25,8 @@ from tests.tfserving_client import Client
 from tests.tiny import FEATURES, VOCAB, tiny_trained
 from zoo.data import Vocabulary
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 POLL_SECONDS = 0.2
 MAX_BODY_MB = 1
 

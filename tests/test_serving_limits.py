@@ -22,6 +22,8 @@ from serving.launch import running_server
 from tests.served import MODELS
 from tests.tfserving_client import Client
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 MAX_ELEMENTS = 5000
 REQUEST_TIMEOUT = 2
 POLL_SECONDS = 0.2

@@ -12,6 +12,8 @@ from export.streaming import Streaming
 from tests.tiny import TINY, tiny_trained
 from zoo.step import NotStreamable, step_model
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 
 def _streamed(stepped, x):
     """The step model's answers to x [batch, steps, ...] fed one step at a time from zero states."""

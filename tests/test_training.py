@@ -23,6 +23,8 @@ from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.training import TrainConfig, load_data, load_trained_model, replacing, train
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 TINY_RUN = {"units": 16, "epochs": 4, "limit": 64, "learning_rate": 1e-2, "patience": 10}
 
 

@@ -16,6 +16,8 @@ from tests.tiny import TINY
 from tuning import TaskHyperModel, TuneConfig, distributed, tune
 from tuning.hypermodels import MAX_LAYERS
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 
 def _recurrent_layers(model):
     return [getattr(layer, "forward_layer", layer) for layer in model.layers

@@ -12,6 +12,8 @@ from tests.tfserving_client import Client
 from zoo.text import word_ids
 from zoo.training import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
+
 # What the served answer names, per format: the strings a client gets beside the numbers.
 NAMES = {"ts": "label_name", "ucr_tsv": "label_name", "text_csv": "label_name", "text_tsv": "label_name",
          "forecast_csv": None, "vectors_csv": "label_name", "conllu": "tag_names", "conll2003": "tag_names",

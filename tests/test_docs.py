@@ -1,0 +1,83 @@
+"""The documentation: the MkDocs site builds with --strict, README.md stays a short front door whose
+links resolve, and every bench's table has exactly one home in docs/pages."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.readme_tables import PAGES
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES_DIR = ROOT / "docs" / "pages"
+README = ROOT / "README.md"
+# A bench names its table by a quoted literal: write_table("bench-train", ...), ("bench-export", rows).
+MARKER_NAME = re.compile(r"""(["'])(bench-[a-z0-9]+(?:-[a-z0-9]+)*)\1""")
+
+
+def bench_marker_names():
+    names = set()
+    for path in (ROOT / "bench").glob("*.py"):
+        names.update(match.group(2) for match in MARKER_NAME.finditer(path.read_text()))
+    return names
+
+
+def test_the_site_builds_strictly_with_the_api_reference(tmp_path):
+    site = tmp_path / "site"
+    mkdocs = Path(sys.executable).with_name("mkdocs")
+    done = subprocess.run([str(mkdocs), "build", "--strict", "-f", str(ROOT / "docs" / "mkdocs.yml"),
+                           "-d", str(site)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (site / "index.html").is_file()
+    reference = site / "reference" / "index.html"
+    assert "TrainConfig" in reference.read_text()
+
+
+def test_the_readme_is_short():
+    lines = README.read_text().count("\n")
+    assert lines <= 220, f"README.md has {lines} lines; the rest belongs in docs/pages"
+
+
+def test_every_bench_table_has_one_page_and_none_in_the_readme():
+    names = bench_marker_names()
+    assert "bench-train" in names and "bench-export-quantized" in names, names  # the pattern still finds them
+    assert names <= set(PAGES), f"no page for {sorted(names - set(PAGES))} in bench.readme_tables.PAGES"
+    readme = README.read_text()
+    pages = {path: path.read_text() for path in PAGES_DIR.rglob("*.md")}
+    for name in sorted(names):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        holders = [path for path, text in pages.items() if start in text or end in text]
+        assert holders == [PAGES_DIR / PAGES[name]], f"{name}: markers in {holders}, expected {PAGES[name]}"
+        text = pages[holders[0]]
+        assert text.count(start) == 1 and text.count(end) == 1 and text.index(start) < text.index(end), name
+        assert start not in readme and end not in readme, f"README.md still holds {name}'s table"
+
+
+def test_every_relative_link_in_the_readme_resolves():
+    prose = re.sub(r"`[^`\n]*`", "", re.sub(r"^```.*?^```", "", README.read_text(), flags=re.M | re.S))
+    links = re.findall(r"\]\(([^)\s]+)\)", prose)  # code (`f(x)["a"](y)`) holds no links
+    relative = [link for link in links if not re.match(r"[a-z]+:", link) and not link.startswith("#")]
+    assert relative, "README.md links nowhere into the documentation"
+    missing = [link for link in relative if not (ROOT / link.split("#")[0]).exists()]
+    assert not missing, f"README.md links to missing files: {missing}"
+
+
+@pytest.mark.slow
+def test_the_python_guides_examples_run_in_order(tmp_path, monkeypatch, capsys):
+    """Every ```python block of the Python API page, run in one namespace from a fresh folder, as a
+    notebook would run them; what they print is what the page says they print."""
+    page = (PAGES_DIR / "guides" / "python.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", page, flags=re.M | re.S)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "docs/pages/guides/python.md", "exec"), namespace)  # noqa: S102
+    printed = capsys.readouterr().out
+    assert "['label', 'label_name']" in printed and "(3, 2)" in printed
+    assert "['pos' 'neg']" in printed and "exports/reviews/1" in printed and "True" in printed
+    assert (tmp_path / "runs" / "notebook" / "halves" / "exported").is_dir()
