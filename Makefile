@@ -28,7 +28,7 @@ SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--r
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
 
 .PHONY: setup tasks presets zoo search-presets train train-worker tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
-	bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq docs docs-serve
+	bench-cli bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq docs docs-serve
 
 setup:
 	$(PYTHON) -m venv --clear $(VENV)
@@ -87,7 +87,7 @@ test-fast: lint
 
 # Benchmarks are measurements, never tests: they print tables and write them into their pages of the
 # documentation (docs/pages/benchmarks/, docs/pages/results.md; bench/readme_tables.py says which).
-bench: bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq
+bench: bench-cli bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq
 
 # PyTorch (for bench-export's twin) is installed here, never by `make setup`.
 bench-setup:
@@ -110,6 +110,10 @@ bench-serve:
 # The cross-validated search that chose the continuous-input presets (SETS=gun_point,... for some).
 search-presets:
 	SETS=$(SETS) $(VENV)/bin/python -m bench.search_presets
+
+# How fast rnn-zoo --help, tasks and presets answer (fresh processes, in turns): a minute.
+bench-cli:
+	$(VENV)/bin/python -m bench.bench_cli
 
 # Reading a million rows of your own data, beside pandas.read_csv on the same files.
 bench-data:

@@ -9,6 +9,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "pages"
 RESULTS_MD = DOCS / "results.md"  # make bench-results writes it whole
 # The page, under docs/pages, that holds each bench's table between <!-- NAME:start --> and <!-- NAME:end -->.
 PAGES = {
+    "bench-cli": "benchmarks/cli.md",
     "bench-data": "benchmarks/data.md",
     "bench-train": "benchmarks/train.md",
     "bench-train-bucketing": "benchmarks/train.md",

@@ -20,8 +20,11 @@ def _ready(base_url):
 
 
 @contextlib.contextmanager
-def running_server(export_dir, runtime, log_path, extra_args=(), start_timeout=120):
+def running_server(export_dir, runtime, log_path, extra_args=(), start_timeout=120, python=sys.executable,
+                   cwd=None):
     """Yields (base_url, process) once the server answers ready; then stops it by its process id.
+
+    python: the interpreter whose installed rnn-zoo serves (a wheel's fresh venv, in tests).
 
     The server's output goes to log_path; a server that exits or is not ready in time raises
     RuntimeError naming the log.
@@ -29,9 +32,9 @@ def running_server(export_dir, runtime, log_path, extra_args=(), start_timeout=1
     (port,) = free_ports(1)
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "zoo.cli", "serve", "--export-dir", str(export_dir), "--runtime", runtime,
+            [str(python), "-m", "zoo.cli", "serve", "--export-dir", str(export_dir), "--runtime", runtime,
              "--port", str(port), *map(str, extra_args)],
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
         try:
             base_url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + start_timeout

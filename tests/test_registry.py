@@ -81,6 +81,18 @@ def test_cli_lists_every_task_with_its_shape_data_loss_and_metrics():
     assert "exact_match" in result.stdout
 
 
+def test_listing_tasks_and_presets_imports_no_tensorflow_keras_pandas_or_scikit_learn():
+    """What lets `rnn-zoo tasks`, `presets` and `--help` answer at once (make bench-cli times them)."""
+    heavy = ("tensorflow", "keras", "pandas", "sklearn", "aeon", "statsmodels")
+    result = subprocess.run([sys.executable, "-c", "import sys; from zoo.cli import main; main(['tasks']); "
+                             "main(['presets']); zoo_cells = list(__import__('zoo').CELLS); "
+                             f"print('LOADED', sorted(m for m in {heavy!r} if m in sys.modules))"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stdout and "gun_point_bigru" in result.stdout
+    assert _cli("--version").stdout.startswith("rnn-zoo ")
+
+
 def test_cli_reports_bad_input_without_a_traceback(tmp_path):
     result = _cli("train", "--task", "many_to_one", "--cell", "rnn", "--run-dir", str(tmp_path / "r"))
     assert result.returncode == 2

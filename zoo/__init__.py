@@ -16,6 +16,8 @@ _PUBLIC = {
     "load": "zoo.api",
     "Run": "zoo.api",
     "Predictor": "zoo.api",
+    "RecurrentClassifier": "zoo.estimators",
+    "RecurrentRegressor": "zoo.estimators",
     "CELLS": "zoo.architecture",
     "Architecture": "zoo.architecture",
     "Task": "zoo.registry",
