@@ -72,7 +72,7 @@ def test_the_python_guides_examples_run_in_order(tmp_path, monkeypatch, capsys):
     notebook would run them; what they print is what the page says they print."""
     page = (PAGES_DIR / "guides" / "python.md").read_text()
     blocks = re.findall(r"^```python\n(.*?)^```", page, flags=re.M | re.S)
-    assert len(blocks) >= 5
+    assert len(blocks) >= 6
     monkeypatch.chdir(tmp_path)
     namespace = {}
     for block in blocks:
@@ -80,4 +80,5 @@ def test_the_python_guides_examples_run_in_order(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "['label', 'label_name']" in printed and "(3, 2)" in printed
     assert "['pos' 'neg']" in printed and "exports/reviews/1" in printed and "True" in printed
+    assert "[0 1]" in printed and printed.count("(2, 2)") == 1
     assert (tmp_path / "runs" / "notebook" / "halves" / "exported").is_dir()

@@ -19,7 +19,7 @@ import pytest
 from export import export_model
 from serving.launch import running_server
 from serving.repository import ExportRepository, ServableNotFound
-from serving.runtimes import EOS, TOKEN_STRINGS
+from serving.runtimes import TOKEN_STRINGS
 from tests.served import MODELS, keras_outputs
 from tests.tfserving_client import Client
 from tests.tiny import FEATURES, VOCAB, tiny_trained
@@ -113,7 +113,7 @@ def test_generated_ids_come_with_their_strings(server, exports):
     for ids, strings in zip(body["outputs"]["token_ids"], body["outputs"][TOKEN_STRINGS]):
         ended = False
         for token_id, string in zip(ids, strings):
-            ended = ended or vocabulary[token_id] == EOS
+            ended = ended or vocabulary[token_id] == Vocabulary.EOS
             assert string == ("" if ended else vocabulary[token_id])
 
 
@@ -330,10 +330,6 @@ def test_repository_serves_the_highest_version_or_all(exports, tmp_path):
 def test_a_missing_export_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         ExportRepository(tmp_path / "nope", "onnx")
-
-
-def test_end_of_sequence_is_spelled_as_the_vocabulary_spells_it():
-    assert EOS == Vocabulary.EOS
 
 
 def test_the_client_uses_only_the_standard_library():
