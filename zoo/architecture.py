@@ -4,6 +4,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from zoo.attention import ATTENTION_SCORES
 from zoo.errors import ZooError
 
 
@@ -59,7 +60,6 @@ AUTO_ZNORM_SPREAD = 1000
 OPTIONAL_FIELDS = ("readout", "chunk", "front_end", "fcn", "squeeze_excite", "znorm", "characters",
                    "attention")
 # How a decoder reads the encoder's steps: not at all (its final states only), or by SourceAttention.
-ATTENTION_SCORES = ("dot", "general", "additive")  # zoo.layers.SourceAttention's
 ATTENTIONS = ("none", *ATTENTION_SCORES)
 # How a many_to_one model makes `chunk` steps one: side by side (ChunkSteps), or a learnt strided
 # convolution (zoo.layers.StridedConv1D).

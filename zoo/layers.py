@@ -6,7 +6,7 @@ SpelledWords, a word's embedding beside a convolution over its characters; and f
 WindowScaler, LastSteps, QuantileOutput, PinballLoss and the distribution heads.
 
 Registered with Keras, so model.keras files load where this module is imported (`import zoo.layers`;
-of the project it reads only zoo.architecture's names); export.fused writes ChunkSteps as plain ONNX
+of the project it reads only zoo.attention's names); export.fused writes ChunkSteps as plain ONNX
 ops, and the SavedModel and LiteRT exports trace every layer like any Keras layer.
 
 Window scaling (forecasting): each context window is read relative to its own last value, in units
@@ -24,7 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.architecture import ATTENTION_SCORES
+from zoo.attention import ATTENTION_SCORES
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
@@ -193,10 +193,6 @@ class AttentionPooling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[0], input_shape[-1]
-
-
-# How a decoder step scores a source step (SourceAttention): Luong et al. 2015's dot (h_t . h_s) and
-# general (h_t W h_s), Bahdanau et al. 2015's additive (v . tanh(W1 h_t + W2 h_s)).
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
