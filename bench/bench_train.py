@@ -26,6 +26,7 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -45,6 +46,7 @@ from zoo.xla import SPEEDUPS, device_kind  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH, FEATURES, CLASSES = 64, 8, 4
+COMPILE_REPEATS = 3  # fresh model pairs whose first steps time XLA's compilation (the median)
 QUICK = os.environ.get("QUICK") == "1"
 TORCH_CELLS = {"simple_rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 
@@ -105,12 +107,24 @@ def time_steps(cell, units, steps, masked, bidirectional, rng):
         torch.nn.functional.cross_entropy(twin(tx, tl), ty).backward()
         optimiser.step()
 
+    # XLA's compilation: its first step's time beyond plain Keras' first (tracing alike), for fresh pairs.
+    fresh = [[keras_model(cell, units, bidirectional, masked, jit=j) for j in (False, True)]
+             for _ in range(COMPILE_REPEATS - 1)]
+    compile_seconds = []
+    for pair in [(plain, xla), *fresh]:
+        first = []
+        for model in pair:
+            started = time.perf_counter()
+            model.train_on_batch(padded, y)
+            first.append(time.perf_counter() - started)
+        compile_seconds.append(first[1] - first[0])
     (torch_ms, plain_ms, xla_ms), (vs_plain, vs_xla) = paired_timings(
         [torch_step, lambda: plain.train_on_batch(padded, y), lambda: xla.train_on_batch(padded, y)],
         seconds=2.0 if QUICK else 6.0, block_ms=1.0, min_turns=3 if QUICK else 7)
     return {"cell": cell, "units": units, "steps": steps, "masked": masked, "bidirectional": bidirectional,
             "torch_ms": torch_ms, "keras_ms": plain_ms, "xla_ms": xla_ms, "keras_vs_torch": vs_plain,
-            "xla_vs_torch": vs_xla, "xla_speedup": plain_ms / xla_ms}
+            "xla_vs_torch": vs_xla, "xla_speedup": plain_ms / xla_ms, "batch": BATCH,
+            "xla_compile_s": statistics.median(compile_seconds)}
 
 
 def step_rows():
@@ -251,8 +265,8 @@ def main():
     devices[device_kind()] = {
         "measured": started.strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()} cores, TensorFlow {tf.__version__}, Keras {keras.__version__}",
-        "rows": [{k: r[k] for k in ("cell", "units", "steps", "masked", "bidirectional", "xla_speedup")}
-                 for r in steps]}
+        "rows": [{k: r[k] for k in ("cell", "units", "steps", "masked", "bidirectional", "xla_speedup",
+                                    "batch", "keras_ms", "xla_ms", "xla_compile_s")} for r in steps]}
     SPEEDUPS.write_text(json.dumps({"by": "make bench-train", "devices": devices}, indent=1) + "\n")
     write_table("bench-train", step_table(steps))
     write_table("bench-train-bucketing", bucketing_table(buckets))

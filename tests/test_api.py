@@ -1,9 +1,8 @@
-"""The notebook API: zoo.train on a DataFrame or arrays, zoo.load(...).predict answering what the server
-answers for the same export, and model.keras loading in a fresh process as the docs say."""
+"""The notebook API: zoo.train on a DataFrame, zoo.load(...).predict answering what the server answers for
+the same export (arrays: the Python API page's examples, tests/test_docs.py; model.keras in a fresh
+process: tests/test_training.py)."""
 
 import io
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -38,6 +37,8 @@ def test_a_dataframe_trains_a_run_that_names_its_content_addressed_file(reviews_
     with pytest.raises(ZooError, match="holds a finished run"):
         zoo.train("many_to_one", data=frame, epochs=1, units=4, run_dir=run.run_dir, verbose=0)
     assert sorted((root / "runs" / "data").iterdir()) == files and len(files) == 1
+    with pytest.raises(ZooError, match="two arrays, got 3"):
+        zoo.train("many_to_one", data=(frame, frame, frame), run_dir=root / "bad")
 
 
 def test_load_predicts_on_raw_strings_what_the_server_answers_for_the_same_export(reviews_run, tmp_path):
@@ -59,32 +60,3 @@ def test_load_predicts_on_raw_strings_what_the_server_answers_for_the_same_expor
     assert zoo.load(run.run_dir).version_dir == run.run_dir / "exported" / "many_to_one" / "1"
     with pytest.raises(ZooError, match="holds token ids and must be integers"):
         zoo.load(version).predict([1.5, 2.5])
-
-
-def test_arrays_train_and_predict_numbers(tmp_path):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(40, 12, 1)).astype("float32")
-    y = (x.mean(axis=(1, 2)) > 0).astype("int64")
-    run = zoo.train("many_to_one", data=(x, y), epochs=1, units=4, fcn=False, run_dir=tmp_path / "run",
-                    verbose=0)
-    answer = zoo.load(run.run_dir).predict(x[:4])
-    keras_answer = run.model().predict(x[:4], verbose=0)
-    np.testing.assert_allclose(answer["label"], keras_answer, atol=1e-5)
-    with pytest.raises(ZooError, match="two arrays, got 3"):
-        zoo.train("many_to_one", data=(x, y, y), run_dir=tmp_path / "bad")
-
-
-@pytest.mark.slow
-def test_model_keras_loads_in_a_fresh_process_after_import_zoo_layers(reviews_run, tmp_path):
-    """The docs' promise: `import zoo.layers` (or zoo.load) first, then keras.saving.load_model. A default
-    many_to_one run holds the zoo's own layers, which Keras alone cannot find."""
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(30, 40, 1)).astype("float32")
-    run = zoo.train("many_to_one", data=(x, (x[:, 0, 0] > 0).astype("int64")), epochs=1, units=4,
-                    chunk=4, run_dir=tmp_path / "run", verbose=0)
-    load = f"import keras; keras.saving.load_model({str(run.run_dir / 'model.keras')!r})"
-    alone = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True)
-    assert alone.returncode != 0 and "Could not locate class" in alone.stderr
-    after = subprocess.run([sys.executable, "-c", "import zoo.layers; " + load], capture_output=True,
-                           text=True)
-    assert after.returncode == 0, after.stderr[-2000:]

@@ -11,13 +11,13 @@ import zoo
 
 pytestmark = pytest.mark.slow  # make test-fast leaves it out; make test runs it
 
-# scikit-learn's checks that apply here: parameters and cloning, the unfitted error, fit returning
-# self, n_features_in_ and refusing input of another width, 1-D input. Those that fit run on the
-# classifier alone (each fit is a whole zoo run, seconds), the regressor sharing the same base.
+# scikit-learn's checks that apply here: parameters and cloning, the unfitted error, fit returning self,
+# n_features_in_ and refusing input of another width. Those that fit run on the classifier alone (each
+# fit is a whole zoo run, seconds), the regressor sharing the same base; scikit-learn's other checks
+# (dtypes, sample orders, pickling, ...) each fit several more runs.
 UNFITTED = ("check_no_attributes_set_in_init", "check_parameters_default_constructible",
             "check_get_params_invariance", "check_set_params", "check_estimators_unfitted")
-FITTED = ("check_dont_overwrite_parameters", "check_fit_check_is_fitted", "check_n_features_in_after_fitting",
-          "check_fit2d_predict1d")
+FITTED = ("check_fit_check_is_fitted", "check_n_features_in_after_fitting")
 CLASSIFIER, REGRESSOR = zoo.RecurrentClassifier(epochs=1, units=4), zoo.RecurrentRegressor(epochs=1, units=4)
 CASES = [(e, c) for e in (CLASSIFIER, REGRESSOR) for c in UNFITTED] + [(CLASSIFIER, c) for c in FITTED] + [
     (REGRESSOR, "check_fit_score_takes_y")]
@@ -31,9 +31,9 @@ def test_scikit_learns_checks(estimator, check):
 def test_a_classifier_learns_series_of_any_labels_and_its_run_exports(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(80, 24)).astype("float32")
-    x[:40, :12] += 1.5
+    x[:40, :12] += 2.0
     y = np.array(["first half higher"] * 40 + ["second"] * 40)
-    model = zoo.RecurrentClassifier(epochs=30, units=8, run_dir=tmp_path / "run").fit(x, y)
+    model = zoo.RecurrentClassifier(epochs=15, units=8, run_dir=tmp_path / "run").fit(x, y)
     assert list(model.classes_) == ["first half higher", "second"]
     assert model.score(x, y) > 0.9 and set(model.predict(x[:5])) <= set(model.classes_)
     np.testing.assert_allclose(model.predict_proba(x[:4]).sum(axis=1), 1.0, atol=1e-5)

@@ -378,7 +378,7 @@ def _speed_settings(config, task, data, architecture, strategy):
         raise ZooError(f"JIT_COMPILE=1 cannot train on workers: {xla.DISTRIBUTED}.")
     jit_compile, why = (config.jit_compile, "as asked") if config.jit_compile is not None else xla.choose(
         architecture, bool(task.sequence_inputs), batching.recurrent_steps(task, data.x_train, architecture),
-        bucketing, distributed=strategy is not None)
+        bucketing, distributed=strategy is not None, examples=config.epochs * len(data.y_train))
     if jit_compile:
         # Keras compiles nothing with XLA while op determinism is on (not every op has a deterministic
         # XLA kernel); XLA runs on the CPU are repeatable all the same (tests/test_xla.py).

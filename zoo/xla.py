@@ -5,9 +5,11 @@ or two directions, with and without XLA, and writes the speed-ups to xla_speedup
 file, under the kind of device it ran on (`device_kind()`: the GPU's name, else the CPU's model and
 core count). A run left to choose (JIT_COMPILE unset) takes XLA where the nearest configuration
 measured on its own kind of device, of its cell, masking and direction, ran at least THRESHOLD times
-faster with it; with no measurement of its device it does without, and says so. XLA compiles once
-for every input shape, so a run whose batches change shape (bucketing by length) does without it,
-and so does a run on several workers (TensorFlow has no XLA collectives for the CPU).
+faster with it, and where the time that saves over the run's training examples is more than XLA
+takes to compile (the row's first step with XLA against its first without: a short run spends
+longer compiling than it saves); with no measurement of its device it does without, and says so.
+XLA compiles once for every input shape, so a run whose batches change shape (bucketing by length)
+does without it, and so does a run on several workers (TensorFlow has no XLA collectives for the CPU).
 """
 
 import json
@@ -50,9 +52,11 @@ def measured(device):
     return devices.get(device, {}).get("rows", [])
 
 
-def choose(architecture, masked, steps, bucketing, distributed=False, rows=None, device=None):  # noqa: PLR0913
+def choose(architecture, masked, steps, bucketing, distributed=False, rows=None, device=None,  # noqa: PLR0913
+           examples=None):
     """(use XLA, why) for a run of `architecture` over `steps` recurrent steps on `device` (this
-    machine's device_kind() by default); `rows` stands for that device's measurements."""
+    machine's device_kind() by default) that trains on `examples` examples in all (epochs x training
+    examples; None: as many as it takes); `rows` stands for that device's measurements."""
     if distributed:
         return False, DISTRIBUTED
     if bucketing:
@@ -73,6 +77,12 @@ def choose(architecture, masked, steps, bucketing, distributed=False, rows=None,
 
     nearest = min(alike, key=distance)
     faster = faster_with_xla(nearest["xla_speedup"])
-    return faster, (f"XLA ran {nearest['xla_speedup']:.2f}x as fast for {architecture.cell} "
-                    f"{nearest['units']} over {nearest['steps']} {'masked ' if masked else ''}steps "
-                    f"(make bench-train)")
+    said = (f"XLA ran {nearest['xla_speedup']:.2f}x as fast for {architecture.cell} {nearest['units']} over "
+            f"{nearest['steps']} {'masked ' if masked else ''}steps")
+    if faster and examples is not None and "xla_compile_s" in nearest:
+        saved = (nearest["keras_ms"] - nearest["xla_ms"]) / 1000 * examples / nearest["batch"]
+        if saved < nearest["xla_compile_s"]:
+            return False, (f"{said}, but would save about {saved:.1f} s over this run's {examples:,} "
+                           f"training examples, less than the {nearest['xla_compile_s']:.1f} s it takes to "
+                           "compile (make bench-train)")
+    return faster, f"{said} (make bench-train)"
