@@ -16,6 +16,7 @@ resumes like any other, and export reads the run directory only.
 import hashlib
 import io
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,8 +122,10 @@ def _as_file(task, data, folder):
             raise ZooError(f"Task {task.name!r} reads no table (it reads {', '.join(sorted(extensions))}); "
                            "give it a file, or arrays.")
         buffer = io.BytesIO()
-        data.to_parquet(buffer, index=False) if extension == ".parquet" else buffer.write(
-            data.to_csv(index=False).encode())
+        if extension == ".csv":
+            buffer.write(data.to_csv(index=False).encode())
+        else:
+            data.to_parquet(buffer, index=False)
         kind = "dataframe"
     else:
         if isinstance(data, tuple | list):
@@ -159,7 +162,8 @@ class Predictor:
         if runtime not in RUNTIMES:
             raise ZooError(f"Unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
         self.version_dir = Path(version_dir)
-        self._served = ServedVersion(self.version_dir, runtime)
+        # No cap on a call's size: the server's (--max-elements) guards it against other clients.
+        self._served = ServedVersion(self.version_dir, runtime, max_elements=sys.maxsize)
         self.metadata = self._served.metadata
 
     @property

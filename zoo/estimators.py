@@ -4,8 +4,9 @@ and sktime's series classifiers are called.
 X is [examples, steps] (one value per step) or [examples, steps, features]; y a label per example
 (classes of any type) or a value (or several) per example for the regressor. `fit` holds out
 `validation_fraction` of X (stratified by class) for early stopping and trains a zoo run on the rest:
-the same run `zoo.train` writes, in `run_dir` (a temporary folder unless given), so it exports and
-serves like any other (`zoo.load(estimator.run_dir_)`). Settings left as None are the task's defaults,
+the same run `zoo.train` writes, in `run_dir` (a new temporary folder unless given; the split arrays
+beside it in `<run_dir>-data/`), so it exports and serves like any other
+(`zoo.load(estimator.run_dir_)`). Settings left as None are the task's defaults,
 chosen by its rules from the data (chunking, the convolutional branch, z-normalisation, width).
 """
 
@@ -46,8 +47,7 @@ class _RecurrentEstimator(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.non_deterministic = False
+        tags.input_tags.three_d_array = True  # [examples, steps, features]
         return tags
 
     @staticmethod
