@@ -82,7 +82,11 @@ def test_saved_model_reloads_and_predicts_the_same_at_several_lengths(trained, t
     run_dir, model, data = trained[task_name]
     reloaded = keras.saving.load_model(run_dir / "model.keras")
     for x in _at_lengths(data.x_test, (2, 5)):
-        np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+        expected = model.predict(x, verbose=0)
+        # To float32's precision at the answer's magnitude: a forecast of series in the tens of millions
+        # rounds its large sums differently in the trained graph and the reloaded one (without XLA).
+        np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, rtol=0,
+                                   atol=1e-6 * max(1.0, float(np.abs(expected).max())))
     if zoo.get_task(task_name).evaluate is not None:
         return  # the task scores its test split itself (forecasting: tests/test_forecasting.py)
     metrics = json.loads((run_dir / "metrics.json").read_text())
