@@ -60,3 +60,10 @@ def test_load_predicts_on_raw_strings_what_the_server_answers_for_the_same_expor
     assert zoo.load(run.run_dir).version_dir == run.run_dir / "exported" / "many_to_one" / "1"
     with pytest.raises(ZooError, match="holds token ids and must be integers"):
         zoo.load(version).predict([1.5, 2.5])
+    # A model folder: its highest published version; folders the layout does not number are not versions.
+    for stray in ("²", "v2"):
+        (version.parent / stray).mkdir()
+        (version.parent / stray / "metadata.json").write_text("{}")
+    assert zoo.load(version.parent).version_dir == version
+    with pytest.raises(ZooError, match="is for task 'many_to_one', not 'tagging'"):
+        zoo.train("tagging", preset="gun_point_bigru")

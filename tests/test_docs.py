@@ -1,5 +1,6 @@
 """The documentation: the MkDocs site builds with --strict, README.md stays a short front door whose
-links resolve, and every bench's table has exactly one home in docs/pages."""
+links resolve, every bench's table has exactly one home in docs/pages, every code block is closed, and
+the Python examples of the Python API, presets and tasks pages run."""
 
 import os
 import re
@@ -82,3 +83,36 @@ def test_the_python_guides_examples_run_in_order(tmp_path, monkeypatch, capsys):
     assert "['pos' 'neg']" in printed and "exports/reviews/1" in printed and "True" in printed
     assert "[0 1]" in printed and printed.count("(2, 2)") == 1
     assert (tmp_path / "runs" / "notebook" / "halves" / "exported").is_dir()
+
+
+def test_every_code_block_of_every_page_is_closed_by_a_bare_fence():
+    """A fence with text after it (```` ``` Then... ````) does not close its block: the page's prose
+    would render as code down to the next fence, which the strict build does not notice."""
+    for path in [README, *PAGES_DIR.rglob("*.md")]:
+        fences = [(number, line) for number, line in enumerate(path.read_text().splitlines(), 1)
+                  if line.lstrip().startswith("```")]
+        closing = fences[1::2]
+        assert len(fences) % 2 == 0, f"{path}: a code block is never closed"
+        bad = [number for number, line in closing if line.strip() != "```"]
+        assert not bad, f"{path}: lines {bad} close a block with text after the fence"
+
+
+def _examples(page):
+    return re.findall(r"^```python\n(.*?)^```", (PAGES_DIR / page).read_text(), flags=re.M | re.S)
+
+
+@pytest.mark.slow
+def test_the_presets_and_tasks_pages_examples_run(tmp_path, monkeypatch):
+    """The presets guide (my_series.ts: a file of series of this test's) and the tasks design page."""
+    from tests.data_files import FORMATS
+
+    _, _, series, _ = FORMATS["ts"]
+    (tmp_path / "my_series.ts").write_text(series)
+    monkeypatch.chdir(tmp_path)
+    for page in ("guides/presets.md", "design/tasks.md"):
+        namespace = {}
+        for block in _examples(page):
+            exec(compile(block, f"docs/pages/{page}", "exec"), namespace)  # noqa: S102
+        assert namespace["model"].count_params() > 0
+        if page == "guides/presets.md":
+            assert namespace["model"].output_shape[-1] == 2  # sized for the file's two classes

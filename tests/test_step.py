@@ -2,6 +2,8 @@
 the answer for the steps so far and the new states out, equal to the whole sequence's answer."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,6 +69,17 @@ def test_the_export_streams_in_every_runtime_and_refuses_a_step_that_differs(rng
     assert streaming["input_shape"] == [None, 1, source.shape[-1]] and streaming["state_sizes"] == [4, 4]
     assert streaming["verification"]["steps_checked"] == [7, 4]  # two held-out rows at their real lengths
     assert (version / streaming["onnx"]).is_file()
+    # The export guide's streaming example, run on this export (as exports/many_to_one/1) and fed a
+    # held-out row's real steps, ends at the whole sequence's answer.
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "many_to_one").symlink_to(version.parent)
+    monkeypatch.chdir(tmp_path)
+    page = (Path(__file__).parent.parent / "docs" / "pages" / "guides" / "export.md").read_text()
+    example = next(block for block in re.findall(r"^```python\n(.*?)^```", page, flags=re.M | re.S)
+                   if "sensor_readings" in block)
+    namespace = {"sensor_readings": lambda: iter(source[0, :7])}
+    exec(compile(example, "docs/pages/guides/export.md", "exec"), namespace)  # noqa: S102
+    np.testing.assert_allclose(namespace["answer"][0], model(source[:1, :7], training=False)[0], atol=1e-5)
 
     expected = Streaming.expected
     monkeypatch.setattr(Streaming, "expected", lambda self, *a: expected(self, *a) + 1e-4)

@@ -88,25 +88,18 @@ def train(task: str | None = None, data=None, *, preset: str | None = None,
     Returns:
         The finished run: `run.metrics`, `run.export()`, `run.predictor()`.
     """
-    from zoo.config import TrainConfig
-    from zoo.presets import get_preset
+    from zoo.presets import config_of
     from zoo.registry import get_task
     from zoo.training import RUNS_ROOT
     from zoo.training import train as train_run
 
-    if preset is not None:
-        chosen = get_preset(preset)
-        if task not in (None, chosen.task):
-            raise ZooError(f"Preset {chosen.name!r} is for task {chosen.task!r}, not {task!r}.")
-        task = chosen.task
-    if task is None:
-        raise ZooError("zoo.train needs a task (zoo.list_tasks()) or preset= (zoo.list_presets()).")
+    config = config_of(task, preset, **settings)
     if data is not None:
-        root = Path(run_dir).parent if run_dir is not None else RUNS_ROOT / task
-        data, name = _as_file(get_task(task), data, root / "data")
+        root = Path(run_dir).parent if run_dir is not None else RUNS_ROOT / config.task
+        data, name = _as_file(get_task(config.task), data, root / "data")
         settings = {"data": data, **({"dataset": name} if name and "dataset" not in settings else {}),
                     **settings}
-    config = get_preset(preset).config(**settings) if preset else TrainConfig(task=task, **settings)
+        config = config_of(task, preset, **settings)
     return Run(train_run(config, run_dir=run_dir, verbose=verbose))
 
 
@@ -205,10 +198,9 @@ def load(path: str | Path, runtime: str = "onnx") -> Predictor:
         return Predictor(path, runtime)
     if (path / "config.json").is_file() and (path / "model.keras").is_file():
         return Predictor(_run_export(path), runtime)
-    versions = sorted((int(p.name), p) for p in path.glob("*") if p.name.isdigit()
-                      and (p / "metadata.json").is_file()) if path.is_dir() else []
+    versions = _versions(path.glob("*"))
     if versions:
-        return Predictor(versions[-1][1], runtime)
+        return Predictor(versions[-1], runtime)
     raise ZooError(f"{path} is neither a finished run directory (config.json, model.keras), an export's "
                    "version folder (metadata.json) nor a model folder of versions.")
 
@@ -216,10 +208,19 @@ def load(path: str | Path, runtime: str = "onnx") -> Predictor:
 def _run_export(run_dir):
     """The newest export of this run in its exported/ folder, made first if there is none."""
     config = _json(run_dir / "config.json")
-    for version in sorted((run_dir / RUN_EXPORTS).glob("*/[0-9]*"), key=lambda p: int(p.name), reverse=True):
-        if (version / "metadata.json").is_file() and _json(version / "metadata.json").get("run") == config:
+    for version in reversed(_versions((run_dir / RUN_EXPORTS).glob("*/*"))):
+        if _json(version / "metadata.json").get("run") == config:
             return version
     return Run(run_dir).export(run_dir / RUN_EXPORTS)
+
+
+def _versions(folders):
+    """The published version folders among `folders` (numbered as the layout numbers them, with a
+    metadata.json), lowest version first."""
+    from export.layout import version_of
+
+    found = ((version_of(p.name), p) for p in folders if (p / "metadata.json").is_file())
+    return [p for _, p in sorted((number, p) for number, p in found if number is not None)]
 
 
 def _json(path):

@@ -234,19 +234,10 @@ def _print_tasks():
 def train_config(args):
     """The TrainConfig that `rnn-zoo train` arguments give: the task's, or the preset's with the
     settings given beside it."""
-    from zoo.errors import ZooError
-    from zoo.presets import get_preset
+    from zoo.presets import config_of
 
     given = _given(args, "train")
-    task, preset = given.pop("task", None), given.pop("preset", None)
-    if preset is None:
-        if task is None:
-            raise ZooError("train needs --task (TASK=) or --preset (PRESET=); rnn-zoo presets lists them.")
-        return TrainConfig(task=task, **given)
-    preset = get_preset(preset)
-    if task not in (None, preset.task):
-        raise ZooError(f"Preset {preset.name!r} is for task {preset.task!r}, not {task!r}.")
-    return preset.config(**given)
+    return config_of(given.pop("task", None), given.pop("preset", None), **given)
 
 
 def _train(args):

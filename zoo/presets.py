@@ -88,6 +88,22 @@ def get_preset(name):
     return presets[name]
 
 
+def config_of(task=None, preset=None, **settings):
+    """The TrainConfig of a task with `settings`, or of a preset (of that task, if one is named) with
+    `settings` over its own: what `rnn-zoo train` and `zoo.train` train."""
+    from zoo.config import TrainConfig
+
+    if preset is None:
+        if task is None:
+            raise ZooError("Training needs a task (TASK=, --task, zoo.list_tasks()) or a preset "
+                           "(PRESET=, --preset, zoo.list_presets()).")
+        return TrainConfig(task=task, **settings)
+    chosen = get_preset(preset)
+    if task not in (None, chosen.task):
+        raise ZooError(f"Preset {chosen.name!r} is for task {chosen.task!r}, not {task!r}.")
+    return chosen.config(**settings)
+
+
 def from_preset(name, data=None, pretrained=False, runs_dir=ZOO_RUNS):
     """The preset's model: untrained and compiled as its training compiles it, or trained.
 
