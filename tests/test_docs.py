@@ -82,6 +82,8 @@ def test_the_python_guides_examples_run_in_order(tmp_path, monkeypatch, capsys):
     assert "['label', 'label_name']" in printed and "(3, 2)" in printed
     assert "['pos' 'neg']" in printed and "exports/reviews/1" in printed and "True" in printed
     assert "[0 1]" in printed and printed.count("(2, 2)") == 1
+    assert "['unique_id', 'ds', 'RNN', 'RNN-lo-80', 'RNN-hi-80']" in printed
+    assert "['AutoARIMA', 'AutoETS']" in printed
     assert (tmp_path / "runs" / "notebook" / "halves" / "exported").is_dir()
 
 

@@ -18,6 +18,7 @@ _PUBLIC = {
     "Predictor": "zoo.api",
     "RecurrentClassifier": "zoo.estimators",
     "RecurrentRegressor": "zoo.estimators",
+    "RecurrentForecaster": "zoo.forecaster",
     "CELLS": "zoo.architecture",
     "Architecture": "zoo.architecture",
     "Task": "zoo.registry",

@@ -88,9 +88,11 @@ class _RecurrentEstimator(BaseEstimator):
 class RecurrentClassifier(ClassifierMixin, _RecurrentEstimator):
     """A recurrent series classifier (many_to_one): `fit(X, y)`, `predict`, `predict_proba`, `score`.
 
+    The settings (`cell`, `layers`, `units`, `bidirectional`, `dropout`, `epochs`, `batch_size`,
+    `learning_rate`, `patience`, `ensemble`, `seed`) are the run's, as `zoo.config.TrainConfig`
+    describes them; None: the task's default.
+
     Args:
-        cell, layers, units, bidirectional, dropout, epochs, batch_size, learning_rate, patience,
-            ensemble, seed: the run's settings (`zoo.config.TrainConfig`); None: the task's default.
         validation_fraction: the share of X held out (stratified) to stop training early.
         run_dir: where the run is written (a temporary folder by default); `run_dir_` after fit.
         verbose: Keras' fit verbosity, and the run's own lines when not 0.

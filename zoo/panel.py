@@ -108,6 +108,22 @@ class Panel:
 
         return pd.date_range(self.first[index], periods=int(self.lengths[index]) + extra, freq=self.freq)
 
+    def extended(self, steps, future=None):
+        """Every series with `steps` unknown values after its end: the panel a forecast from the end
+        reads. future: {id: [steps, futr]}, the future-known covariates over those steps (required
+        when the panel has any); the past-only ones are unknown there."""
+        exog = None
+        if self.exog is not None:
+            exog = {}
+            for i, name in enumerate(self.ids):
+                ahead = np.full((steps, len(self.hist) + len(self.futr)), np.nan, "float32")
+                if self.futr:
+                    ahead[:, len(self.hist):] = np.asarray(future[name], "float32").reshape(steps, -1)
+                exog[name] = np.concatenate([self.exog_rows(i), ahead])
+        pieces = {name: np.concatenate([self.series(i), np.full(steps, np.nan, "float32")])
+                  for i, name in enumerate(self.ids)}
+        return self._rebuilt(pieces, self.first, exog)
+
     def cut(self, steps):
         """Every series without its last `steps` values: what is known at the forecast origin."""
         kept = np.maximum(self.lengths - steps, 0)
