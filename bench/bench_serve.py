@@ -44,27 +44,34 @@ LARGE_REQUESTS = 6
 TAGGING = DataSpec(kind="classification", num_outputs=17, input_vocab_size=5000)
 
 
-def load(base_url, body, clients, seconds):
-    """Latencies (s) of every request completed by `clients` threads in `seconds`, and the wall time."""
+def load(base_url, body, clients, seconds, model="bench", large=None, share=0.0, seed=0):
+    """Latencies (s) of every request completed by `clients` threads in `seconds`, and the wall time.
+
+    With `large`, each request is that body instead with probability `share`: the latencies are then
+    (small ones, large ones)."""
     address = urlparse(base_url)
-    latencies, failures = [], []
+    latencies, large_latencies, failures = [], [], []
     stop = time.perf_counter() + seconds
 
-    def client():
-        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
-        mine = []
+    def client(index):
+        draw = np.random.default_rng([seed, index])
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=600)
+        mine, mine_large = [], []
         while time.perf_counter() < stop:
+            is_large = large is not None and draw.random() < share
             started = time.perf_counter()
-            connection.request("POST", "/v1/models/bench:predict", body, {"Content-Type": "application/json"})
+            connection.request("POST", f"/v1/models/{model}:predict", large if is_large else body,
+                               {"Content-Type": "application/json"})
             response = connection.getresponse()
             response.read()
             if response.status != 200:
                 failures.append(response.status)
-            mine.append(time.perf_counter() - started)
+            (mine_large if is_large else mine).append(time.perf_counter() - started)
         connection.close()
         latencies.extend(mine)
+        large_latencies.extend(mine_large)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -72,6 +79,8 @@ def load(base_url, body, clients, seconds):
         thread.join()
     if failures:
         raise RuntimeError(f"{len(failures)} requests failed, statuses {sorted(set(failures))}")
+    if large is not None:
+        return (np.array(latencies), np.array(large_latencies)), time.perf_counter() - started
     return np.array(latencies), time.perf_counter() - started
 
 
@@ -153,18 +162,17 @@ def large_requests(workdir, rng):
     ])
 
 
-def main():
-    seconds = float(os.environ.get("SECONDS_PER_CELL", "8"))
-    rng = np.random.default_rng(0)
-    keras.utils.set_random_seed(0)
-    task = zoo.get_task("many_to_one")
-    model = task.build_model(SPEC, cell="lstm", units=64)
+def batching_args(batching):
+    return () if batching else ("--no-batching",)
+
+
+def throughput(workdir, rng, seconds):
+    """Rows of the throughput table: LSTM 64, both runtimes, batching off and on in turns."""
     rows = []
-    with tempfile.TemporaryDirectory() as workdir:
-        examples = rng.normal(size=(8, LENGTH, FEATURES)).astype("float32")
-        export_model(model, task, CONTRACT, examples, workdir, "bench")
-        for runtime in ("onnx", "savedmodel"):
-            with running_server(workdir, runtime, Path(workdir) / f"{runtime}.log") as (base_url, process):
+    for runtime in ("onnx", "savedmodel"):
+        for batching in (False, True):
+            log = Path(workdir) / f"{runtime}-{batching}.log"
+            with running_server(workdir, runtime, log, batching_args(batching)) as (base_url, process):
                 for batch in (1, 32):
                     instances = rng.normal(size=(batch, LENGTH, FEATURES)).round(4).tolist()
                     body = json.dumps({"instances": instances})
@@ -172,21 +180,103 @@ def main():
                     for clients in (1, 8, 32):
                         latencies, wall = load(base_url, body, clients, seconds)
                         rss_mb = psutil.Process(process.pid).memory_info().rss / 2**20
-                        rows.append((runtime, batch, clients, len(latencies) / wall,
-                                     1000 * np.percentile(latencies, 50), 1000 * np.percentile(latencies, 99),
-                                     rss_mb))
+                        rows.append((runtime, "on" if batching else "off", batch, clients,
+                                     len(latencies) / wall, 1000 * np.percentile(latencies, 50),
+                                     1000 * np.percentile(latencies, 99), rss_mb))
                         print(rows[-1], flush=True)
-        large = large_requests(workdir, rng)
-    table = "\n".join([
-        "| runtime | batch | clients | requests/s | examples/s | p50 ms | p99 ms | server memory MB |",
-        "|---|---|---|---|---|---|---|---|",
-        *(f"| {r} | {b} | {c} | {rps:.0f} | {rps * b:.0f} | {p50:.1f} | {p99:.1f} | {mb:.0f} |"
-          for r, b, c, rps, p50, p99, mb in rows),
+    return "\n".join([
+        "| runtime | batching | batch | clients | requests/s | examples/s | p50 ms | p99 ms "
+        "| server memory MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(f"| {r} | {on} | {b} | {c} | {rps:.0f} | {rps * b:.0f} | {p50:.1f} | {p99:.1f} | {mb:.0f} |"
+          for r, on, b, c, rps, p50, p99, mb in rows),
     ])
-    print(table)
-    print(large)
-    write_table("bench-serve", table)
-    write_table("bench-serve-large", large)
+
+
+def costly_model(workdir, rng, seconds):
+    """Rows of the batching table: a bidirectional LSTM of 256 over 100 steps (a model call that
+    costs more than the HTTP round trip), batch-1 requests from 1 and 32 clients, off and on."""
+    keras.utils.set_random_seed(0)
+    task = zoo.get_task("many_to_one")
+    model = task.build_model(SPEC, cell="lstm", units=256, bidirectional=True)
+    examples = rng.normal(size=(8, LENGTH, FEATURES)).astype("float32")
+    export_model(model, task, CONTRACT, examples, Path(workdir) / "costly", "bilstm")
+    body = json.dumps({"instances": rng.normal(size=(1, LENGTH, FEATURES)).round(4).tolist()})
+    rows = []
+    for runtime in ("onnx", "savedmodel"):
+        for batching in (False, True):
+            log = Path(workdir) / f"costly-{runtime}-{batching}.log"
+            served = running_server(Path(workdir) / "costly", runtime, log, batching_args(batching))
+            with served as (base_url, _):
+                load(base_url, body, 1, 1, "bilstm")
+                for clients in (1, 32):
+                    latencies, wall = load(base_url, body, clients, seconds, "bilstm")
+                    rows.append((runtime, clients, "on" if batching else "off", len(latencies) / wall,
+                                 1000 * np.percentile(latencies, 50), 1000 * np.percentile(latencies, 99)))
+                    print(rows[-1], flush=True)
+    lines = ["| runtime | clients | batching | requests/s | p50 ms | p99 ms | requests/s on / off "
+             "| p99 on / off |",
+             "|---|---|---|---|---|---|---|---|"]
+    by = {(r, c, b): (rps, p50, p99) for r, c, b, rps, p50, p99 in rows}
+    for r, c, b, rps, p50, p99 in rows:
+        off = by[(r, c, "off")]
+        ratio = f"{rps / off[0]:.2f}x | {p99 / off[2]:.2f}x" if b == "on" else "| "
+        lines.append(f"| {r} | {c} | {b} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def mixed_load(workdir, rng, seconds):
+    """Rows of the mixed-load table: 32 clients of batch-1 requests to the LSTM-64 export, then the
+    same with 10% of the requests 2,000 x 100 x 8 (1.6 million values, --max-elements raised for
+    them); the small requests' p99 in each, and the server's memory before and after."""
+    small = json.dumps({"instances": rng.normal(size=(1, LENGTH, FEATURES)).round(4).tolist()})
+    large = json.dumps({"instances": rng.normal(size=(2000, LENGTH, FEATURES)).round(3).tolist()})
+    rows = []
+    for runtime in ("onnx", "savedmodel"):
+        for batching in (False, True):
+            log = Path(workdir) / f"mixed-{runtime}-{batching}.log"
+            args = (*batching_args(batching), "--max-elements", 2_000_000)
+            with running_server(workdir, runtime, log, args) as (base_url, process):
+                load(base_url, small, 4, 2)
+                alone, _ = load(base_url, small, 32, seconds)
+                before = psutil.Process(process.pid).memory_info().rss / 2**20
+                (mixed, large_seconds), _ = load(base_url, small, 32, 2 * seconds, large=large, share=0.1)
+                time.sleep(2)
+                after = psutil.Process(process.pid).memory_info().rss / 2**20
+            rows.append((runtime, "on" if batching else "off", 1000 * np.percentile(alone, 99),
+                         1000 * np.percentile(mixed, 99), len(large_seconds), np.median(large_seconds),
+                         before, after))
+            print(rows[-1], flush=True)
+    return "\n".join([
+        "| runtime | batching | small p99 alone ms | small p99 with large ms | ratio | large requests "
+        "| large median s | memory before MB | after MB | after / before |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *(f"| {r} | {b} | {p_alone:.1f} | {p_mixed:.1f} | {p_mixed / p_alone:.1f}x | {n} | {s:.1f} "
+          f"| {mb0:.0f} | {mb1:.0f} | {mb1 / mb0:.2f}x |" for r, b, p_alone, p_mixed, n, s, mb0, mb1 in rows),
+    ])
+
+
+def main():
+    seconds = float(os.environ.get("SECONDS_PER_CELL", "8"))
+    only = set(filter(None, os.environ.get("TABLES", "").split(",")))  # e.g. TABLES=batching,mixed
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    task = zoo.get_task("many_to_one")
+    model = task.build_model(SPEC, cell="lstm", units=64)
+    tables = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        examples = rng.normal(size=(8, LENGTH, FEATURES)).astype("float32")
+        export_model(model, task, CONTRACT, examples, workdir, "bench")
+        for name, table, make in (("throughput", "bench-serve", throughput),
+                                  ("batching", "bench-serve-batching", costly_model),
+                                  ("mixed", "bench-serve-mixed", mixed_load)):
+            if not only or name in only:
+                tables[table] = make(workdir, rng, seconds)
+        if not only or "large" in only:
+            tables["bench-serve-large"] = large_requests(workdir, rng)
+    for table, text in tables.items():
+        print(text)
+        write_table(table, text)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ PAGES = {
     "bench-export-quantized": "benchmarks/export.md",
     "bench-serve": "benchmarks/serve.md",
     "bench-serve-large": "benchmarks/serve.md",
+    "bench-serve-batching": "benchmarks/serve.md",
+    "bench-serve-mixed": "benchmarks/serve.md",
     "bench-forecast": "benchmarks/forecast.md",
     "bench-forecast-covariates": "benchmarks/forecast.md",
     "bench-classify": "benchmarks/classify.md",

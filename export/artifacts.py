@@ -23,7 +23,7 @@ from export.streaming import Streaming
 from export.streaming import runtimes as step_runtimes
 from export.text import text_endpoints
 from export.verify import example_batches, onnx_runner, real_length, verify, verify_text
-from zoo.data import Vocabulary
+from zoo.data import PAD_ID, PAD_VALUE, Vocabulary
 from zoo.errors import ZooError
 from zoo.registry import get_task
 from zoo.training import load_trained_model
@@ -149,6 +149,18 @@ def _example(examples, text_examples, contract, input_name):
             "example_request": {"signature_name": "serving_default", "instances": [{input_name: value}]}}
 
 
+def _batching(model, task, id_inputs, outputs):
+    """What the server's batcher reads (serving.batching): the inputs whose steps it may right-pad to
+    merge requests of different lengths, with their pad value, and the outputs with one entry per
+    step of them, which it cuts back to each request's steps."""
+    served = {spec["name"]: spec for spec in id_inputs}
+    names = [model.inputs[i].name for i in task.sequence_inputs if i < len(model.inputs)]
+    padded = {name: PAD_ID if np.dtype(served[name]["dtype"]).kind == "i" else PAD_VALUE
+              for name in names if name in served}
+    per_step = [spec["name"] for spec in outputs] if task.target_per_step and not task.generates else []
+    return {"padded_inputs": padded, "per_step_outputs": per_step}
+
+
 def _json_numbers(array):
     """float32's own precision, not float64's 17 digits, in the JSON."""
     if array.dtype.kind != "f" or not array.size:
@@ -238,6 +250,7 @@ def export_model(model, task, contract, examples, export_dir, name, extra_metada
             **contract,
             **(extra_metadata or {}),
             "onnx_graph": graph,
+            "batching": _batching(model, task, describe_signature(function)[0], outputs),
             "litert": lite,
             "streaming": streaming.metadata(lite.get("step_signature_name"), streamed),
             **({"beam": beam_search.metadata(beam, lite.get("beam_signature_name"), searched)}

@@ -22,7 +22,14 @@ class UnsupportedEncoding(InvalidInput):
     """415: a body in a Content-Encoding the server does not read."""
 
 
+class Overloaded(Exception):
+    """503 with Retry-After: the model's queue is full (serving.batching), or it is being unloaded."""
+
+    retry_after_seconds = 1
+
+
 STATUS = {
+    Overloaded: 503,
     TooLarge: 413,
     UnsupportedEncoding: 415,
     InvalidInput: 400,
@@ -51,23 +58,33 @@ def message_of(error):
     return str(error)
 
 
-def answer(status, message, request_line):
-    if status >= 500:
+def headers_of(error):
+    """The headers an error's answer must carry: Allow on a 405 (HTTP requires it), Retry-After when
+    the server sheds load."""
+    if isinstance(error, Overloaded):
+        return {"Retry-After": str(error.retry_after_seconds)}
+    if isinstance(error, HTTPException):
+        return dict(error.headers or {})
+    return None
+
+
+def answer(status, message, request_line, headers=None):
+    if status >= 500 and status != 503:
         incident = uuid.uuid4().hex[:12]
         logger.error("%d %s: error %s: %s", status, request_line, incident, _one_line(message))
         message = f"Internal server error {incident}: {message}"
     else:
         logger.warning("%d %s: %s", status, request_line, _one_line(message))
-    return JSONResponse(status_code=status, content={"error": message})
+    return JSONResponse(status_code=status, content={"error": message}, headers=headers)
 
 
 async def handle(request, error):
     """FastAPI exception handler for every error a route may raise."""
     status, message = status_of(error), message_of(error)
-    if status >= 500 and not isinstance(error, NotImplementedError):
+    if status >= 500 and not isinstance(error, NotImplementedError | Overloaded):
         logger.debug("Traceback of the error below", exc_info=error)
         message = f"{type(error).__name__}: {message}"
-    return answer(status, message, f"{request.method} {request.url.path}")
+    return answer(status, message, f"{request.method} {request.url.path}", headers_of(error))
 
 
 class CatchAll:

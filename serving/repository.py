@@ -66,7 +66,7 @@ class ExportRepository:
     """
 
     def __init__(self, export_dir, runtime, all_versions=False, on_change=None,
-                 max_elements=DEFAULT_MAX_ELEMENTS):
+                 max_elements=DEFAULT_MAX_ELEMENTS, batching=None):
         self.export_dir = Path(export_dir)
         if not self.export_dir.is_dir():
             raise ZooError(f"Export folder {str(export_dir)!r} does not exist; `make export` writes one.")
@@ -74,6 +74,7 @@ class ExportRepository:
         self.all_versions = all_versions
         self.on_change = on_change
         self.max_elements = max_elements
+        self.batching = batching
         self._lock = threading.Lock()
         self._loaded = {}  # name -> {version: ServedVersion}
         self._failed = {}  # (name, version) -> (fingerprint, message)
@@ -139,7 +140,8 @@ class ExportRepository:
             self._scan_model(name, root)
         with self._lock:
             for name in set(self._loaded) - set(roots):
-                del self._loaded[name]
+                for served in self._loaded.pop(name).values():
+                    served.close()
                 logger.info("Model %s: folder removed, no longer served.", name)
             self._failed = {key: value for key, value in self._failed.items() if key[0] in roots}
             self._labels = {name: labels for name, labels in self._labels.items() if name in roots}
@@ -165,6 +167,7 @@ class ExportRepository:
                     break
         with self._lock:
             for version in set(loaded) - keep:
+                loaded[version].close()
                 logger.info("Model %s: version %d no longer served.", name, version)
             self._failed = {(n, v): value for (n, v), value in self._failed.items()
                             if n != name or v in present}
@@ -180,7 +183,7 @@ class ExportRepository:
         if failed and failed[0] == fingerprint:
             return None
         try:
-            served = ServedVersion(directory, self.runtime, self.max_elements)
+            served = ServedVersion(directory, self.runtime, self.max_elements, batching=self.batching)
         except Exception as error:  # any unloadable folder is reported, never fatal to the server
             with self._lock:
                 self._failed[key] = (fingerprint, f"{type(error).__name__}: {error}")

@@ -39,7 +39,8 @@ class ServedVersion:
     answers the names its text contract gives (label_name, tag_names, text) either way.
     """
 
-    def __init__(self, version_dir, runtime, max_elements=DEFAULT_MAX_ELEMENTS, metadata=None, loaded=None):
+    def __init__(self, version_dir, runtime, max_elements=DEFAULT_MAX_ELEMENTS, metadata=None, loaded=None,
+                 batching=None):
         if runtime not in RUNTIMES:
             raise ValueError(f"Unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
         self.directory = Path(version_dir)
@@ -64,9 +65,23 @@ class ServedVersion:
             loaded = loaded or _load_saved_model(self.directory)
             signature = "step" if served_step else self.metadata.get("id_signature_name", SIGNATURE_NAME)
             self._run = _saved_model_runner(loaded, signature)
+        self._batcher = None
+        if batching is not None:  # concurrent requests share model calls (serving.batching)
+            from serving.batching import Batcher
+
+            facts = self.metadata.get("batching") or {}
+            self._run = self._batcher = Batcher(self._run, batching, facts.get("padded_inputs"),
+                                                facts.get("per_step_outputs", ()),
+                                                (self.name, str(self.version)))
         if not served_step and (self.metadata.get("streaming") or {}).get("onnx"):
             self.step = ServedVersion(version_dir, runtime, max_elements, _step_metadata(self.metadata),
-                                      loaded)
+                                      loaded, batching)
+
+    def close(self):
+        """Stops this version's batcher (and its step's): it is no longer served."""
+        for served in (self, self.step):
+            if served is not None and served._batcher is not None:
+                served._batcher.close()
 
     def input_array(self, spec, value):
         """`value` (JSON lists or an array) as the array input `spec` takes; InvalidInput if it can't be.
@@ -148,7 +163,9 @@ def _step_metadata(metadata):
     states = [(name, size) for name, size in zip(streaming["state_inputs"], streaming["state_sizes"])]
     answers = [{**spec, "shape": [None] * len(spec["shape"])} for spec in metadata["outputs"]
                if spec["name"] in streaming["outputs"]]
+    # One step in: nothing to pad, no steps to cut back (requests of the same shapes still share calls).
     return {**metadata, "name": metadata["name"] + STEP_SUFFIX, "served_step": True, "text": None,
+            "batching": None,
             "inputs": [{**source, "shape": streaming["input_shape"]}]
             + [{"name": name, "dtype": "float32", "shape": [None, size]} for name, size in states],
             "outputs": answers + [{"name": name, "dtype": "float32", "shape": [None, size]}

@@ -176,8 +176,11 @@ def check_options(port, poll_seconds, max_body_bytes, max_elements, request_time
 
 def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all_versions=False,
           poll_seconds=1.0, max_body_bytes=DEFAULT_MAX_BODY_BYTES, max_elements=DEFAULT_MAX_ELEMENTS,
-          request_timeout=DEFAULT_REQUEST_TIMEOUT):
-    """Serves every model under export_dir until interrupted; new versions are picked up while it runs."""
+          request_timeout=DEFAULT_REQUEST_TIMEOUT, batching=None):
+    """Serves every model under export_dir until interrupted; new versions are picked up while it runs.
+
+    batching: a serving.settings.Batching to merge concurrent requests into model calls, None for one
+    call per request."""
     check_options(port, poll_seconds, max_body_bytes, max_elements, request_timeout)
     server = ModelServer(http_port=port, enable_grpc=False, workers=1)
 
@@ -190,7 +193,7 @@ def serve(export_dir="exports", runtime="onnx", host="127.0.0.1", port=8501, all
         server.registered_models.models = models
 
     repository = ExportRepository(export_dir, runtime, all_versions=all_versions, on_change=on_change,
-                                  max_elements=max_elements)
+                                  max_elements=max_elements, batching=batching)
     repository.scan()
     if not repository.model_names():
         logger.warning("No loadable model under %s yet; watching it for exports.", export_dir)

@@ -13,6 +13,7 @@ import re  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import fields  # noqa: E402
 
+from serving.settings import Batching  # noqa: E402  (light)
 from zoo.config import SEARCHABLE, TrainConfig, flag_name, parse_switch  # noqa: E402  (light)
 from zoo.presets import ZOO_RUNS, ZOO_SEED  # noqa: E402  (light)
 
@@ -168,15 +169,22 @@ def _parser():
                        "(batch x steps x features; default 1,000,000); more get 413")
     serve.add_argument("--request-timeout", type=float, help="seconds a request's headers may take to "
                        "arrive, or its body may pause (default 30); then 408")
+    serve.add_argument("--batching", action=argparse.BooleanOptionalAction, default=True,
+                       help="merge concurrent requests for a model version into one model call (default on)")
+    for setting in fields(Batching):
+        serve.add_argument("--" + setting.name.replace("_", "-"), type=type(setting.default),
+                           help=f"{setting.metadata['help']} (default {setting.default:g})")
     return parser
 
 
 def _serve(args):
     from serving.server import serve
 
+    batching = Batching(**{setting.name: getattr(args, setting.name) for setting in fields(Batching)
+                           if getattr(args, setting.name) is not None}) if args.batching else None
     serve(args.export_dir, runtime=args.runtime, host=args.host, port=args.port,
           all_versions=args.all_versions, poll_seconds=args.poll_seconds,
-          max_body_bytes=int(args.max_body_mb * (1 << 20)),
+          max_body_bytes=int(args.max_body_mb * (1 << 20)), batching=batching,
           **{name: getattr(args, name) for name in ("max_elements", "request_timeout")
              if getattr(args, name) is not None})
 
