@@ -21,10 +21,14 @@ from pathlib import Path
 STAGING_PREFIX = ".staging-"
 
 
+# A version folder's name (and a URL's version): ASCII digits only, as str.isdigit also takes '²',
+# which int() refuses, and '١', which it reads as 1.
+VERSION_PATTERN = "^[0-9]{1,18}$"
+
+
 def version_of(name):
-    """The version a folder (or a URL) names, or None: ASCII digits only, as str.isdigit also takes
-    '²', which int() refuses, and '١', which it reads as 1."""
-    return int(name) if re.fullmatch(r"[0-9]{1,18}", name) else None
+    """The version a folder (or a URL) names, or None (VERSION_PATTERN)."""
+    return int(name) if re.fullmatch(VERSION_PATTERN.strip("^$"), name) else None
 
 
 def versions(model_root):

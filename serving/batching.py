@@ -1,12 +1,12 @@
 """Dynamic batching: the requests waiting for one served version run as one model call.
 
-As TF Serving's batching (`--enable_batching`: max_batch_size, batch_timeout_micros, a bounded queue)
-and Triton's dynamic batcher (max_queue_delay, max_queue_size): requests wait in a bounded queue; one
-thread per version takes up to `max_batch_size` rows from it, waiting at most `batch_timeout_ms` for
-more once the first has arrived (0: it takes whatever is waiting when the model is free, so that a
-lone request never waits), right-pads the sequence inputs of rows of different lengths with their
-pad value (the masks make padding exact), runs the model once and hands each request its rows, cut
-back to its own steps where an output has one entry per step.
+As TF Serving's batching (`--enable_batching`: max_batch_size, batch_timeout_micros, a bounded queue,
+num_batch_threads) and Triton's dynamic batcher (max_queue_delay, max_queue_size, instances): requests
+wait in a bounded queue; each of `batch_threads` threads per version takes up to `max_batch_size` rows
+from it when free, waiting at most `batch_timeout_ms` for more once the first has arrived (0: it takes
+whatever is waiting, so that a lone request never waits), right-pads the sequence inputs of rows of
+different lengths with their pad value (the masks make padding exact), runs the model once and hands
+each request its rows, cut back to its own steps where an output has one entry per step.
 
 Rows are shared fairly: each batch gives every waiting request an equal share of its rows, the
 smallest demands filled first (water-filling), so a large request goes through in slices beside the
@@ -44,7 +44,7 @@ class _Request:
         self.rows = len(next(iter(arrays.values())))
         self.steps = next((arrays[name].shape[1] for name in padded if name in arrays), None)
         self.taken = 0
-        self.parts = []
+        self.parts = {}  # first row -> the answers for the rows from there
         self.answered = 0
         self.error = None
         self.arrived = time.monotonic()
@@ -71,9 +71,9 @@ class Batcher:
         self._pending = []
         self._lock = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._loop, name=f"batcher-{labels[0]}-{labels[1]}",
-                                        daemon=True)
-        self._thread.start()
+        for index in range(settings.threads):
+            threading.Thread(target=self._loop, name=f"batcher-{labels[0]}-{labels[1]}-{index}",
+                             daemon=True).start()
 
     def __call__(self, arrays):
         """The model's outputs for this request's rows, once its turn came."""
@@ -92,15 +92,16 @@ class Batcher:
         LATENCY.labels(*self.labels).observe(time.monotonic() - request.arrived)
         if request.error is not None:
             raise request.error
-        if len(request.parts) == 1:
-            return request.parts[0]
-        return {name: np.concatenate([part[name] for part in request.parts]) for name in request.parts[0]}
+        parts = [request.parts[start] for start in sorted(request.parts)]  # slices may finish out of order
+        if len(parts) == 1:
+            return parts[0]
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     def close(self):
-        """Stops the thread once the requests already taken are answered; waiting ones are refused."""
+        """Stops the threads once the requests already taken are answered; waiting ones are refused."""
         with self._lock:
             self._closed = True
-            self._lock.notify()
+            self._lock.notify_all()
 
     def _key(self, arrays):
         """What must be equal for two requests to share a call: dtypes, and shapes but for the rows
@@ -119,6 +120,7 @@ class Batcher:
                         request.error = Overloaded("This model version was unloaded; send the request again.")
                         request.done.set()
                     self._pending = []
+                    self._lock.notify_all()
                     return
                 self._wait_for_more()
                 batch = self._take()
@@ -173,10 +175,11 @@ class Batcher:
                     piece = piece[:, :request.steps]
                 part[name] = piece
             offset += rows
-            request.parts.append(part)
-            request.answered += rows
-            if request.answered == request.rows and request.error is None:
-                request.done.set()
+            with self._lock:
+                request.parts[start] = part
+                request.answered += rows
+                if request.answered == request.rows and request.error is None:
+                    request.done.set()
 
     def _fail(self, request, error):
         request.error = error

@@ -43,7 +43,9 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._header_bytes > self.max_header_bytes:
             return self._refuse(431, f"The request's headers are over the server's limit of "
                                      f"{self.max_header_bytes} bytes.")
-        super().send_400_response(msg)
+        # uvicorn answers text/plain; every answer of this server is {"error"} JSON (e.g. a request
+        # with both Content-Length and Transfer-Encoding, refused as HTTP/1.1 requires).
+        self._refuse(400, f"Invalid HTTP request: {msg}")
 
     def on_message_begin(self):
         super().on_message_begin()
@@ -115,7 +117,8 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         if self.cycle is None or not self.cycle.response_started:
             body = json.dumps({"error": message}).encode()
-            reason = {408: "Request Timeout", 431: "Request Header Fields Too Large"}[status]
+            reason = {400: "Bad Request", 408: "Request Timeout",
+                      431: "Request Header Fields Too Large"}[status]
             self.transport.write(f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
                                  f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode() + body)
         self.logger.warning("%d from %s: %s", status, ":".join(map(str, self.client or ("?",))), message)

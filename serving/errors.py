@@ -22,6 +22,10 @@ class UnsupportedEncoding(InvalidInput):
     """415: a body in a Content-Encoding the server does not read."""
 
 
+class Refused(Exception):
+    """403: a well-formed request for something this server never does (loading models by request)."""
+
+
 class Overloaded(Exception):
     """503 with Retry-After: the model's queue is full (serving.batching), or it is being unloaded."""
 
@@ -29,6 +33,7 @@ class Overloaded(Exception):
 
 
 STATUS = {
+    Refused: 403,
     Overloaded: 503,
     TooLarge: 413,
     UnsupportedEncoding: 415,

@@ -6,6 +6,7 @@ or fails to load is reported and never served (the version before it keeps servi
 """
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -43,6 +44,10 @@ def _fingerprint(directory):
                         for p in Path(directory).rglob("*") if p.is_file()))
 
 
+# A version label (labels.json, and the URL's /labels/{label}): what TF Serving's examples use.
+LABEL_PATTERN = "^[A-Za-z0-9_.-]{1,64}$"
+
+
 def _labels(root, name):
     """{label: version} from <model>/labels.json ({"stable": 1, "canary": 2}); None if it is unreadable."""
     path = root / "labels.json"
@@ -50,9 +55,11 @@ def _labels(root, name):
         return {}
     try:
         labels = json.loads(path.read_text())
-        if isinstance(labels, dict) and all(type(v) is int and v > 0 for v in labels.values()):
-            return {str(label): version for label, version in labels.items()}
-        problem = 'not an object of labels and version numbers, as {"stable": 1}'
+        if (isinstance(labels, dict) and all(type(v) is int and v > 0 for v in labels.values())
+                and all(re.fullmatch(LABEL_PATTERN.strip("^$"), label) for label in labels)):
+            return dict(labels)
+        problem = ('not an object of labels (letters, digits, "_", "." and "-", at most 64) and version '
+                   'numbers, as {"stable": 1}')
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         problem = str(error)
     logger.warning("Model %s: %s ignored, the labels before it kept: %s", name, path, problem)

@@ -23,8 +23,8 @@ from starlette.exceptions import HTTPException
 
 from serving import tfserving, v2
 from serving.connections import DEFAULT_MAX_HEADER_BYTES, DEFAULT_REQUEST_TIMEOUT, guarded_protocol
-from serving.errors import STATUS, CatchAll, TooLarge, UnsupportedEncoding, answer, handle, status_of
-from serving.openapi import operation
+from serving.errors import STATUS, CatchAll, Refused, TooLarge, UnsupportedEncoding, answer, handle, status_of
+from serving.openapi import document, operation, segments
 from serving.repository import ExportRepository
 from serving.runtimes import DEFAULT_MAX_ELEMENTS
 
@@ -119,16 +119,17 @@ def _trim_memory():
 
 
 def _repository_routes():
-    """The V2 model repository extension, answered as Triton answers it when it polls a folder."""
+    """The V2 model repository extension: refused (403), as the folder alone decides what is served."""
     routes = APIRouter(prefix="/v2/repository")
 
     async def refused(request: Request):
-        raise InvalidInput(f"Models are not loaded or unloaded by request here: the server serves what the "
+        raise Refused(f"Models are not loaded or unloaded by request here: the server serves what the "
                            f"export folder holds. Add or remove <export-dir>/{request.path_params['name']}"
                            "/<version> instead.")
 
     for path in ("/models/{name}/load", "/models/{name}/unload"):
-        routes.add_api_route(path, refused, methods=["POST"], openapi_extra=operation(path, errors=(400,)))
+        routes.add_api_route(segments(path), refused, methods=["POST"],
+                             openapi_extra=operation(path, errors=(403, 404), refuses=True))
     return routes
 
 
@@ -158,6 +159,7 @@ class _RESTServer(RESTServer):
         _drop_routes(app.router, REPLACED, self.routers)
         # KServe logs a traceback for every error, a client's included: these log one line each.
         app.exception_handlers = {kind: handle for kind in (*STATUS, HTTPException, RequestValidationError)}
+        document(app)
 
 
 def check_options(port, poll_seconds, max_body_bytes, max_elements, request_timeout):

@@ -16,13 +16,22 @@ class Batching:
                 "time is the window)"})
     max_queue: int = field(default=256, metadata={
         "help": "requests that may wait per model version; more get 503 with Retry-After"})
+    batch_threads: int = field(default=0, metadata={
+        "help": "model calls of one version that may run at once (0: one per CPU core; a recurrent "
+                "model's steps run one after another, so one call seldom fills every core)"})
+
+    @property
+    def threads(self):
+        import os
+
+        return self.batch_threads or os.cpu_count() or 1
 
     def __post_init__(self):
         from zoo.errors import ZooError
 
         for setting in fields(self):
             value = getattr(self, setting.name)
-            low = 0 if setting.name == "batch_timeout_ms" else 1
+            low = 0 if setting.name in ("batch_timeout_ms", "batch_threads") else 1
             if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
                 flag = "--" + setting.name.replace("_", "-")
                 raise ZooError(f"{flag} must be a number >= {low}, got {value!r}.")

@@ -10,7 +10,7 @@ from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
 from serving.encoding import json_response, loads_object
-from serving.openapi import TF_PREDICT, operation
+from serving.openapi import TF_ANSWER, TF_METADATA, TF_PREDICT, TF_STATUS, operation, segments
 from serving.repository import ServableNotFound, version_number
 from serving.runtimes import SIGNATURE_NAME
 
@@ -116,6 +116,7 @@ def router(repository):
     def served_number(request):
         name, path = request.path_params["name"], request.path_params
         if "label" in path:
+            repository.version_states(name)  # an unknown model is 404 before its label is looked at
             return name, repository.version_for_label(name, path["label"])
         return name, version_number(path["version"]) if "version" in path else None
 
@@ -142,11 +143,13 @@ def router(repository):
                            "tensors, not tf.Example; send them to :predict.")
 
     for path in ("/{name}", "/{name}/versions/{version}", "/{name}/labels/{label}"):
-        routes.add_api_route(path, status, methods=["GET"], openapi_extra=operation(path))
-        routes.add_api_route(path + "/metadata", metadata, methods=["GET"], openapi_extra=operation(path))
-        routes.add_api_route(path + ":predict", predict, methods=["POST"],
-                             openapi_extra=operation(path, TF_PREDICT, (400, 404, 413, 415)))
+        routes.add_api_route(segments(path), status, methods=["GET"],
+                             openapi_extra=operation(path, answer=TF_STATUS))
+        routes.add_api_route(segments(path + "/metadata"), metadata, methods=["GET"],
+                             openapi_extra=operation(path, answer=TF_METADATA))
+        routes.add_api_route(segments(path + ":predict"), predict, methods=["POST"],
+                             openapi_extra=operation(path, TF_PREDICT, (400, 404, 413, 415, 503), TF_ANSWER))
         for method in (":classify", ":regress"):
-            routes.add_api_route(path + method, classify_or_regress, methods=["POST"],
-                                 openapi_extra=operation(path, {"type": "object"}))
+            routes.add_api_route(segments(path + method), classify_or_regress, methods=["POST"],
+                                 openapi_extra=operation(path, {"type": "object"}, refuses=True))
     return routes

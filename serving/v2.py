@@ -18,7 +18,17 @@ from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
 from serving.encoding import CHUNK_BYTES, as_array, json_chunks, json_response, loads_object, streamed
-from serving.openapi import V2_INFER, operation
+from serving.openapi import (
+    ARRAY,
+    OBJECT,
+    STRING,
+    V2_ANSWER,
+    V2_METADATA,
+    V2_READY,
+    V2_SERVER,
+    operation,
+    segments,
+)
 from serving.repository import version_number
 
 V2_DATATYPES = {"float32": "FP32", "int32": "INT32", "string": "BYTES"}
@@ -33,6 +43,23 @@ NUMPY_TYPES = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "
                "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64",
                "FP16": "float16", "FP32": "float32", "FP64": "float64", "BYTES": "object"}
 HEADER_LENGTH = "inference-header-content-length"
+# The inference request, as /openapi.json describes it.
+V2_TENSOR = {
+    "type": "object",
+    "required": ["name", "shape", "datatype"],
+    "properties": {"name": STRING, "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                   "datatype": {"enum": list(NUMPY_TYPES)}, "parameters": OBJECT, "data": ARRAY},
+}
+V2_INFER = {
+    "type": "object",
+    "description": "Open Inference Protocol request, in JSON or the binary tensor extension",
+    "required": ["inputs"],
+    "properties": {"id": STRING, "parameters": OBJECT,
+                   "inputs": {"type": "array", "minItems": 1, "items": V2_TENSOR},
+                   "outputs": {"type": "array", "items": {
+                       "type": "object", "required": ["name"],
+                       "properties": {"name": STRING, "parameters": OBJECT}}}},
+}
 
 
 PLATFORMS = {"onnx": "onnxruntime_onnx", "savedmodel": "tensorflow_savedmodel"}
@@ -78,12 +105,16 @@ def router(repository):
         body = await request.body()
         return await run_in_threadpool(_infer, model, body, request.headers.get(HEADER_LENGTH))
 
-    routes.add_api_route("", server_metadata, methods=["GET"])
+    routes.add_api_route("", server_metadata, methods=["GET"], openapi_extra=operation("", errors=(),
+                                                                                        answer=V2_SERVER))
     for path in ("/models/{name}", "/models/{name}/versions/{version}"):
-        routes.add_api_route(path, model_metadata, methods=["GET"], openapi_extra=operation(path))
-        routes.add_api_route(path + "/ready", model_ready, methods=["GET"], openapi_extra=operation(path))
-        routes.add_api_route(path + "/infer", infer, methods=["POST"],
-                             openapi_extra=operation(path, V2_INFER, (400, 404, 413, 415)))
+        routes.add_api_route(segments(path), model_metadata, methods=["GET"],
+                             openapi_extra=operation(path, answer=V2_METADATA))
+        routes.add_api_route(segments(path + "/ready"), model_ready, methods=["GET"],
+                             openapi_extra=operation(path, answer=V2_READY))
+        routes.add_api_route(segments(path + "/infer"), infer, methods=["POST"],
+                             openapi_extra=operation(path + "/infer", V2_INFER, (400, 404, 413, 415, 503),
+                                                     V2_ANSWER))
     return routes
 
 
@@ -164,7 +195,7 @@ def _inputs(request, binary, check_size):
         if not isinstance(shape, list) or not all(type(size) is int and size >= 0 for size in shape):
             raise InvalidInput(f"Input {name!r}: 'shape' must be a list of sizes >= 0, "
                                f"got {str(shape)[:80]}.")
-        if datatype not in NUMPY_TYPES:
+        if not isinstance(datatype, str) or datatype not in NUMPY_TYPES:
             raise InvalidInput(f"Input {name!r}: datatype {str(datatype)[:40]!r} is not one of "
                                f"{', '.join(NUMPY_TYPES)}.")
         check_size(name, math.prod(shape))

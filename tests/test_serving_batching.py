@@ -60,7 +60,7 @@ def _submit_behind_a_first_call(batcher, model, requests):
 def test_waiting_requests_of_other_lengths_share_one_call_and_get_their_own_steps_back():
     rng = np.random.default_rng(0)
     model = Model()
-    batcher = Batcher(model, Batching(max_batch_size=32), {"x": PAD}, ["running"])
+    batcher = Batcher(model, Batching(max_batch_size=32, batch_threads=1), {"x": PAD}, ["running"])
     requests = [{"x": _rows(rng, rows, steps)} for rows, steps in ((1, 5), (3, 9), (2, 2), (1, 9))]
     answers = _submit_behind_a_first_call(batcher, model, requests)
     assert model.calls == [(1, 2), (7, 9)]  # the four waiting requests: one call, padded to 9 steps
@@ -75,7 +75,7 @@ def test_waiting_requests_of_other_lengths_share_one_call_and_get_their_own_step
 def test_a_large_request_goes_in_slices_fairly_shared_with_small_ones():
     rng = np.random.default_rng(1)
     model = Model()
-    batcher = Batcher(model, Batching(max_batch_size=8), {"x": PAD}, ["running"])
+    batcher = Batcher(model, Batching(max_batch_size=8, batch_threads=1), {"x": PAD}, ["running"])
     large = {"x": _rows(rng, 40, 4)}
     small = [{"x": _rows(rng, 1, 4)} for _ in range(6)]
     answers = _submit_behind_a_first_call(batcher, model, [large, *small])
@@ -89,10 +89,27 @@ def test_a_large_request_goes_in_slices_fairly_shared_with_small_ones():
     batcher.close()
 
 
+def test_slices_answered_out_of_order_by_several_threads_come_back_in_order():
+    rng = np.random.default_rng(4)
+    delays = iter(rng.uniform(0, 0.02, 1000))
+
+    def slow(arrays):
+        time.sleep(next(delays))
+        return {"total": arrays["x"].sum(axis=1)}
+
+    batcher = Batcher(slow, Batching(max_batch_size=4, batch_threads=3), {"x": PAD})
+    requests = [{"x": _rows(rng, rows, 3)} for rows in (23, 1, 9, 2)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(batcher, requests))
+    for request, answer in zip(requests, answers):
+        np.testing.assert_allclose(answer["total"], request["x"].sum(axis=1), rtol=1e-6)
+    batcher.close()
+
+
 def test_a_full_queue_refuses_at_once_and_a_failing_request_fails_alone():
     rng = np.random.default_rng(2)
     model = Model(fail_on=7.0)
-    batcher = Batcher(model, Batching(max_queue=3), {"x": PAD})
+    batcher = Batcher(model, Batching(max_queue=3, batch_threads=1), {"x": PAD})
     bad = {"x": np.full((1, 3), 7.0, "float32")}
     good = [{"x": _rows(rng, 1, 3)} for _ in range(2)]
     extra = {"x": _rows(rng, 1, 3)}
@@ -127,7 +144,7 @@ def test_an_exports_answers_are_the_same_batched_or_not(runtime, tmp_path):
     task, model, contract, source = tiny_trained("tagging", rng, cell="gru", bidirectional=True)
     version = export_model(model, task, contract, source, tmp_path, "tags")
     alone = ServedVersion(version, runtime)
-    shared = ServedVersion(version, runtime, batching=Batching(max_batch_size=8))
+    shared = ServedVersion(version, runtime, batching=Batching(max_batch_size=8, batch_threads=1))
     assert shared.metadata["batching"] == {"padded_inputs": {"tokens": 0}, "per_step_outputs": ["tags"]}
     requests = [{"tokens": rng.integers(1, 11, size=(rows, steps)).astype("int32")}
                 for rows, steps in zip(rng.integers(1, 6, 12), rng.integers(2, 12, 12))]
