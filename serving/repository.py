@@ -13,7 +13,7 @@ from pathlib import Path
 from kserve.errors import InvalidInput, ModelNotFound
 from kserve.logging import logger
 
-from export.layout import version_of, versions
+from export.layout import sha256_of, version_of, versions
 from serving.runtimes import DEFAULT_MAX_ELEMENTS, STEP_SUFFIX, ServedVersion
 from zoo.errors import ZooError
 
@@ -46,6 +46,26 @@ def _fingerprint(directory):
 
 # A version label (labels.json, and the URL's /labels/{label}): what TF Serving's examples use.
 LABEL_PATTERN = "^[A-Za-z0-9_.-]{1,64}$"
+
+
+def _differences(directory, metadata):
+    """The files of a version folder that differ from what its metadata.json records, and
+    metadata.json itself if it is not the one the version was loaded with."""
+    differ = []
+    try:
+        if json.loads((directory / "metadata.json").read_text()) != metadata:
+            differ.append("metadata.json")
+    except (OSError, ValueError):
+        differ.append("metadata.json")
+    for relative, digest in metadata.get("sha256", {}).items():
+        path = directory / relative
+        try:
+            same = sha256_of(path) == digest
+        except OSError:
+            same = False
+        if not same:
+            differ.append(relative)
+    return differ
 
 
 def _labels(root, name):
@@ -86,6 +106,8 @@ class ExportRepository:
         self._loaded = {}  # name -> {version: ServedVersion}
         self._failed = {}  # (name, version) -> (fingerprint, message)
         self._labels = {}  # name -> {label: version}, from <name>/labels.json
+        self._seen = {}  # (name, version) -> the fingerprint of its folder when last checked
+        self._changed = {}  # (name, version) -> how its files differ from those it was loaded from
 
     def model_names(self):
         with self._lock:
@@ -138,6 +160,12 @@ class ExportRepository:
             raise ServableNotFound(name)
         return dict(sorted(states.items()))
 
+    def changed(self, name):
+        """{version: what changed} of the served versions whose files changed on disk since they were
+        loaded; they keep serving what was loaded (and verified) into memory."""
+        with self._lock:
+            return {v: message for (n, v), message in self._changed.items() if n == name}
+
     def scan(self):
         """One pass over the folder: load what should be served, then drop what no longer should."""
         roots = {p.name: p for p in self.export_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
@@ -151,6 +179,9 @@ class ExportRepository:
                     served.close()
                 logger.info("Model %s: folder removed, no longer served.", name)
             self._failed = {key: value for key, value in self._failed.items() if key[0] in roots}
+            served = {(n, v) for n, versions in self._loaded.items() for v in versions}
+            self._seen = {key: value for key, value in self._seen.items() if key in served}
+            self._changed = {key: value for key, value in self._changed.items() if key in served}
             self._labels = {name: labels for name, labels in self._labels.items() if name in roots}
             after = set(self._loaded)
         if self.on_change and after != before:
@@ -166,6 +197,8 @@ class ExportRepository:
             loaded = dict(self._loaded.get(name, {}))
         keep = set()
         for version in sorted(present, reverse=True):
+            if version in loaded:
+                self._recheck(name, version, loaded[version])
             served = loaded.get(version) or self._load(name, root / str(version))
             if served:
                 loaded[version] = served
@@ -198,8 +231,37 @@ class ExportRepository:
             return None
         with self._lock:
             self._failed.pop(key, None)
+            self._seen[key] = fingerprint
         logger.info("Model %s: version %s loaded (%s).", name, directory.name, self.runtime)
         return served
+
+    def _recheck(self, name, version, served):
+        """Whether a served version's files still are those it was loaded from: their sizes and times
+        at each scan, their sha256 against metadata.json's once those move. A change is reported in
+        its status and one log line (and its end too); the version keeps serving what it loaded."""
+        key = (name, version)
+        fingerprint = _fingerprint(served.directory)
+        with self._lock:
+            if self._seen.get(key) == fingerprint:
+                return
+            self._seen[key] = fingerprint
+            before = self._changed.get(key)
+        differ = _differences(served.directory, served.metadata)
+        message = None
+        if differ:
+            message = (f"files changed on disk since this version was loaded ({', '.join(differ)}); it "
+                       "serves the copy loaded into memory. Export a new version instead of changing one.")
+        if message == before:
+            return
+        with self._lock:
+            if message:
+                self._changed[key] = message
+            else:
+                self._changed.pop(key, None)
+        if message:
+            logger.warning("Model %s version %d: %s", name, version, message)
+        else:
+            logger.info("Model %s version %d: its files match what it was loaded from again.", name, version)
 
     def watch(self, poll_seconds):
         """Scans every poll_seconds in a daemon thread; set the returned event to stop it."""

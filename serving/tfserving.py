@@ -17,11 +17,19 @@ from serving.runtimes import SIGNATURE_NAME
 TF_DTYPES = {"float32": "DT_FLOAT", "int32": "DT_INT32", "string": "DT_STRING"}
 
 
-def _status(states):
+def _status(states, changed):
+    """TF Serving's status: AVAILABLE, or END with why it is not served; a served version whose files
+    changed on disk is AVAILABLE with DATA_LOSS and what changed (it serves what it loaded)."""
+    def entry(version, error):
+        if error is not None:
+            return "END", "UNKNOWN", error
+        if version in changed:
+            return "AVAILABLE", "DATA_LOSS", changed[version]
+        return "AVAILABLE", "OK", ""
+
     return {"model_version_status": [
-        {"version": str(version), "state": "AVAILABLE" if error is None else "END",
-         "status": {"error_code": "OK" if error is None else "UNKNOWN", "error_message": error or ""}}
-        for version, error in states.items()
+        {"version": str(version), "state": state, "status": {"error_code": code, "error_message": message}}
+        for version, (state, code, message) in ((v, entry(v, e)) for v, e in states.items())
     ]}
 
 
@@ -127,7 +135,7 @@ def router(repository):
             if wanted not in states:
                 raise ServableNotFound(name, wanted)
             states = {wanted: states[wanted]}
-        return _status(states)
+        return _status(states, repository.changed(name))
 
     async def metadata(request: Request):
         return _metadata(repository.get(*served_number(request)))

@@ -327,6 +327,38 @@ def test_repository_serves_the_highest_version_or_all(exports, tmp_path):
     assert every.get("tagging").version == 2
 
 
+def test_files_changed_under_a_served_version_are_reported_once_and_it_keeps_serving(exports, tmp_path,
+                                                                                        caplog):
+    from serving.tfserving import _status
+
+    root, models = exports
+    shutil.copytree(root / "tagging" / "1", tmp_path / "tagging" / "1")
+    repository = ExportRepository(tmp_path, "onnx")
+    repository.scan()
+    served = repository.get("tagging")
+    batch = {"tokens": models["tagging"]["batch"]}
+    expected = served.predict(batch)["tags"]
+    onnx_file = tmp_path / "tagging" / "1" / "model.onnx"
+    original = onnx_file.read_bytes()
+    onnx_file.write_bytes(b"garbage")
+    with caplog.at_level("INFO", logger="kserve"):
+        repository.scan()
+        repository.scan()
+    warnings = [r.getMessage() for r in caplog.records if "changed on disk" in r.getMessage()]
+    assert len(warnings) == 1 and "model.onnx" in warnings[0] and "version 1" in warnings[0]
+    assert repository.get("tagging") is served  # the copy in memory, as verified when loaded
+    np.testing.assert_array_equal(served.predict(batch)["tags"], expected)
+    status = _status(repository.version_states("tagging"), repository.changed("tagging"))
+    entry = status["model_version_status"][0]
+    assert entry["state"] == "AVAILABLE" and entry["status"]["error_code"] == "DATA_LOSS"
+    assert "model.onnx" in entry["status"]["error_message"]
+    onnx_file.write_bytes(original)
+    with caplog.at_level("INFO", logger="kserve"):
+        repository.scan()
+    assert repository.changed("tagging") == {}
+    assert any("match what it was loaded from again" in r.getMessage() for r in caplog.records)
+
+
 def test_a_missing_export_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         ExportRepository(tmp_path / "nope", "onnx")
