@@ -22,14 +22,16 @@ EXPORT_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(NAME),--nam
 
 # Serving: RUNTIME=onnx|savedmodel, PORT (8501), HOST (127.0.0.1), VERSIONS=all serves every version;
 # limits MAX_BODY_MB (32), MAX_ELEMENTS (1000000), REQUEST_TIMEOUT (30 s); dynamic batching BATCHING=1|0
-# (on), MAX_BATCH_SIZE (32 rows), BATCH_TIMEOUT_MS (0), MAX_QUEUE (256 requests per model version).
+# (on), MAX_BATCH_SIZE (32 rows), BATCH_TIMEOUT_MS (0), MAX_QUEUE (256 requests per model version),
+# MIN_CALL_MS (1: versions whose one-example call is faster run requests alone), BATCH_THREADS (0: a core each).
 SERVE_ARGS := $(if $(EXPORT_DIR),--export-dir $(EXPORT_DIR)) $(if $(RUNTIME),--runtime $(RUNTIME)) \
 	$(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) $(if $(filter all,$(VERSIONS)),--all-versions) \
 	$(if $(MAX_BODY_MB),--max-body-mb $(MAX_BODY_MB)) $(if $(MAX_ELEMENTS),--max-elements $(MAX_ELEMENTS)) \
 	$(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT)) \
 	$(if $(filter 0,$(BATCHING)),--no-batching) $(if $(filter 1,$(BATCHING)),--batching) \
 	$(if $(MAX_BATCH_SIZE),--max-batch-size $(MAX_BATCH_SIZE)) \
-	$(if $(BATCH_TIMEOUT_MS),--batch-timeout-ms $(BATCH_TIMEOUT_MS)) $(if $(MAX_QUEUE),--max-queue $(MAX_QUEUE))
+	$(if $(BATCH_TIMEOUT_MS),--batch-timeout-ms $(BATCH_TIMEOUT_MS)) $(if $(MAX_QUEUE),--max-queue $(MAX_QUEUE)) \
+	$(if $(MIN_CALL_MS),--min-call-ms $(MIN_CALL_MS)) $(if $(BATCH_THREADS),--batch-threads $(BATCH_THREADS))
 
 .PHONY: setup tasks presets zoo search-presets train train-worker tune tune-chief tune-worker export serve test test-fast lint bench bench-setup \
 	bench-cli bench-export bench-train bench-tune bench-serve bench-results bench-data bench-forecast bench-classify bench-tagging bench-seq2seq docs docs-serve

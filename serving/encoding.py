@@ -5,6 +5,8 @@ a million numbers, writing a 300 MB answer) holds the GIL for all of it and the 
 /v2/health/*, waits. So arrays are converted and written a block of rows at a time.
 """
 
+import time
+
 import numpy as np
 import orjson
 from kserve.errors import InvalidInput
@@ -87,6 +89,7 @@ def _pieces(value):
         yield b"["
         for i in range(0, len(value), rows):
             yield (b"," if i else b"") + _array_bytes(value[i:i + rows])[1:-1]
+            time.sleep(0)
         yield b"]"
 
 
@@ -113,7 +116,10 @@ def as_array(name, value):
             array = np.asarray(value)
         else:
             rows = _rows_per_block(np.asarray(value[:1]))
-            blocks = [np.asarray(value[i:i + rows]) for i in range(0, len(value), rows)]
+            blocks = []
+            for i in range(0, len(value), rows):
+                blocks.append(np.asarray(value[i:i + rows]))
+                time.sleep(0)  # hands the GIL to a waiting thread between blocks
             if len({block.shape[1:] for block in blocks}) > 1:
                 raise ValueError("rows differ")
             array = np.concatenate(blocks)

@@ -232,7 +232,16 @@ class ExportRepository:
         with self._lock:
             self._failed.pop(key, None)
             self._seen[key] = fingerprint
-        logger.info("Model %s: version %s loaded (%s).", name, directory.name, self.runtime)
+        if served.batching:
+            timed = f", one example's call {served.call_ms:.2f} ms" if served.call_ms else ""
+            batched = f"; batching on{timed}"
+        elif self.batching is not None:
+            timed = f"{served.call_ms:.2f} ms" if served.call_ms is not None else "not timed"
+            batched = (f"; one example's call {timed}, below --min-call-ms {self.batching.min_call_ms:g} ms: "
+                       "requests run alone")
+        else:
+            batched = ""
+        logger.info("Model %s: version %s loaded (%s%s).", name, directory.name, self.runtime, batched)
         return served
 
     def _recheck(self, name, version, served):

@@ -66,6 +66,15 @@ class ServedVersion:
             signature = "step" if served_step else self.metadata.get("id_signature_name", SIGNATURE_NAME)
             self._run = _saved_model_runner(loaded, signature)
         self._batcher = None
+        # Rows one model call takes at most, where batching is asked for: a large request goes in slices
+        # whether or not its version shares calls, so that no call holds the cores (or memory) for long.
+        self._slice_rows = batching.max_batch_size if batching is not None else None
+        self.call_ms = None
+        if batching is not None and not served_step and batching.min_call_ms:
+            self.call_ms = self._call_ms()
+            if self.call_ms is None or self.call_ms < batching.min_call_ms:
+                batching = None  # the call costs less than the HTTP around it: batching would cost more
+        self.batching = batching
         if batching is not None:  # concurrent requests share model calls (serving.batching)
             from serving.batching import Batcher
 
@@ -76,6 +85,27 @@ class ServedVersion:
         if not served_step and (self.metadata.get("streaming") or {}).get("onnx"):
             self.step = ServedVersion(version_dir, runtime, max_elements, _step_metadata(self.metadata),
                                       loaded, batching)
+
+    def _call_ms(self):
+        """The median time (ms) of five calls of the model on one example (metadata.json's
+        example_input), after two to warm up; None where there is no example to time."""
+        import time
+
+        example = self.metadata.get("example_input")
+        if example is None:
+            return None
+        try:
+            arrays = {spec["name"]: self.input_array(spec, example[spec["name"]] if isinstance(example, dict)
+                                                     else example) for spec in self.inputs}
+            times = []
+            for attempt in range(7):
+                started = time.perf_counter()
+                self._run(arrays)
+                if attempt >= 2:
+                    times.append(time.perf_counter() - started)
+        except Exception:  # noqa: BLE001  (an example the checks refuse: not timed, not batched)
+            return None
+        return 1000 * float(np.median(times))
 
     def close(self):
         """Stops this version's batcher (and its step's): it is no longer served."""
@@ -114,7 +144,13 @@ class ServedVersion:
         batches = {name: len(a) for name, a in arrays.items()}
         if len(set(batches.values())) > 1:
             raise InvalidInput(f"All inputs must have the same batch size, got {batches}.")
-        outputs = self._run(arrays)
+        rows = len(next(iter(arrays.values())))
+        if self._batcher is None and self._slice_rows and rows > self._slice_rows:
+            parts = [self._run({name: a[i:i + self._slice_rows] for name, a in arrays.items()})
+                     for i in range(0, rows, self._slice_rows)]
+            outputs = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        else:
+            outputs = self._run(arrays)
         if self.text and self.text.get("output"):  # names for the numbers (labels, tags, text)
             from zoo.text import string_outputs
 

@@ -16,6 +16,10 @@ class Batching:
                 "time is the window)"})
     max_queue: int = field(default=256, metadata={
         "help": "requests that may wait per model version; more get 503 with Retry-After"})
+    min_call_ms: float = field(default=1.0, metadata={
+        "help": "batch a model version only where one example's model call, timed when it loads, takes "
+                "at least this long (ms); a faster call costs less than the HTTP round trip around it, "
+                "and its requests run alone (0: batch every version)"})
     batch_threads: int = field(default=0, metadata={
         "help": "model calls of one version that may run at once (0: one per CPU core; a recurrent "
                 "model's steps run one after another, so one call seldom fills every core)"})
@@ -31,7 +35,7 @@ class Batching:
 
         for setting in fields(self):
             value = getattr(self, setting.name)
-            low = 0 if setting.name in ("batch_timeout_ms", "batch_threads") else 1
+            low = 0 if setting.name in ("batch_timeout_ms", "batch_threads", "min_call_ms") else 1
             if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
                 flag = "--" + setting.name.replace("_", "-")
                 raise ZooError(f"{flag} must be a number >= {low}, got {value!r}.")

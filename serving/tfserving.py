@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
+from serving.batching import lane
 from serving.encoding import json_response, loads_object
 from serving.openapi import TF_ANSWER, TF_METADATA, TF_PREDICT, TF_STATUS, operation, segments
 from serving.repository import ServableNotFound, version_number
@@ -109,8 +110,9 @@ def _answer(key, outputs):
 
 def _predict(served, body):
     """The whole of a predict request, run in a worker thread: JSON in, inference, JSON out."""
-    key, arrays = predict_body(served, loads_object(body))
-    return json_response(_answer(key, served.predict(arrays)))
+    with lane(len(body)):
+        key, arrays = predict_body(served, loads_object(body))
+        return json_response(_answer(key, served.predict(arrays)))
 
 
 def router(repository):

@@ -17,6 +17,7 @@ from kserve import Model
 from kserve.errors import InvalidInput
 from starlette.concurrency import run_in_threadpool
 
+from serving.batching import lane
 from serving.encoding import CHUNK_BYTES, as_array, json_chunks, json_response, loads_object, streamed
 from serving.openapi import (
     ARRAY,
@@ -119,6 +120,11 @@ def router(repository):
 
 
 def _infer(served, body, header_length):
+    with lane(len(body)):
+        return _answer(served, body, header_length)
+
+
+def _answer(served, body, header_length):
     request, binary = _split(body, header_length)
     specs = {spec["name"]: spec for spec in served.inputs}
     arrays = {}

@@ -4,9 +4,13 @@ worker's run resumes from its last epoch, and every process started is stopped b
 import csv
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import asdict
 
+import psutil
 import pytest
 
 from export import export_run
@@ -21,8 +25,10 @@ TINY = {"task": "many_to_one", "dataset": "japanese_vowels", "cell": "gru", "uni
         "batch_size": 16, "learning_rate": 1e-2, "schedule": "constant", "patience": 50}
 
 
-# Enough epochs that a worker killed after the first backup is killed mid-run.
+# Enough epochs that a worker killed after the first backup is killed mid-run, and enough that a run
+# whose launcher is killed after its workers restart is still running then.
 EPOCHS = 12
+EPOCHS_KILLED = 30
 
 
 def _files(run_dir):
@@ -105,36 +111,64 @@ def _backed_up_epoch(backup_dir):
     raise AssertionError(f"{path} stayed half-written for 2 s")
 
 
-def test_workers_killed_between_their_backups_resume_from_the_same_epoch(tmp_path, capfd):
-    """Worker 1 dies after the chief backed up an epoch and before it did (forced: its backup is put
-    one epoch back before it starts again): the chief goes back to its backup of that epoch too, so
-    their steps still pair up, and every epoch is trained once."""
-    config = TrainConfig(**TINY, epochs=40).resolved()
+def test_a_run_killed_as_a_whole_resumes_with_the_same_command(tmp_path, capfd):
+    """Worker 1 killed after epoch 3, then the launcher itself (SIGKILL: no `finally` runs) while the
+    workers it started again resume: none of them outlives it. Then worker 1's last backup is torn, as
+    a kill while writing it leaves it, unless it is already behind the chief's: the newest epoch both
+    can read is behind the chief's last, the chief goes back to its backup of that epoch too, so their
+    steps pair up, and the same run started again finishes with every epoch once."""
+    config = TrainConfig(**TINY, epochs=EPOCHS_KILLED).resolved()
     run_dir = tmp_path / "run"
-    starts = []
-
-    def on_start(index, process):
-        if index != 1:
-            return
-        starts.append(process)
-        if len(starts) == 1:
-            def watch():
-                while process.poll() is None and _backed_up_epoch(run_dir / "backup") < 3:
-                    time.sleep(0.02)
-                process.kill()
-
-            threading.Thread(target=watch, daemon=True).start()
-        elif len(starts) == 2:  # started again, still importing TensorFlow: not yet reading its backup
-            backup = distributed.scratch_dir(config, 1) / "backup"
-            if _backed_up_epoch(backup) >= _backed_up_epoch(run_dir / "backup"):
-                for name in ("latest.weights.h5", "training_metadata.json"):
-                    (backup / f"{name}.bkp").replace(backup / name)
-
-    distributed.run_local(config, run_dir, workers=2, on_start=on_start)
-    assert len(starts) == 2
+    launch = ("import json, sys; from zoo import distributed; from zoo.training import TrainConfig; "
+              "distributed.run_local(TrainConfig(**json.loads(sys.argv[1])), sys.argv[2], workers=2)")
+    launcher = subprocess.Popen([sys.executable, "-c", launch, json.dumps(asdict(config)), str(run_dir)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while _backed_up_epoch(run_dir / "backup") < 3:
+            assert launcher.poll() is None and time.monotonic() < deadline, "the run ended before epoch 3"
+            time.sleep(0.05)
+        first = psutil.Process(launcher.pid).children()
+        worker = next(p for p in first if '"index": 1' in p.environ().get("TF_CONFIG", ""))
+        worker.kill()
+        while len({p.pid for p in psutil.Process(launcher.pid).children()} - {p.pid for p in first}) < 2:
+            assert time.monotonic() < deadline, "the launcher did not start the workers again"
+            time.sleep(0.05)
+        time.sleep(3)  # the new workers import TensorFlow, agree on an epoch, load their backups
+        workers = psutil.Process(launcher.pid).children()
+    finally:
+        launcher.kill()
+        launcher.wait()
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, f"workers outlived their launcher: {alive}"
+    backup = distributed.scratch_dir(config, 1) / "backup"
+    if _backed_up_epoch(backup) >= _backed_up_epoch(run_dir / "backup"):
+        weights = backup / "latest.weights.h5"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    capfd.readouterr()
+    distributed.run_local(config, run_dir, workers=2)
     assert "this one resumes from its backup of epoch" in capfd.readouterr().out
     assert json.loads((run_dir / "metrics.json").read_text())["resumed"] is True
-    assert _epochs(run_dir) == list(range(40))
+    assert _epochs(run_dir) == list(range(EPOCHS_KILLED))
+
+
+def test_a_worker_an_earlier_launch_left_running_is_named_and_stopped(capsys):
+    config = TrainConfig(**TINY, epochs=1).resolved()
+    stale = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "zoo.worker"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # not a worker
+    try:
+        distributed.scratch_dir(config, 1).parent.mkdir(parents=True, exist_ok=True)
+        distributed._pid_file(config, 1).write_text(str(stale.pid))
+        distributed._pid_file(config, 0).write_text(str(other.pid))
+        distributed.stop_stale_workers(config, 2)
+        assert stale.wait(10) == -9 and other.poll() is None
+        assert f"Worker 1 of this run from an earlier launch (pid {stale.pid}) is still running" in \
+            capsys.readouterr().out
+        assert not distributed._pid_file(config, 0).exists()
+    finally:
+        for process in (stale, other):
+            process.kill()
+            process.wait()
 
 
 def test_a_worker_that_keeps_dying_stops_the_run_with_what_to_do(tmp_path):

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from serving.batching import Batcher
 from serving.errors import Overloaded
@@ -60,10 +61,15 @@ def _submit_behind_a_first_call(batcher, model, requests):
 def test_waiting_requests_of_other_lengths_share_one_call_and_get_their_own_steps_back():
     rng = np.random.default_rng(0)
     model = Model()
-    batcher = Batcher(model, Batching(max_batch_size=32, batch_threads=1), {"x": PAD}, ["running"])
+    batcher = Batcher(model, Batching(max_batch_size=32, batch_threads=1), {"x": PAD}, ["running"],
+                      labels=("m", "1"))
     requests = [{"x": _rows(rng, rows, steps)} for rows, steps in ((1, 5), (3, 9), (2, 2), (1, 9))]
     answers = _submit_behind_a_first_call(batcher, model, requests)
     assert model.calls == [(1, 2), (7, 9)]  # the four waiting requests: one call, padded to 9 steps
+    # /metrics: two calls, of 1 and 4 requests (8 rows in all), and five requests answered.
+    sample = lambda name: REGISTRY.get_sample_value(name, {"model": "m", "version": "1"})  # noqa: E731
+    assert (sample("rnn_zoo_batch_requests_count"), sample("rnn_zoo_batch_requests_sum")) == (2, 5)
+    assert sample("rnn_zoo_batch_rows_sum") == 8 and sample("rnn_zoo_request_seconds_count") == 5
     for request, answer in zip(requests, answers):
         x = request["x"]
         np.testing.assert_allclose(answer["total"], x.sum(axis=1), rtol=1e-6)
@@ -144,7 +150,12 @@ def test_an_exports_answers_are_the_same_batched_or_not(runtime, tmp_path):
     task, model, contract, source = tiny_trained("tagging", rng, cell="gru", bidirectional=True)
     version = export_model(model, task, contract, source, tmp_path, "tags")
     alone = ServedVersion(version, runtime)
-    shared = ServedVersion(version, runtime, batching=Batching(max_batch_size=8, batch_threads=1))
+    # A version whose one-example call takes less than min_call_ms runs its requests alone.
+    timed = ServedVersion(version, runtime, batching=Batching(min_call_ms=1000))
+    assert 0 < timed.call_ms < 1000 and timed.batching is None
+    shared = ServedVersion(version, runtime,
+                           batching=Batching(max_batch_size=8, batch_threads=1, min_call_ms=0))
+    assert shared.batching is not None
     assert shared.metadata["batching"] == {"padded_inputs": {"tokens": 0}, "per_step_outputs": ["tags"]}
     requests = [{"tokens": rng.integers(1, 11, size=(rows, steps)).astype("int32")}
                 for rows, steps in zip(rng.integers(1, 6, 12), rng.integers(2, 12, 12))]

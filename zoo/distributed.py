@@ -10,8 +10,10 @@ one worker with the TF_CONFIG you give it. STRATEGY=mirrored trains in one proce
 the machine has (`tf.distribute.MirroredStrategy`).
 
 A worker that dies (a kill, a lost machine) stops the step every other worker waits in. The local
-launcher then stops them all and starts them again, up to `max_restarts` times; each resumes from
-the last epoch its BackupAndRestore saved. Running the same command again does the same.
+launcher then stops them all and starts them again, up to `max_restarts` times; all resume from the
+newest epoch whose backup every one of them can read (zoo.training.ResumableBackup). A launcher
+killed outright takes its workers with it (the kernel kills them), so running the same command
+again does the same.
 """
 
 import contextlib
@@ -156,13 +158,66 @@ def _start(config, run_dir, index, ports, threads, log):  # noqa: PLR0913
         "TF_NUM_INTEROP_THREADS": "1",
         "OMP_NUM_THREADS": str(threads),
         "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+        # HDF5 locks a backup file while a process has it open: a worker left behind by a killed
+        # launcher held its lock and the next run could not read its backup (BlockingIOError).
+        # Each worker writes its own backups and every file is read whole before it is trusted.
+        "HDF5_USE_FILE_LOCKING": "FALSE",
     }
     command = [sys.executable, "-m", "zoo.worker", json.dumps(asdict(config)), str(run_dir)]
+    die_with_launcher = _dies_with(os.getpid())
     # The chief's progress is the run's; the other workers' output goes to a log of their own.
     if index == 0:
-        return subprocess.Popen(command, env=env)
+        return subprocess.Popen(command, env=env, preexec_fn=die_with_launcher)  # noqa: PLW1509
     with open(log, "ab") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=die_with_launcher)  # noqa: PLW1509
+
+
+def _dies_with(launcher):
+    """A preexec_fn that has the kernel kill the worker when its launcher dies however it dies
+    (SIGKILL included, where no `finally` runs), so that no worker outlives its run (Linux's
+    PR_SET_PDEATHSIG; elsewhere nothing)."""
+    def die_with_launcher():
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != launcher:  # the launcher died before the line above
+            os._exit(1)
+
+    return die_with_launcher
+
+
+def _pid_file(config, index):
+    """Where the launcher notes worker `index`'s process id for a run of `config`."""
+    return scratch_dir(config, index).with_name(scratch_dir(config, index).name + ".pid")
+
+
+def _is_worker(pid):
+    try:
+        return b"zoo.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def stop_stale_workers(config, workers):
+    """Stops the workers of this run that an earlier launcher left running (one killed before the
+    kernel could be told to take its workers with it, or on another machine's launcher): they would
+    hold its ports, its files and their half of every collective. Each is named in one line."""
+    for index in range(workers):
+        path = _pid_file(config, index)
+        try:
+            pid = int(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and _is_worker(pid):
+            print(f"Worker {index} of this run from an earlier launch (pid {pid}) is still running; "
+                  "stopping it.", flush=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        path.unlink(missing_ok=True)
 
 
 def run_local(config, run_dir, workers, max_restarts=2, on_start=None):
@@ -175,6 +230,7 @@ def run_local(config, run_dir, workers, max_restarts=2, on_start=None):
     threads = max(1, (os.cpu_count() or 1) // workers)
     logs = Path(tempfile.gettempdir()) / "rnn-zoo-workers"
     logs.mkdir(parents=True, exist_ok=True)
+    stop_stale_workers(config, workers)
     started = []
 
     def log(index):  # a non-chief worker's output
@@ -187,6 +243,7 @@ def run_local(config, run_dir, workers, max_restarts=2, on_start=None):
             process = _start(config, run_dir, index, ports, threads, log(index))
             started.append(process)
             group.append(process)
+            _pid_file(config, index).write_text(str(process.pid))
             if on_start:
                 on_start(index, process)
         return group
@@ -212,6 +269,8 @@ def run_local(config, run_dir, workers, max_restarts=2, on_start=None):
                   "last finished epoch.", flush=True)
     finally:
         _stop(started)
+        for index in range(workers):
+            _pid_file(config, index).unlink(missing_ok=True)
 
 
 def _wait(group):

@@ -54,6 +54,14 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         if self._strategy is not None:
             self._agree_on_the_epoch()  # before any weights load: loading runs collectives of its own
+            try:
+                self._load_model()
+            except (OSError, ValueError, KeyError) as error:
+                # Read whole a moment ago: the other workers load theirs, so this one cannot go on alone.
+                raise RuntimeError(f"The backup in {self.backup_dir} agreed on could not be loaded "
+                                   f"({type(error).__name__}: {error}).") from error
+            _keep_epochs(self._history_csv, getattr(self.model, "_initial_epoch", 0) or 0)
+            return
         try:
             self._load_model()
         except (OSError, ValueError, KeyError) as error:
@@ -75,33 +83,43 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         except (OSError, ValueError, KeyError, TypeError):
             return 0
 
+    def _readable(self):
+        """[epoch of the last backup, of the one before it], each -1 unless its metadata and every
+        weight of its file read whole (a worker killed while writing leaves a torn file)."""
+        epochs = []
+        for weights, metadata in ((self._weights_path, self._training_metadata_path),
+                                  (self._prev_weights_path, self._prev_training_metadata_path)):
+            epoch = self._epoch_in(metadata)
+            epochs.append(epoch if epoch > 0 and _weights_read_whole(weights) else -1)
+        return epochs
+
     def _agree_on_the_epoch(self):
-        """Workers back up one after another at each epoch's end: one killed after the others' backup
-        and before its own would resume an epoch behind them, and their all-reduces would no longer
-        pair up. So every worker's backed-up epoch is gathered first, and a worker ahead of the
-        others puts its backup before the last (double_checkpoint keeps it) in place of the last.
-        Where one has none (or was killed between its weights and their epoch), all start again:
-        loading weights runs collectives that a worker loading nothing would not match."""
-        mine = self._epoch_in(self._training_metadata_path)
+        """Workers back up one after another at each epoch's end, and a kill can tear any of their
+        files: left alone they could resume from different epochs, and their all-reduces would no
+        longer pair up. So every worker says which of its two backups (the last, the one before) it
+        can read whole, all take the newest epoch that every one of them can read, and a worker
+        whose last backup is not that epoch puts the one before in its place. With no epoch in common
+        all start again from the first: loading weights runs collectives that a worker loading
+        nothing would not match."""
+        import numpy as np
+
+        mine = self._readable()
         own = tf.constant([mine], tf.int64)
-        epochs = self._strategy.gather(self._strategy.run(lambda: own), axis=0).numpy().tolist()
-        agreed = min(epochs)
+        rows = self._strategy.gather(self._strategy.run(lambda: own), axis=0).numpy().tolist()
+        common = set(rows[0]).intersection(*rows[1:]) - {-1}
+        agreed = max(common, default=0)
         if agreed == 0:
-            if max(epochs) > 0:
-                print(f"The workers' backups are of epochs {epochs}: every worker starts again from epoch 1.")
+            if np.max(rows) > 0:
+                print(f"The workers can read backups of epochs {rows}: none in common, so every worker "
+                      "starts again from epoch 1.")
             shutil.rmtree(self.backup_dir, ignore_errors=True)
             return
-        if mine == agreed:
+        if mine[0] == agreed:
             return
-        print(f"The workers' backups are of epochs {epochs}: this one resumes from its backup of epoch "
-              f"{agreed}.")
-        if self._epoch_in(self._prev_training_metadata_path) == agreed:
-            shutil.copy(self._prev_weights_path, self._weights_path)
-            shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
-        else:
-            raise ZooError(f"The workers' backups are of epochs {epochs}, too far apart to resume "
-                           "together; delete the run directory's backup/ and the workers' scratch folders "
-                           "(zoo.distributed.scratch_dir) to start over.")
+        print(f"The workers can read backups of epochs {rows}: this one resumes from its backup of epoch "
+              f"{agreed}, the newest every worker can read.")
+        shutil.copy(self._prev_weights_path, self._weights_path)
+        shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
 
     def _restore_previous(self):
         if not os.path.exists(self._prev_weights_path):
@@ -110,6 +128,22 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         if os.path.exists(self._prev_training_metadata_path):
             shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
         self._load_model()
+
+
+def _weights_read_whole(path):
+    """Whether every array of a Keras weights file reads (h5py; no HDF5 file lock is taken)."""
+    import h5py
+
+    def read(_, item):
+        if isinstance(item, h5py.Dataset):
+            item[()]
+
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            f.visititems(read)
+        return True
+    except (OSError, ValueError, KeyError, RuntimeError):
+        return False
 
 
 def _keep_epochs(history_csv, epochs):
