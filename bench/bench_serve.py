@@ -3,9 +3,16 @@
 One export (the zoo's many_to_one, LSTM 64, 8 features, random weights, sequences of 100 steps)
 is served with each runtime in turn; clients post TF Serving REST `:predict` requests (row format)
 of batch 1 and batch 32, from 1, 8 and 32 threads with keep-alive connections, each for SECONDS
-(default 8). Clients and server share this machine's 2 cores. Prints a Markdown table and writes it
-into docs/pages/benchmarks/serve.md between the bench-serve markers, with the server's resident memory
+(default 8), with dynamic batching off and on for every version (MIN_CALL_MS=0), in turns. Clients
+and server share this machine's 2 cores. Prints a Markdown table and writes it into
+docs/pages/benchmarks/serve.md between the bench-serve markers, with the server's resident memory
 after each cell.
+
+Then batching where a call costs more than the HTTP round trip (bench-serve-batching): a
+bidirectional LSTM of 256 over 100 steps, batch-1 requests from 1 and 32 clients, batching off and
+as the server decides by default. Then mixed load (bench-serve-mixed): 32 clients of batch-1
+requests to the LSTM 64, alone and then with 10% of the requests 2,000 x 100 x 8; the small ones'
+p99 in each, and the server's memory before and 2 s after.
 
 Then large requests (table bench-serve-large): a tagging export (LSTM 64, 5,000 words, 17 tags)
 gets LARGE_REQUESTS requests of 10,000 x 100 tokens (1,000,000 values, the default --max-elements;
@@ -162,15 +169,20 @@ def large_requests(workdir, rng):
     ])
 
 
-def batching_args(batching):
-    return () if batching else ("--no-batching",)
+# Batching off, on for every version (MIN_CALL_MS=0), or as the server's default decides per version
+# (batched where one example's call takes 1 ms or more).
+MODES = {"off": ("--no-batching",), "on": ("--min-call-ms", 0), "default": ()}
+
+
+def batching_args(mode):
+    return MODES[mode]
 
 
 def throughput(workdir, rng, seconds):
     """Rows of the throughput table: LSTM 64, both runtimes, batching off and on in turns."""
     rows = []
     for runtime in ("onnx", "savedmodel"):
-        for batching in (False, True):
+        for batching in ("off", "on"):
             log = Path(workdir) / f"{runtime}-{batching}.log"
             with running_server(workdir, runtime, log, batching_args(batching)) as (base_url, process):
                 for batch in (1, 32):
@@ -180,7 +192,7 @@ def throughput(workdir, rng, seconds):
                     for clients in (1, 8, 32):
                         latencies, wall = load(base_url, body, clients, seconds)
                         rss_mb = psutil.Process(process.pid).memory_info().rss / 2**20
-                        rows.append((runtime, "on" if batching else "off", batch, clients,
+                        rows.append((runtime, batching, batch, clients,
                                      len(latencies) / wall, 1000 * np.percentile(latencies, 50),
                                      1000 * np.percentile(latencies, 99), rss_mb))
                         print(rows[-1], flush=True)
@@ -204,23 +216,23 @@ def costly_model(workdir, rng, seconds):
     body = json.dumps({"instances": rng.normal(size=(1, LENGTH, FEATURES)).round(4).tolist()})
     rows = []
     for runtime in ("onnx", "savedmodel"):
-        for batching in (False, True):
+        for batching in ("off", "default"):
             log = Path(workdir) / f"costly-{runtime}-{batching}.log"
             served = running_server(Path(workdir) / "costly", runtime, log, batching_args(batching))
             with served as (base_url, _):
                 load(base_url, body, 1, 1, "bilstm")
                 for clients in (1, 32):
                     latencies, wall = load(base_url, body, clients, seconds, "bilstm")
-                    rows.append((runtime, clients, "on" if batching else "off", len(latencies) / wall,
+                    rows.append((runtime, clients, batching, len(latencies) / wall,
                                  1000 * np.percentile(latencies, 50), 1000 * np.percentile(latencies, 99)))
                     print(rows[-1], flush=True)
-    lines = ["| runtime | clients | batching | requests/s | p50 ms | p99 ms | requests/s on / off "
-             "| p99 on / off |",
+    lines = ["| runtime | clients | batching | requests/s | p50 ms | p99 ms | requests/s vs off "
+             "| p99 vs off |",
              "|---|---|---|---|---|---|---|---|"]
     by = {(r, c, b): (rps, p50, p99) for r, c, b, rps, p50, p99 in rows}
     for r, c, b, rps, p50, p99 in rows:
         off = by[(r, c, "off")]
-        ratio = f"{rps / off[0]:.2f}x | {p99 / off[2]:.2f}x" if b == "on" else "| "
+        ratio = f"{rps / off[0]:.2f}x | {p99 / off[2]:.2f}x" if b != "off" else "| "
         lines.append(f"| {r} | {c} | {b} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {ratio} |")
     return "\n".join(lines)
 
@@ -233,7 +245,7 @@ def mixed_load(workdir, rng, seconds):
     large = json.dumps({"instances": rng.normal(size=(2000, LENGTH, FEATURES)).round(3).tolist()})
     rows = []
     for runtime in ("onnx", "savedmodel"):
-        for batching in (False, True):
+        for batching in ("off", "default"):
             log = Path(workdir) / f"mixed-{runtime}-{batching}.log"
             args = (*batching_args(batching), "--max-elements", 2_000_000)
             with running_server(workdir, runtime, log, args) as (base_url, process):
@@ -243,7 +255,7 @@ def mixed_load(workdir, rng, seconds):
                 (mixed, large_seconds), _ = load(base_url, small, 32, 2 * seconds, large=large, share=0.1)
                 time.sleep(2)
                 after = psutil.Process(process.pid).memory_info().rss / 2**20
-            rows.append((runtime, "on" if batching else "off", 1000 * np.percentile(alone, 99),
+            rows.append((runtime, batching, 1000 * np.percentile(alone, 99),
                          1000 * np.percentile(mixed, 99), len(large_seconds), np.median(large_seconds),
                          before, after))
             print(rows[-1], flush=True)

@@ -143,6 +143,8 @@ class Batcher:
                     self._lock.notify_all()
                     return
                 self._wait_for_more()
+                if not self._pending:  # another thread took them while this one waited
+                    continue
                 batch = self._take()
                 QUEUE.labels(*self.labels).set(len(self._pending))
             self._answer(batch)
@@ -150,7 +152,7 @@ class Batcher:
     def _wait_for_more(self):
         """Within batch_timeout_ms of the oldest request, waits until a batch's rows are waiting."""
         deadline = self._pending[0].arrived + self.settings.batch_timeout_ms / 1000
-        while not self._closed:
+        while not self._closed and self._pending:
             key = self._pending[0].key
             waiting = sum(r.rows - r.taken for r in self._pending if r.key == key)
             left = deadline - time.monotonic()

@@ -103,7 +103,7 @@ def test_slices_answered_out_of_order_by_several_threads_come_back_in_order():
         time.sleep(next(delays))
         return {"total": arrays["x"].sum(axis=1)}
 
-    batcher = Batcher(slow, Batching(max_batch_size=4, batch_threads=3), {"x": PAD})
+    batcher = Batcher(slow, Batching(max_batch_size=4, batch_threads=3, batch_timeout_ms=5), {"x": PAD})
     requests = [{"x": _rows(rng, rows, 3)} for rows in (23, 1, 9, 2)]
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(batcher, requests))
