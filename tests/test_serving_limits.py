@@ -325,7 +325,7 @@ def test_schemathesis_finds_no_failure_against_the_api_document(server, tmp_path
                                                                       "positive_data_acceptance")):
         result = subprocess.run(
             [str(Path(sys.executable).with_name("st")), *config, "run", f"{base_url}/openapi.json",
-             "--checks", "all", *extra, "--max-examples", "15", "--seed", "7", "--no-color"],
+             "--checks", "all", *extra, "--max-examples", "6", "--seed", "7", "--no-color"],
             capture_output=True, text=True, timeout=300, cwd=tmp_path)
         summary = result.stdout[-2500:]
         assert result.returncode == 0, summary

@@ -117,7 +117,7 @@ def _trials(project_dir):
 
 
 def test_search_writes_its_reports_resumes_and_repeats_for_a_seed(tmp_path):
-    settings = {"task": "one_to_one", "max_trials": 2, "epochs": 2, "limit": 64}
+    settings = {"task": "one_to_one", "max_trials": 2, "epochs": 1, "limit": 64}
     project = tune(TuneConfig(tune_dir=str(tmp_path / "a"), **settings), verbose=0)
     for name in ("best_hyperparameters.json", "trials.csv", "trials.png", "best_run/metrics.json",
                  "best_run/model.keras"):
