@@ -192,7 +192,8 @@ def _dies_with(launcher):
 
 def _pid_file(config, index):
     """Where the launcher notes worker `index`'s process id for a run of `config`."""
-    return scratch_dir(config, index).with_name(scratch_dir(config, index).name + ".pid")
+    scratch = scratch_dir(config, index)
+    return scratch.with_name(scratch.name + ".pid")
 
 
 def _is_worker(pid):

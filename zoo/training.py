@@ -101,15 +101,13 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         whose last backup is not that epoch puts the one before in its place. With no epoch in common
         all start again from the first: loading weights runs collectives that a worker loading
         nothing would not match."""
-        import numpy as np
-
         mine = self._readable()
         own = tf.constant([mine], tf.int64)
         rows = self._strategy.gather(self._strategy.run(lambda: own), axis=0).numpy().tolist()
         common = set(rows[0]).intersection(*rows[1:]) - {-1}
         agreed = max(common, default=0)
         if agreed == 0:
-            if np.max(rows) > 0:
+            if max(map(max, rows)) > 0:
                 print(f"The workers can read backups of epochs {rows}: none in common, so every worker "
                       "starts again from epoch 1.")
             shutil.rmtree(self.backup_dir, ignore_errors=True)
@@ -118,16 +116,19 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             return
         print(f"The workers can read backups of epochs {rows}: this one resumes from its backup of epoch "
               f"{agreed}, the newest every worker can read.")
-        shutil.copy(self._prev_weights_path, self._weights_path)
-        shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
+        self._previous_in_place()
 
     def _restore_previous(self):
         if not os.path.exists(self._prev_weights_path):
             raise OSError("no earlier backup")
+        self._previous_in_place()
+        self._load_model()
+
+    def _previous_in_place(self):
+        """The backup before the last (double_checkpoint's) copied over the last."""
         shutil.copy(self._prev_weights_path, self._weights_path)
         if os.path.exists(self._prev_training_metadata_path):
             shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
-        self._load_model()
 
 
 def _weights_read_whole(path):
