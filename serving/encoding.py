@@ -88,8 +88,9 @@ def _pieces(value):
         rows = _rows_per_block(value)
         yield b"["
         for i in range(0, len(value), rows):
+            if i:
+                time.sleep(0)  # hands the GIL to a waiting thread between blocks
             yield (b"," if i else b"") + _array_bytes(value[i:i + rows])[1:-1]
-            time.sleep(0)
         yield b"]"
 
 
@@ -118,8 +119,9 @@ def as_array(name, value):
             rows = _rows_per_block(np.asarray(value[:1]))
             blocks = []
             for i in range(0, len(value), rows):
+                if i:
+                    time.sleep(0)  # hands the GIL to a waiting thread between blocks, not after the last
                 blocks.append(np.asarray(value[i:i + rows]))
-                time.sleep(0)  # hands the GIL to a waiting thread between blocks
             if len({block.shape[1:] for block in blocks}) > 1:
                 raise ValueError("rows differ")
             array = np.concatenate(blocks)
